@@ -1,0 +1,62 @@
+/**
+ * Builds the SDK clients once per process from the typed config, and the adapters around them.
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { AppConfig } from "../api/config.js";
+import { DynamoTransferRepo } from "./dynamo-repo.js";
+import { S3ObjectStore } from "./s3-store.js";
+
+export interface Adapters {
+  repo: DynamoTransferRepo;
+  store: S3ObjectStore;
+  s3: S3Client;
+  dynamodb: DynamoDBClient;
+  destroy(): void;
+}
+
+const handler = () => new NodeHttpHandler({ connectionTimeout: 3000, requestTimeout: 30_000 });
+
+export function buildS3Client(config: AppConfig, endpoint = config.s3.endpoint): S3Client {
+  const c: S3ClientConfig = {
+    region: config.region,
+    forcePathStyle: config.s3.forcePathStyle,
+    // Checksums are ours to choose (SHA-256, signed per part); no SDK-added CRC32 on every request.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 3,
+    requestHandler: handler(),
+  };
+  if (endpoint) c.endpoint = endpoint;
+  if (config.s3.credentials) c.credentials = config.s3.credentials;
+  return new S3Client(c);
+}
+
+export function buildAdapters(config: AppConfig): Adapters {
+  const s3 = buildS3Client(config);
+  const presign =
+    config.s3.publicEndpoint && config.s3.publicEndpoint !== config.s3.endpoint
+      ? buildS3Client(config, config.s3.publicEndpoint)
+      : s3;
+  const dynamodb = new DynamoDBClient({
+    region: config.region,
+    maxAttempts: 3,
+    requestHandler: handler(),
+    ...(config.dynamodb.endpoint && { endpoint: config.dynamodb.endpoint }),
+    ...(config.dynamodb.credentials && { credentials: config.dynamodb.credentials }),
+  });
+  const doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    repo: new DynamoTransferRepo(doc, config.table),
+    store: new S3ObjectStore(s3, config.bucket, presign),
+    s3,
+    dynamodb,
+    destroy() {
+      s3.destroy();
+      if (presign !== s3) presign.destroy();
+      dynamodb.destroy();
+    },
+  };
+}

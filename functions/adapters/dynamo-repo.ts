@@ -1,0 +1,486 @@
+/**
+ * TransferRepo on one DynamoDB table (layout in dynamo-table.ts).
+ * Lifecycle: built once per process around an injected DynamoDBDocumentClient; holds no other state.
+ * Part records and the transfer's counters change together in one transaction, so counters stay exact
+ * under any number of parallel calls; transaction conflicts are retried here. SDK failures become AppErrors.
+ */
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { PRIORITIES, type Priority, TRANSFER_STATUSES, type TransferStatus } from "../contract/schemas.js";
+import { AppError } from "../core/errors.js";
+import type {
+  ApiKeyRecord,
+  ClientMetrics,
+  ListTransfersQuery,
+  PartRecord,
+  RecordPartOutcome,
+  StatsCounters,
+  StatsDelta,
+  StoredObjectRecord,
+  TransferRecord,
+  TransferRepo,
+} from "../core/ports.js";
+import { INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN } from "./dynamo-table.js";
+
+const tPk = (id: string) => `T#${id}`;
+const META = "META";
+const partSk = (n: number) => `P#${String(n).padStart(5, "0")}`;
+const shaPk = (sha256: string, size: number) => `SHA#${sha256}#${size}`;
+const STATS_KEY = { PK: "STATS", SK: "TOTALS" };
+
+const INTERNAL_ATTRS = ["PK", "SK", "type", "listPk", "listSk", "statusPk", "openKey", "expiresAt"] as const;
+
+function strip<T>(item: Record<string, unknown>): T {
+  const out: Record<string, unknown> = { ...item };
+  for (const k of INTERNAL_ATTRS) delete out[k];
+  return out as T;
+}
+
+/** Translates SDK failures at the edge: the core sees AppErrors only. */
+function dbError(err: unknown): never {
+  if (err instanceof AppError) throw err;
+  const name = err instanceof Error ? err.name : "";
+  if (name === "ResourceNotFoundException")
+    throw new AppError("DATABASE_UNAVAILABLE", "The transfers table does not exist; is the stack set up?");
+  if (name === "ValidationException") throw new AppError("INVALID_INPUT", "The request could not be served as given.");
+  throw new AppError("DATABASE_UNAVAILABLE", "The database did not answer; try again shortly.");
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function reasons(err: unknown): { Code?: string | undefined; Item?: Record<string, unknown> | undefined }[] {
+  return err instanceof TransactionCanceledException
+    ? ((err.CancellationReasons ?? []) as { Code?: string; Item?: Record<string, unknown> }[])
+    : [];
+}
+
+export interface CursorCodec {
+  encode(index: string, key: Record<string, unknown>): string;
+  decode(index: string, cursor: string): Record<string, unknown>;
+}
+
+/** Cursors are opaque to clients: the index they belong to plus DynamoDB's LastEvaluatedKey, base64url JSON. */
+const cursors: CursorCodec = {
+  encode: (index, key) => Buffer.from(JSON.stringify({ i: index, k: key })).toString("base64url"),
+  decode: (index, cursor) => {
+    try {
+      const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { i?: unknown; k?: unknown };
+      const k = parsed.k as Record<string, unknown> | undefined;
+      if (parsed.i !== index || !k || typeof k !== "object" || Array.isArray(k)) throw new Error("shape");
+      const entries = Object.entries(k);
+      if (entries.length === 0 || entries.length > 6 || entries.some(([, v]) => typeof v !== "string" || v.length > 300))
+        throw new Error("shape");
+      return k;
+    } catch {
+      throw new AppError("INVALID_CURSOR", "The paging cursor is not valid for this listing; start again without it.");
+    }
+  },
+};
+
+export class DynamoTransferRepo implements TransferRepo {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      return dbError(err);
+    }
+  }
+
+  /** Runs a transaction, retrying when DynamoDB cancels it for a conflict with a concurrent one. */
+  private async transact(items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (err) {
+        const conflict =
+          reasons(err).some((r) => r.Code === "TransactionConflict") ||
+          (err instanceof Error && err.name === "TransactionConflictException");
+        if (!conflict || attempt >= 12) throw err;
+        await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
+      }
+    }
+  }
+
+  private metaItem(t: TransferRecord): Record<string, unknown> {
+    return {
+      ...t,
+      PK: tPk(t.id),
+      SK: META,
+      type: "transfer",
+      listPk: "FILES",
+      listSk: `${t.createdAt}#${t.id}`,
+      statusPk: `STATUS#${t.status}`,
+      ...(t.status === "uploading" && { openKey: shaPk(t.sha256, t.size) }),
+    };
+  }
+
+  async createTransfer(t: TransferRecord): Promise<void> {
+    await this.run(() =>
+      this.doc.send(
+        new PutCommand({ TableName: this.table, Item: this.metaItem(t), ConditionExpression: "attribute_not_exists(PK)" }),
+      ),
+    );
+  }
+
+  async getTransfer(id: string): Promise<TransferRecord | undefined> {
+    const r = await this.run(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: tPk(id), SK: META }, ConsistentRead: true })),
+    );
+    return r.Item ? strip<TransferRecord>(r.Item) : undefined;
+  }
+
+  async transition(
+    id: string,
+    from: readonly TransferStatus[],
+    to: TransferStatus,
+    patch: Partial<TransferRecord>,
+    now: string,
+  ): Promise<TransferRecord | undefined> {
+    const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt", "#statusPk": "statusPk" };
+    const values: Record<string, unknown> = { ":to": to, ":now": now, ":statusPk": `STATUS#${to}` };
+    const sets = ["#status = :to", "#updatedAt = :now", "#statusPk = :statusPk"];
+    Object.entries(patch).forEach(([k, v], i) => {
+      if (v === undefined) return;
+      names[`#p${i}`] = k;
+      values[`:p${i}`] = v;
+      sets.push(`#p${i} = :p${i}`);
+    });
+    const fromKeys = from.map((_, i) => `:f${i}`);
+    from.forEach((f, i) => {
+      values[`:f${i}`] = f;
+    });
+    let update = `SET ${sets.join(", ")}`;
+    if (to !== "uploading") {
+      names["#openKey"] = "openKey";
+      update += " REMOVE #openKey";
+    }
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: tPk(id), SK: META },
+          UpdateExpression: update,
+          ConditionExpression: `#status IN (${fromKeys.join(", ")})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const item = r.Attributes as Record<string, unknown>;
+      if (to === "uploading" && !item.openKey) {
+        const t = strip<TransferRecord>(item);
+        await this.run(() =>
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: { PK: tPk(id), SK: META },
+              UpdateExpression: "SET openKey = :k",
+              ExpressionAttributeValues: { ":k": shaPk(t.sha256, t.size) },
+            }),
+          ),
+        );
+      }
+      return strip<TransferRecord>(item);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      return dbError(err);
+    }
+  }
+
+  async recordPart(
+    id: string,
+    part: PartRecord,
+    metrics: ClientMetrics | undefined,
+    now: string,
+  ): Promise<RecordPartOutcome> {
+    const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt" };
+    const values: Record<string, unknown> = { ":one": 1, ":size": part.size, ":now": now, ":uploading": "uploading" };
+    const sets = ["#updatedAt = :now"];
+    for (const k of ["retries", "speedBps", "lastError"] as const) {
+      const v = metrics?.[k];
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    try {
+      await this.transact([
+        {
+          Put: {
+            TableName: this.table,
+            Item: { PK: tPk(id), SK: partSk(part.partNumber), type: "part", ...part },
+            ConditionExpression: "attribute_not_exists(PK)",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          },
+        },
+        {
+          Update: {
+            TableName: this.table,
+            Key: { PK: tPk(id), SK: META },
+            UpdateExpression: `SET ${sets.join(", ")} ADD partsDone :one, bytesDone :size`,
+            ConditionExpression: "#status = :uploading",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          },
+        },
+      ]);
+    } catch (err) {
+      const [partReason, metaReason] = reasons(err);
+      if (partReason?.Code === "ConditionalCheckFailed" && partReason.Item)
+        return { outcome: "existing", existing: strip<PartRecord>(unmarshall(partReason.Item as never)) };
+      if (metaReason?.Code === "ConditionalCheckFailed") return { outcome: "not-uploading" };
+      return dbError(err);
+    }
+    const t = await this.getTransfer(id);
+    return { outcome: "new", partsDone: t?.partsDone ?? 0, bytesDone: t?.bytesDone ?? 0 };
+  }
+
+  async replacePart(id: string, old: PartRecord, next: PartRecord, now: string): Promise<boolean> {
+    try {
+      await this.transact([
+        {
+          Put: {
+            TableName: this.table,
+            Item: { PK: tPk(id), SK: partSk(next.partNumber), type: "part", ...next },
+            ConditionExpression: "sha256 = :oldSha AND #size = :oldSize AND #offset = :oldOffset",
+            ExpressionAttributeNames: { "#size": "size", "#offset": "offset" },
+            ExpressionAttributeValues: { ":oldSha": old.sha256, ":oldSize": old.size, ":oldOffset": old.offset },
+          },
+        },
+        {
+          Update: {
+            TableName: this.table,
+            Key: { PK: tPk(id), SK: META },
+            UpdateExpression: "SET #updatedAt = :now ADD bytesDone :delta",
+            ConditionExpression: "#status = :uploading",
+            ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt" },
+            ExpressionAttributeValues: { ":now": now, ":delta": next.size - old.size, ":uploading": "uploading" },
+          },
+        },
+      ]);
+      return true;
+    } catch (err) {
+      if (reasons(err).some((r) => r.Code === "ConditionalCheckFailed")) return false;
+      return dbError(err);
+    }
+  }
+
+  async forgetParts(id: string, parts: readonly PartRecord[], now: string): Promise<void> {
+    for (const p of parts) {
+      try {
+        await this.transact([
+          {
+            Delete: {
+              TableName: this.table,
+              Key: { PK: tPk(id), SK: partSk(p.partNumber) },
+              ConditionExpression: "sha256 = :sha",
+              ExpressionAttributeValues: { ":sha": p.sha256 },
+            },
+          },
+          {
+            Update: {
+              TableName: this.table,
+              Key: { PK: tPk(id), SK: META },
+              UpdateExpression: "SET #updatedAt = :now ADD partsDone :minusOne, bytesDone :minusSize",
+              ExpressionAttributeNames: { "#updatedAt": "updatedAt" },
+              ExpressionAttributeValues: { ":now": now, ":minusOne": -1, ":minusSize": -p.size },
+            },
+          },
+        ]);
+      } catch (err) {
+        if (reasons(err).some((r) => r.Code === "ConditionalCheckFailed")) continue; // already forgotten
+        dbError(err);
+      }
+    }
+  }
+
+  async listParts(id: string): Promise<PartRecord[]> {
+    const out: PartRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.run(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues: { ":pk": tPk(id), ":p": "P#" },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of r.Items ?? []) out.push(strip<PartRecord>(item));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async findStoredObject(sha256: string, size: number): Promise<StoredObjectRecord | undefined> {
+    const r = await this.run(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: shaPk(sha256, size), SK: "OBJ" } })),
+    );
+    return r.Item ? strip<StoredObjectRecord>(r.Item) : undefined;
+  }
+
+  async putStoredObject(obj: StoredObjectRecord): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { PK: shaPk(obj.sha256, obj.size), SK: "OBJ", type: "object", ...obj },
+          ConditionExpression: "attribute_not_exists(PK)",
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return;
+      dbError(err);
+    }
+  }
+
+  async findOpenTransfers(sha256: string, size: number): Promise<TransferRecord[]> {
+    const r = await this.run(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: INDEX_OPEN,
+          KeyConditionExpression: "openKey = :k",
+          ExpressionAttributeValues: { ":k": shaPk(sha256, size) },
+          ScanIndexForward: false,
+        }),
+      ),
+    );
+    return (r.Items ?? []).map((i) => strip<TransferRecord>(i)).filter((t) => t.status === "uploading");
+  }
+
+  async listTransfers(q: ListTransfersQuery): Promise<{ items: TransferRecord[]; cursor?: string }> {
+    const index = q.status ? INDEX_BY_STATUS : INDEX_BY_CREATED;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    let keyCondition: string;
+    if (q.status) {
+      keyCondition = "statusPk = :pk";
+      values[":pk"] = `STATUS#${q.status}`;
+    } else {
+      keyCondition = "listPk = :pk";
+      values[":pk"] = "FILES";
+    }
+    const filters: string[] = [];
+    if (q.priority) {
+      names["#priority"] = "priority";
+      values[":priority"] = q.priority;
+      filters.push("#priority = :priority");
+    }
+    if (q.sha256) {
+      values[":sha"] = q.sha256;
+      filters.push("sha256 = :sha");
+    }
+    if (q.size !== undefined) {
+      names["#size"] = "size";
+      values[":size"] = q.size;
+      filters.push("#size = :size");
+    }
+    let start = q.cursor ? cursors.decode(index, q.cursor) : undefined;
+    const items: TransferRecord[] = [];
+    // Limit caps the items DynamoDB evaluates, so asking only for what is still wanted never overshoots
+    // and LastEvaluatedKey stays an exact resume point even with filters.
+    for (let round = 0; round < 25 && items.length < q.limit; round++) {
+      const input: QueryCommandInput = {
+        TableName: this.table,
+        IndexName: index,
+        KeyConditionExpression: keyCondition,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: q.limit - items.length,
+        ExclusiveStartKey: start,
+      };
+      if (filters.length) input.FilterExpression = filters.join(" AND ");
+      if (Object.keys(names).length) input.ExpressionAttributeNames = names;
+      const r = await this.run(() => this.doc.send(new QueryCommand(input)));
+      for (const item of r.Items ?? []) items.push(strip<TransferRecord>(item));
+      start = r.LastEvaluatedKey;
+      if (!start) break;
+    }
+    return start ? { items, cursor: cursors.encode(index, start) } : { items };
+  }
+
+  async addStats(delta: StatsDelta): Promise<void> {
+    const adds: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = {};
+    const add = (attr: string, v: number | undefined) => {
+      if (!v) return;
+      const i = adds.length;
+      names[`#a${i}`] = attr;
+      values[`:a${i}`] = v;
+      adds.push(`#a${i} :a${i}`);
+    };
+    for (const [s, v] of Object.entries(delta.status ?? {})) add(`s_${s}`, v);
+    for (const [p, v] of Object.entries(delta.priority ?? {})) add(`p_${p}`, v);
+    add("bytesStored", delta.bytesStored);
+    add("bytesReceived", delta.bytesReceived);
+    add("bytesDeduplicated", delta.bytesDeduplicated);
+    add("dedupeHits", delta.dedupeHits);
+    add("uploadedBytes", delta.uploadedBytes);
+    add("uploadMillis", delta.uploadMillis);
+    if (adds.length === 0) return;
+    await this.run(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: STATS_KEY,
+          UpdateExpression: `ADD ${adds.join(", ")}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async getStats(): Promise<StatsCounters> {
+    const r = await this.run(() => this.doc.send(new GetCommand({ TableName: this.table, Key: STATS_KEY })));
+    const item = (r.Item ?? {}) as Record<string, number | undefined>;
+    const n = (k: string) => Math.max(0, Number(item[k] ?? 0));
+    return {
+      byStatus: Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, n(`s_${s}`)])) as Record<TransferStatus, number>,
+      byPriority: Object.fromEntries(PRIORITIES.map((p) => [p, n(`p_${p}`)])) as Record<Priority, number>,
+      bytesStored: n("bytesStored"),
+      bytesReceived: n("bytesReceived"),
+      bytesDeduplicated: n("bytesDeduplicated"),
+      dedupeHits: n("dedupeHits"),
+      uploadedBytes: n("uploadedBytes"),
+      uploadMillis: n("uploadMillis"),
+    };
+  }
+
+  async getApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined> {
+    const r = await this.run(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: `KEY#${tokenHash}`, SK: "KEY" } })),
+    );
+    return r.Item ? strip<ApiKeyRecord>(r.Item) : undefined;
+  }
+
+  async putApiKey(tokenHash: string, key: ApiKeyRecord): Promise<void> {
+    await this.run(() =>
+      this.doc.send(new PutCommand({ TableName: this.table, Item: { PK: `KEY#${tokenHash}`, SK: "KEY", type: "key", ...key } })),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: "HEALTH", SK: "HEALTH" } })));
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The single DynamoDB table's shape, used by the local stack to create it and by infra/ to declare it.
+ *   T#<id> / META          a transfer            (listPk, listSk → index byCreated; statusPk → byStatus;
+ *                                                  openKey while uploading → sparse index open)
+ *   T#<id> / P#<00001>     a recorded part
+ *   SHA#<sha256>#<size> / OBJ   the stored object for whole-file dedupe
+ *   KEY#<sha256(token)> / KEY   an API key (only the token's hash is stored)
+ *   STATS / TOTALS         advisory counters for /api/stats
+ */
+import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+
+export const INDEX_BY_CREATED = "byCreated";
+export const INDEX_BY_STATUS = "byStatus";
+export const INDEX_OPEN = "open";
+
+export function tableDefinition(tableName: string): CreateTableCommandInput {
+  const all = { ProjectionType: "ALL" as const };
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "PK", AttributeType: "S" },
+      { AttributeName: "SK", AttributeType: "S" },
+      { AttributeName: "listPk", AttributeType: "S" },
+      { AttributeName: "listSk", AttributeType: "S" },
+      { AttributeName: "statusPk", AttributeType: "S" },
+      { AttributeName: "openKey", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "PK", KeyType: "HASH" },
+      { AttributeName: "SK", KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: INDEX_BY_CREATED,
+        KeySchema: [
+          { AttributeName: "listPk", KeyType: "HASH" },
+          { AttributeName: "listSk", KeyType: "RANGE" },
+        ],
+        Projection: all,
+      },
+      {
+        IndexName: INDEX_BY_STATUS,
+        KeySchema: [
+          { AttributeName: "statusPk", KeyType: "HASH" },
+          { AttributeName: "listSk", KeyType: "RANGE" },
+        ],
+        Projection: all,
+      },
+      {
+        IndexName: INDEX_OPEN,
+        KeySchema: [
+          { AttributeName: "openKey", KeyType: "HASH" },
+          { AttributeName: "listSk", KeyType: "RANGE" },
+        ],
+        Projection: all,
+      },
+    ],
+  };
+}
+
+/** Attribute DynamoDB's TTL deletes items by (epoch seconds). */
+export const TTL_ATTRIBUTE = "expiresAt";

@@ -1,0 +1,214 @@
+/**
+ * ObjectStore on any S3-compatible service (AWS S3, versitygw, MinIO, …).
+ * Lifecycle: built once per process around injected S3Clients: `client` talks to storage from the
+ * coordinator, `presignClient` signs URLs for the address clients reach (the same one unless configured).
+ * Part uploads are presigned with their SHA-256 as a signed header so storage itself rejects corrupt bytes.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  type ListPartsCommandOutput,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { AppError } from "../core/errors.js";
+import type { ObjectStore, PresignedRequest, StoredPart } from "../core/ports.js";
+
+const CHECKSUM_HEADER = "x-amz-checksum-sha256";
+
+function errName(err: unknown): string {
+  if (err && typeof err === "object") {
+    const e = err as { name?: string; Code?: string };
+    return e.Code ?? e.name ?? "";
+  }
+  return "";
+}
+
+function storageError(err: unknown): never {
+  if (err instanceof AppError) throw err;
+  const name = errName(err);
+  if (name === "NoSuchUpload") throw new AppError("UPLOAD_GONE", "The multipart upload no longer exists in storage.");
+  if (name === "NoSuchBucket") throw new AppError("STORAGE_UNAVAILABLE", "The storage bucket does not exist.");
+  throw new AppError("STORAGE_UNAVAILABLE", "Storage did not answer as expected; try again shortly.");
+}
+
+const isNotFound = (err: unknown) => {
+  const name = errName(err);
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return name === "NotFound" || name === "NoSuchKey" || status === 404;
+};
+
+/** RFC 6266 Content-Disposition: an ASCII fallback plus the exact UTF-8 name. */
+export function contentDisposition(fileName: string): string {
+  const base = fileName.split(/[\\/]/).pop() || "download";
+  const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly presignClient: S3Client = client,
+  ) {}
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      return storageError(err);
+    }
+  }
+
+  async createMultipartUpload(key: string, contentType?: string): Promise<string> {
+    const r = await this.run(() =>
+      this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ChecksumAlgorithm: "SHA256",
+          ...(contentType !== undefined && { ContentType: contentType }),
+        }),
+      ),
+    );
+    if (!r.UploadId) throw new AppError("STORAGE_UNAVAILABLE", "Storage returned no upload id.");
+    return r.UploadId;
+  }
+
+  async presignUploadPart(
+    key: string,
+    uploadId: string,
+    part: { partNumber: number; size: number; sha256Base64: string },
+    expiresInSeconds: number,
+  ): Promise<PresignedRequest> {
+    const command = new UploadPartCommand({
+      Bucket: this.bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: part.partNumber,
+      ContentLength: part.size,
+      ChecksumSHA256: part.sha256Base64,
+    });
+    // Keep the checksum a signed header (not hoisted into the query) so storage verifies the body against it.
+    const url = await getSignedUrl(this.presignClient, command, {
+      expiresIn: expiresInSeconds,
+      unhoistableHeaders: new Set([CHECKSUM_HEADER]),
+      signableHeaders: new Set(["content-length"]),
+    });
+    return { url, headers: { [CHECKSUM_HEADER]: part.sha256Base64, "content-length": String(part.size) } };
+  }
+
+  private toStoredPart(p: NonNullable<ListPartsCommandOutput["Parts"]>[number]): StoredPart {
+    const s: StoredPart = { partNumber: p.PartNumber ?? 0, size: p.Size ?? 0, etag: p.ETag ?? "" };
+    if (p.ChecksumSHA256) s.checksumSha256 = p.ChecksumSHA256;
+    return s;
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    const out: StoredPart[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const r = await this.run(() =>
+        this.client.send(
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            ...(marker !== undefined && { PartNumberMarker: marker }),
+          }),
+        ),
+      );
+      for (const p of r.Parts ?? []) out.push(this.toStoredPart(p));
+      if (!r.IsTruncated || !r.NextPartNumberMarker || r.NextPartNumberMarker === marker) break;
+      marker = r.NextPartNumberMarker;
+    }
+    return out;
+  }
+
+  async getPart(key: string, uploadId: string, partNumber: number): Promise<StoredPart | undefined> {
+    const r = await this.run(() =>
+      this.client.send(
+        new ListPartsCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumberMarker: String(partNumber - 1),
+          MaxParts: 1,
+        }),
+      ),
+    );
+    const p = r.Parts?.[0];
+    return p && p.PartNumber === partNumber ? this.toStoredPart(p) : undefined;
+  }
+
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: readonly { partNumber: number; etag: string; sha256Base64: string }[],
+  ): Promise<{ etag: string; checksumSha256?: string }> {
+    const r = await this.run(() =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map((p) => ({
+              PartNumber: p.partNumber,
+              ETag: p.etag.startsWith('"') ? p.etag : `"${p.etag}"`,
+              ChecksumSHA256: p.sha256Base64,
+            })),
+          },
+        }),
+      ),
+    );
+    return { etag: r.ETag ?? "", ...(r.ChecksumSHA256 !== undefined && { checksumSha256: r.ChecksumSHA256 }) };
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    await this.run(() =>
+      this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+    );
+  }
+
+  async headObject(key: string): Promise<{ size: number; etag: string; checksumSha256?: string } | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }));
+      return {
+        size: r.ContentLength ?? 0,
+        etag: r.ETag ?? "",
+        ...(r.ChecksumSHA256 !== undefined && { checksumSha256: r.ChecksumSHA256 }),
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      return storageError(err);
+    }
+  }
+
+  async putEmptyObject(key: string, sha256Base64: string): Promise<void> {
+    await this.run(() =>
+      this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ChecksumSHA256: sha256Base64 }),
+      ),
+    );
+  }
+
+  async presignGet(key: string, opts: { fileName: string; expiresInSeconds: number }): Promise<string> {
+    return getSignedUrl(
+      this.presignClient,
+      new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentDisposition: contentDisposition(opts.fileName) }),
+      { expiresIn: opts.expiresInSeconds },
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The coordinator's HTTP app: one Hono app served by Lambda (lambda.ts) and by the local stack.
+ * Middleware order: request id + access log → body cap → auth → route validation → handler.
+ * All failures funnel into onError, which speaks the error catalogue and never leaks internals.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { ERRORS, type ErrorCode } from "../contract/errors.js";
+import { MAX_JSON_BODY_BYTES } from "../contract/limits.js";
+import type { ErrorBody } from "../contract/schemas.js";
+import { AppError } from "../core/errors.js";
+import type { TransferService } from "../core/transfer-service.js";
+import { type Logger, silentLogger } from "./logger.js";
+import {
+  abortRoute,
+  assembleRoute,
+  downloadRoute,
+  fileRoute,
+  healthRoute,
+  initRoute,
+  listFilesRoute,
+  missingRoute,
+  partDoneRoute,
+  presignRoute,
+  statsRoute,
+} from "./routes.js";
+
+export interface AppDeps {
+  service: TransferService;
+  logger?: Logger;
+}
+
+type Vars = { Variables: { requestId: string; log: Logger } };
+
+/** Routes anyone may call: liveness, and the API's own description. */
+const PUBLIC_PATHS = new Set(["/health", "/openapi.json"]);
+
+function errorResponse(c: Context, code: ErrorCode, message: string, details?: unknown) {
+  const payload: ErrorBody = { error: { code, message } };
+  if (details !== undefined) payload.error.details = details;
+  return c.json(payload, ERRORS[code].status as 400);
+}
+
+function describeIssues(issues: readonly { path: PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => (i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
+    .join("; ");
+}
+
+export function createApp({ service, logger = silentLogger }: AppDeps) {
+  const app = new OpenAPIHono<Vars>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const where = result.target === "json" ? "body" : result.target;
+        return errorResponse(c, "INVALID_INPUT", `Invalid ${where}: ${describeIssues(result.error.issues)}.`, {
+          issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+        });
+      }
+      return undefined;
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && /^[\w-]{1,64}$/.test(incoming) ? incoming : crypto.randomUUID();
+    const log = logger.child({ requestId });
+    c.set("requestId", requestId);
+    c.set("log", log);
+    const started = performance.now();
+    await next();
+    c.header("x-request-id", requestId);
+    log.log(c.res.status >= 500 ? "error" : "info", "request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
+  });
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_JSON_BODY_BYTES,
+      onError: (c) =>
+        errorResponse(c, "PAYLOAD_TOO_LARGE", `The request body is over ${MAX_JSON_BODY_BYTES} bytes.`),
+    }),
+  );
+
+  app.use("*", async (c, next) => {
+    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    await service.authenticate(match?.[1]);
+    // JSON bodies only: refuse other media types before any validation sees them.
+    if (["POST", "PUT", "PATCH"].includes(c.req.method)) {
+      const type = c.req.header("content-type");
+      const length = c.req.header("content-length");
+      const hasBody = type !== undefined || (length !== undefined && length !== "0");
+      if (hasBody && !/^application\/json\b/i.test(type ?? ""))
+        return errorResponse(c, "UNSUPPORTED_MEDIA_TYPE", ERRORS.UNSUPPORTED_MEDIA_TYPE.message);
+    }
+    return next();
+  });
+
+
+  app.openapi(initRoute, async (c) => c.json(await service.init(c.req.valid("json")), 200));
+
+  app.openapi(presignRoute, async (c) =>
+    c.json(await service.presignParts(c.req.valid("param").id, c.req.valid("json").parts), 200),
+  );
+
+  app.openapi(partDoneRoute, async (c) => {
+    const { id, n } = c.req.valid("param");
+    return c.json(await service.partDone(id, n, c.req.valid("json")), 200);
+  });
+
+  app.openapi(missingRoute, async (c) => c.json(await service.missing(c.req.valid("param").id), 200));
+
+  app.openapi(assembleRoute, async (c) => c.json(await service.assemble(c.req.valid("param").id), 200));
+
+  app.openapi(abortRoute, async (c) => c.json(await service.abort(c.req.valid("param").id), 200));
+
+  app.openapi(listFilesRoute, async (c) => c.json(await service.list(c.req.valid("query")), 200));
+
+  app.openapi(fileRoute, async (c) => c.json(await service.get(c.req.valid("param").id), 200));
+
+  app.openapi(downloadRoute, async (c) => {
+    const d = await service.download(c.req.valid("param").id);
+    if (c.req.valid("query").redirect === "false") return c.json(d, 200);
+    c.header("cache-control", "no-store");
+    return c.redirect(d.url, 302);
+  });
+
+  app.openapi(statsRoute, async (c) => c.json(await service.stats(), 200));
+
+  app.openapi(healthRoute, async (c) => {
+    const h = await service.health();
+    return c.json(h, h.status === "ok" ? 200 : 503);
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An SFTS API token (sfts_…)",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "SFTS coordinator API",
+      version: "0.1.0",
+      description: "Resilient, verifiable file transfer over presigned S3 multipart uploads.",
+    },
+  });
+
+  app.notFound((c) => errorResponse(c, "ROUTE_NOT_FOUND", `No route ${c.req.method} ${c.req.path}.`));
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) c.var.log?.log("error", err.message, { code: err.code });
+      return errorResponse(c, err.code, err.message, err.details);
+    }
+    if (err instanceof HTTPException) {
+      if (err.status === 413) return errorResponse(c, "PAYLOAD_TOO_LARGE", ERRORS.PAYLOAD_TOO_LARGE.message);
+      if (err.status === 400) return errorResponse(c, "INVALID_INPUT", "The request body is not valid JSON.");
+      if (err.status === 401) return errorResponse(c, "UNAUTHORIZED", ERRORS.UNAUTHORIZED.message);
+    }
+    c.var.log?.log("error", "unhandled error", {
+      error: err instanceof Error ? err.message : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    return errorResponse(c, "INTERNAL", `Internal error (request ${c.var.requestId ?? "unknown"}).`);
+  });
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,22 @@
+/** Wires config → SDK clients → adapters → service → app. Used by the Lambda entry point and the local stack. */
+import { buildAdapters } from "../adapters/clients.js";
+import { TransferService } from "../core/transfer-service.js";
+import { createApp } from "./app.js";
+import type { AppConfig } from "./config.js";
+import { type Logger, silentLogger } from "./logger.js";
+
+export function createCoordinator(config: AppConfig, logger: Logger = silentLogger) {
+  const adapters = buildAdapters(config);
+  const service = new TransferService({
+    repo: adapters.repo,
+    store: adapters.store,
+    config: {
+      presignExpiresSeconds: config.presignExpiresSeconds,
+      downloadExpiresSeconds: config.downloadExpiresSeconds,
+      version: config.version,
+    },
+    warn: (message, fields) => logger.log("warn", message, fields),
+  });
+  const app = createApp({ service, logger });
+  return { app, service, adapters };
+}

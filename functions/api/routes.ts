@@ -1,0 +1,162 @@
+/**
+ * Route definitions: paths, validation schemas and documented responses, from which the OpenAPI
+ * document is generated. Handlers live in app.ts.
+ */
+import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { z } from "zod";
+import {
+  AbortResponse,
+  DownloadQuery,
+  DownloadResponse,
+  ErrorBody,
+  FileDetail,
+  FileSummary,
+  HealthResponse,
+  InitRequest,
+  InitResponse,
+  ListFilesQuery,
+  ListFilesResponse,
+  MissingResponse,
+  PartDoneRequest,
+  PartDoneResponse,
+  PathId,
+  PathPart,
+  PresignRequest,
+  PresignResponse,
+  StatsResponse,
+} from "../contract/schemas.js";
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { "application/json": { schema } }, required: true },
+});
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid input",
+  401: "Missing or invalid API token",
+  404: "Unknown transfer",
+  409: "Not allowed in the transfer's state",
+  410: "The upload no longer exists in storage",
+  413: "Body too large",
+  415: "Body is not JSON",
+  500: "Internal error",
+  503: "Storage or database unavailable",
+};
+const errors = (...codes: number[]) =>
+  Object.fromEntries([...codes, 500, 503].map((c) => [c, json(ErrorBody, ERROR_DESCRIPTIONS[c] ?? "Error")]));
+
+const secured = { security: [{ bearer: [] }] } satisfies Partial<RouteConfig>;
+
+export const initRoute = createRoute({
+  method: "post",
+  path: "/upload/init",
+  tags: ["upload"],
+  summary: "Start a transfer (or complete it at once if the same content is stored)",
+  ...secured,
+  request: body(InitRequest),
+  responses: { 200: json(InitResponse, "Transfer started or deduplicated"), ...errors(400, 401, 413, 415) },
+});
+
+export const presignRoute = createRoute({
+  method: "post",
+  path: "/upload/{id}/parts",
+  tags: ["upload"],
+  summary: "Presign UploadPart URLs for a batch of parts; each part's SHA-256 is a signed header",
+  ...secured,
+  request: { params: PathId, ...body(PresignRequest) },
+  responses: { 200: json(PresignResponse, "Presigned PUTs"), ...errors(400, 401, 404, 409, 413, 415) },
+});
+
+export const partDoneRoute = createRoute({
+  method: "post",
+  path: "/upload/{id}/parts/{n}/done",
+  tags: ["upload"],
+  summary: "Record a part storage holds (checked against storage; idempotent)",
+  ...secured,
+  request: { params: PathPart, ...body(PartDoneRequest) },
+  responses: { 200: json(PartDoneResponse, "Part recorded"), ...errors(400, 401, 404, 409, 413, 415) },
+});
+
+export const missingRoute = createRoute({
+  method: "get",
+  path: "/upload/missing/{id}",
+  tags: ["upload"],
+  summary: "Byte ranges not yet stored, reconciled with storage's own list of parts",
+  ...secured,
+  request: { params: PathId },
+  responses: { 200: json(MissingResponse, "Missing ranges and recorded parts"), ...errors(400, 401, 404, 409, 410) },
+});
+
+export const assembleRoute = createRoute({
+  method: "post",
+  path: "/assemble/{id}",
+  tags: ["upload"],
+  summary: "Check every part against storage and complete the upload (idempotent)",
+  ...secured,
+  request: { params: PathId },
+  responses: { 200: json(FileSummary, "The complete file"), ...errors(400, 401, 404, 409, 410) },
+});
+
+export const abortRoute = createRoute({
+  method: "delete",
+  path: "/upload/{id}",
+  tags: ["upload"],
+  summary: "Abort a transfer and release what storage holds for it",
+  ...secured,
+  request: { params: PathId },
+  responses: { 200: json(AbortResponse, "Aborted"), ...errors(400, 401, 404, 409) },
+});
+
+export const listFilesRoute = createRoute({
+  method: "get",
+  path: "/api/files",
+  tags: ["files"],
+  summary: "List transfers, newest first (paged; filter by status, priority, sha256, size)",
+  ...secured,
+  request: { query: ListFilesQuery },
+  responses: { 200: json(ListFilesResponse, "A page of transfers"), ...errors(400, 401) },
+});
+
+export const fileRoute = createRoute({
+  method: "get",
+  path: "/api/files/{id}",
+  tags: ["files"],
+  summary: "One transfer with its parts",
+  ...secured,
+  request: { params: PathId },
+  responses: { 200: json(FileDetail, "The transfer"), ...errors(400, 401, 404) },
+});
+
+export const downloadRoute = createRoute({
+  method: "get",
+  path: "/download/{id}",
+  tags: ["files"],
+  summary: "Redirect to a short-lived presigned GET of a complete file (or return it as JSON with redirect=false)",
+  ...secured,
+  request: { params: PathId, query: DownloadQuery },
+  responses: {
+    200: json(DownloadResponse, "The presigned URL (redirect=false)"),
+    302: { description: "Redirect to the presigned URL", headers: z.object({ location: z.string() }) },
+    ...errors(400, 401, 404, 409),
+  },
+});
+
+export const statsRoute = createRoute({
+  method: "get",
+  path: "/api/stats",
+  tags: ["monitoring"],
+  summary: "Counts by status and priority, bytes, success rate, mean speed",
+  ...secured,
+  responses: { 200: json(StatsResponse, "Statistics"), ...errors(401) },
+});
+
+export const healthRoute = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["monitoring"],
+  summary: "Liveness of the API and its reach to S3 and DynamoDB (no token needed)",
+  responses: { 200: json(HealthResponse, "All checks pass"), 503: json(HealthResponse, "A dependency is down") },
+});

@@ -1,0 +1,31 @@
+/**
+ * S3 multipart limits, shared by the coordinator, the CLI and the dashboard.
+ * Source: "Amazon S3 multipart upload limits" in the S3 User Guide.
+ */
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+export const TiB = 1024 * GiB;
+
+/** Every part but the last must be at least 5 MiB. */
+export const MIN_PART_SIZE = 5 * MiB;
+/** No part may exceed 5 GiB. */
+export const MAX_PART_SIZE = 5 * GiB;
+/** Part numbers run from 1 to 10,000. */
+export const MIN_PART_NUMBER = 1;
+export const MAX_PARTS = 10_000;
+/** An object may be at most 5 TiB. */
+export const MAX_OBJECT_SIZE = 5 * TiB;
+
+/** Longest file name we store (S3 metadata and DynamoDB items stay far below their own caps). */
+export const MAX_FILE_NAME_LENGTH = 1024;
+/** Parts one presign call may ask for: keeps each answer small and each URL fresh. */
+export const MAX_PRESIGN_BATCH = 500;
+/** JSON bodies above this are refused with 413 before they are parsed. */
+export const MAX_JSON_BODY_BYTES = 256 * KiB;
+/** Presigned URL lifetime bounds (seconds): short by default, capped well under SigV4's 7 days. */
+export const DEFAULT_PRESIGN_EXPIRES_SECONDS = 15 * 60;
+export const MAX_PRESIGN_EXPIRES_SECONDS = 12 * 60 * 60;
+/** Page size bounds for listings. */
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;

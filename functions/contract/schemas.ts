@@ -1,0 +1,303 @@
+/**
+ * The API contract: request and response shapes shared by the coordinator, the CLI and the dashboard.
+ * Plain zod (no server imports) so that clients can use it as it is.
+ */
+import { z } from "zod";
+import { ERROR_CODES } from "./errors.js";
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_FILE_NAME_LENGTH,
+  MAX_OBJECT_SIZE,
+  MAX_PAGE_SIZE,
+  MAX_PART_SIZE,
+  MAX_PARTS,
+  MAX_PRESIGN_BATCH,
+  MIN_PART_NUMBER,
+} from "./limits.js";
+
+export const Sha256Hex = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hexadecimal characters (a SHA-256 digest)")
+  .transform((s) => s.toLowerCase())
+  .meta({ description: "SHA-256 digest, hexadecimal", example: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" });
+
+export const TransferId = z
+  .string()
+  .regex(/^tr_[0-9a-z]{26}$/, "must be a transfer id (tr_ followed by 26 characters)")
+  .meta({ description: "Transfer id", example: "tr_01kb4x5q2m3n4p5r6s7t8v9w0x" });
+
+export const Priority = z.enum(["high", "normal", "low"]);
+export type Priority = z.infer<typeof Priority>;
+export const PRIORITIES = Priority.options;
+
+export const TransferStatus = z.enum(["uploading", "assembling", "complete", "aborted", "failed"]);
+export type TransferStatus = z.infer<typeof TransferStatus>;
+export const TRANSFER_STATUSES = TransferStatus.options;
+
+const ByteCount = z.number().int().nonnegative();
+const FileSize = z
+  .number()
+  .int("must be a whole number of bytes")
+  .min(0, "must not be negative")
+  .max(MAX_OBJECT_SIZE, `must be at most ${MAX_OBJECT_SIZE} bytes (5 TiB, the S3 object limit)`);
+const PartNumber = z.coerce
+  .number()
+  .int()
+  .min(MIN_PART_NUMBER, `part numbers start at ${MIN_PART_NUMBER}`)
+  .max(MAX_PARTS, `part numbers end at ${MAX_PARTS}`);
+const PartSize = z.number().int().min(0).max(MAX_PART_SIZE, "a part is at most 5 GiB");
+const Timestamp = z.string().meta({ description: "ISO 8601 time", example: "2026-11-29T12:00:00.000Z" });
+
+/** File names are stored as given (for display and download headers) but never used as storage keys. */
+const FileName = z
+  .string()
+  .min(1, "must not be empty")
+  .max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`)
+  .refine((s) => !s.includes("\u0000"), "must not contain NUL");
+
+// ---- errors
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ id: "Error" });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---- shared shapes
+
+export const Limits = z.object({
+  minPartSize: z.number().int(),
+  maxPartSize: z.number().int(),
+  maxParts: z.number().int(),
+  maxObjectSize: z.number().int(),
+  maxPresignBatch: z.number().int(),
+  presignExpiresSeconds: z.number().int(),
+});
+export type Limits = z.infer<typeof Limits>;
+
+export const PartInfo = z
+  .object({
+    partNumber: z.number().int(),
+    offset: ByteCount,
+    size: ByteCount,
+    sha256: z.string(),
+    etag: z.string(),
+    uploadedAt: Timestamp,
+  })
+  .meta({ id: "Part" });
+export type PartInfo = z.infer<typeof PartInfo>;
+
+export const FileSummary = z
+  .object({
+    id: TransferId,
+    name: z.string(),
+    size: ByteCount,
+    sha256: z.string(),
+    priority: Priority,
+    status: TransferStatus,
+    partsDone: z.number().int(),
+    bytesDone: ByteCount,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    completedAt: Timestamp.optional(),
+    compositeChecksum: z.string().optional().meta({ description: "S3 composite SHA-256 (base64 of the digest of part digests, then -N)" }),
+    deduplicatedFrom: TransferId.optional(),
+    contentType: z.string().optional(),
+    retries: z.number().int().optional(),
+    speedBps: z.number().optional(),
+    lastError: z.string().optional(),
+  })
+  .meta({ id: "FileSummary" });
+export type FileSummary = z.infer<typeof FileSummary>;
+
+export const FileDetail = FileSummary.extend({ parts: z.array(PartInfo) }).meta({ id: "FileDetail" });
+export type FileDetail = z.infer<typeof FileDetail>;
+
+// ---- init
+
+export const InitRequest = z
+  .object({
+    name: FileName,
+    size: FileSize,
+    sha256: Sha256Hex,
+    priority: Priority.default("normal"),
+    partSizeHint: z.number().int().positive().max(MAX_PART_SIZE).optional(),
+    contentType: z.string().max(256).optional(),
+  })
+  .strict()
+  .meta({ id: "InitRequest" });
+export type InitRequest = z.input<typeof InitRequest>;
+
+export const InitResponse = z
+  .object({
+    transferId: TransferId,
+    status: TransferStatus,
+    deduplicated: z.boolean(),
+    partSize: z.number().int().meta({ description: "Recommended part size for this file" }),
+    limits: Limits,
+    file: FileSummary,
+  })
+  .meta({ id: "InitResponse" });
+export type InitResponse = z.infer<typeof InitResponse>;
+
+// ---- presign
+
+export const PartSpec = z
+  .object({
+    partNumber: PartNumber,
+    offset: ByteCount,
+    size: PartSize,
+    sha256: Sha256Hex,
+  })
+  .strict();
+export type PartSpec = z.infer<typeof PartSpec>;
+
+export const PresignRequest = z
+  .object({ parts: z.array(PartSpec).min(1).max(MAX_PRESIGN_BATCH) })
+  .strict()
+  .meta({ id: "PresignRequest" });
+export type PresignRequest = z.input<typeof PresignRequest>;
+
+export const PresignedPart = z.object({
+  partNumber: z.number().int(),
+  method: z.literal("PUT"),
+  url: z.string(),
+  headers: z.record(z.string(), z.string()).meta({ description: "Headers the PUT must carry exactly (they are signed)" }),
+  expiresAt: Timestamp,
+});
+export type PresignedPart = z.infer<typeof PresignedPart>;
+
+export const PresignResponse = z.object({ parts: z.array(PresignedPart) }).meta({ id: "PresignResponse" });
+export type PresignResponse = z.infer<typeof PresignResponse>;
+
+// ---- part done
+
+export const PartDoneRequest = z
+  .object({
+    offset: ByteCount,
+    size: PartSize,
+    sha256: Sha256Hex,
+    etag: z.string().min(1).max(256),
+    client: z
+      .object({
+        retries: z.number().int().nonnegative().max(1_000_000).optional(),
+        speedBps: z.number().nonnegative().max(1e12).optional(),
+        lastError: z.string().max(500).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .meta({ id: "PartDoneRequest" });
+export type PartDoneRequest = z.input<typeof PartDoneRequest>;
+
+export const PartDoneResponse = z
+  .object({
+    partNumber: z.number().int(),
+    recorded: z.enum(["new", "existing", "replaced"]),
+    partsDone: z.number().int(),
+    bytesDone: ByteCount,
+  })
+  .meta({ id: "PartDoneResponse" });
+export type PartDoneResponse = z.infer<typeof PartDoneResponse>;
+
+// ---- missing
+
+export const MissingRange = z.object({
+  offset: ByteCount,
+  size: ByteCount,
+  firstPart: z.number().int().meta({ description: "Lowest part number free for this range" }),
+  lastPart: z.number().int().meta({ description: "Highest part number free for this range" }),
+});
+export type MissingRange = z.infer<typeof MissingRange>;
+
+export const MissingResponse = z
+  .object({
+    transferId: TransferId,
+    status: TransferStatus,
+    size: ByteCount,
+    bytesDone: ByteCount,
+    partsDone: z.number().int(),
+    missing: z.array(MissingRange),
+    parts: z.array(z.object({ partNumber: z.number().int(), offset: ByteCount, size: ByteCount, sha256: z.string() })),
+  })
+  .meta({ id: "MissingResponse" });
+export type MissingResponse = z.infer<typeof MissingResponse>;
+
+// ---- abort
+
+export const AbortResponse = z.object({ transferId: TransferId, status: TransferStatus }).meta({ id: "AbortResponse" });
+
+// ---- files
+
+export const ListFilesQuery = z
+  .object({
+    status: TransferStatus.optional(),
+    priority: Priority.optional(),
+    sha256: Sha256Hex.optional(),
+    size: z.coerce.number().int().min(0).max(MAX_OBJECT_SIZE).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+    cursor: z.string().max(2048).optional(),
+  })
+  .strict();
+export type ListFilesQuery = z.input<typeof ListFilesQuery>;
+
+export const ListFilesResponse = z
+  .object({ items: z.array(FileSummary), nextCursor: z.string().nullable() })
+  .meta({ id: "ListFilesResponse" });
+export type ListFilesResponse = z.infer<typeof ListFilesResponse>;
+
+// ---- download
+
+export const DownloadQuery = z.object({ redirect: z.enum(["true", "false"]).default("true") }).strict();
+
+export const DownloadResponse = z
+  .object({ url: z.string(), expiresAt: Timestamp, name: z.string(), size: ByteCount, sha256: z.string() })
+  .meta({ id: "DownloadResponse" });
+export type DownloadResponse = z.infer<typeof DownloadResponse>;
+
+// ---- stats
+
+const StatusCounts = z.object(Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, z.number().int()])) as {
+  [K in TransferStatus]: z.ZodNumber;
+});
+const PriorityCounts = z.object(Object.fromEntries(PRIORITIES.map((p) => [p, z.number().int()])) as {
+  [K in Priority]: z.ZodNumber;
+});
+
+export const StatsResponse = z
+  .object({
+    transfers: z.object({ total: z.number().int(), byStatus: StatusCounts, byPriority: PriorityCounts }),
+    bytes: z.object({
+      stored: ByteCount.meta({ description: "Bytes of completed files (deduplicated ones included)" }),
+      received: ByteCount.meta({ description: "Bytes of parts recorded as stored" }),
+      deduplicated: ByteCount.meta({ description: "Bytes not sent thanks to whole-file dedupe" }),
+    }),
+    dedupeHits: z.number().int(),
+    successRate: z.number().nullable().meta({ description: "complete / (complete + failed + aborted); null before any ended" }),
+    meanSpeedBps: z.number().nullable().meta({ description: "Bytes of uploaded files / their upload time" }),
+    generatedAt: Timestamp,
+  })
+  .meta({ id: "StatsResponse" });
+export type StatsResponse = z.infer<typeof StatsResponse>;
+
+// ---- health
+
+const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+export const HealthResponse = z
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    version: z.string(),
+    time: Timestamp,
+    checks: z.object({ s3: Check, dynamodb: Check }),
+  })
+  .meta({ id: "HealthResponse" });
+export type HealthResponse = z.infer<typeof HealthResponse>;
+
+export const PathId = z.object({ id: TransferId });
+export const PathPart = z.object({ id: TransferId, n: PartNumber });
