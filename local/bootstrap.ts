@@ -3,14 +3,23 @@
  * PUT parts and read ETag and checksum headers), the table, and one development API key.
  */
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, HeadBucketCommand, PutBucketCorsCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  HeadBucketCommand,
+  PutBucketCorsCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { tableDefinition } from "../functions/adapters/dynamo-table.js";
 import { hashToken, newApiToken, newKeyId } from "../functions/core/ids.js";
 import type { TransferRepo } from "../functions/core/ports.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function ensureBucket(s3: S3Client, bucket: string, allowedOrigins: readonly string[]): Promise<void> {
+export async function ensureBucket(
+  s3: S3Client,
+  bucket: string,
+  allowedOrigins: readonly string[],
+): Promise<void> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
   } catch {
@@ -56,6 +65,10 @@ export async function ensureDevKey(repo: TransferRepo, existing: string | undefi
     if (key && !key.revokedAt) return existing;
   }
   const token = newApiToken();
-  await repo.putApiKey(hashToken(token), { keyId: newKeyId(), name: "local development", createdAt: new Date().toISOString() });
+  await repo.putApiKey(hashToken(token), {
+    keyId: newKeyId(),
+    name: "local development",
+    createdAt: new Date().toISOString(),
+  });
   return token;
 }

@@ -128,12 +128,22 @@ function manage(
   const { stateDir, cmdMarker } = options;
   const registered = stateDir !== undefined && cmdMarker !== undefined ? stateDir : undefined;
   if (registered !== undefined && cmdMarker !== undefined) {
-    recordProcess(registered, { name: options.name, pid, cmdMarker });
+    try {
+      recordProcess(registered, { name: options.name, pid, cmdMarker });
+    } catch (err) {
+      child.kill("SIGKILL");
+      throw new StackError(`Could not record the pid of ${options.name} in ${registered}`, { cause: err });
+    }
   }
   // Registered before any stop() awaits `exited`, so the bookkeeping is done when stop() resolves.
   void exited.then(() => {
     running.delete(pid);
-    if (registered !== undefined) forgetProcess(registered, pid);
+    if (registered === undefined) return;
+    try {
+      forgetProcess(registered, pid);
+    } catch {
+      // a stale entry is harmless: reapOrphans checks the pid's command line before it kills
+    }
   });
 
   let stopping: Promise<void> | undefined;

@@ -51,7 +51,8 @@ function dbError(err: unknown): never {
   const name = err instanceof Error ? err.name : "";
   if (name === "ResourceNotFoundException")
     throw new AppError("DATABASE_UNAVAILABLE", "The transfers table does not exist; is the stack set up?");
-  if (name === "ValidationException") throw new AppError("INVALID_INPUT", "The request could not be served as given.");
+  if (name === "ValidationException")
+    throw new AppError("INVALID_INPUT", "The request could not be served as given.");
   throw new AppError("DATABASE_UNAVAILABLE", "The database did not answer; try again shortly.");
 }
 
@@ -73,15 +74,25 @@ const cursors: CursorCodec = {
   encode: (index, key) => Buffer.from(JSON.stringify({ i: index, k: key })).toString("base64url"),
   decode: (index, cursor) => {
     try {
-      const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { i?: unknown; k?: unknown };
+      const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
+        i?: unknown;
+        k?: unknown;
+      };
       const k = parsed.k as Record<string, unknown> | undefined;
       if (parsed.i !== index || !k || typeof k !== "object" || Array.isArray(k)) throw new Error("shape");
       const entries = Object.entries(k);
-      if (entries.length === 0 || entries.length > 6 || entries.some(([, v]) => typeof v !== "string" || v.length > 300))
+      if (
+        entries.length === 0 ||
+        entries.length > 6 ||
+        entries.some(([, v]) => typeof v !== "string" || v.length > 300)
+      )
         throw new Error("shape");
       return k;
     } catch {
-      throw new AppError("INVALID_CURSOR", "The paging cursor is not valid for this listing; start again without it.");
+      throw new AppError(
+        "INVALID_CURSOR",
+        "The paging cursor is not valid for this listing; start again without it.",
+      );
     }
   },
 };
@@ -101,7 +112,9 @@ export class DynamoTransferRepo implements TransferRepo {
   }
 
   /** Runs a transaction, retrying when DynamoDB cancels it for a conflict with a concurrent one. */
-  private async transact(items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>) {
+  private async transact(
+    items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>,
+  ) {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -132,14 +145,20 @@ export class DynamoTransferRepo implements TransferRepo {
   async createTransfer(t: TransferRecord): Promise<void> {
     await this.run(() =>
       this.doc.send(
-        new PutCommand({ TableName: this.table, Item: this.metaItem(t), ConditionExpression: "attribute_not_exists(PK)" }),
+        new PutCommand({
+          TableName: this.table,
+          Item: this.metaItem(t),
+          ConditionExpression: "attribute_not_exists(PK)",
+        }),
       ),
     );
   }
 
   async getTransfer(id: string): Promise<TransferRecord | undefined> {
     const r = await this.run(() =>
-      this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: tPk(id), SK: META }, ConsistentRead: true })),
+      this.doc.send(
+        new GetCommand({ TableName: this.table, Key: { PK: tPk(id), SK: META }, ConsistentRead: true }),
+      ),
     );
     return r.Item ? strip<TransferRecord>(r.Item) : undefined;
   }
@@ -151,7 +170,11 @@ export class DynamoTransferRepo implements TransferRepo {
     patch: Partial<TransferRecord>,
     now: string,
   ): Promise<TransferRecord | undefined> {
-    const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt", "#statusPk": "statusPk" };
+    const names: Record<string, string> = {
+      "#status": "status",
+      "#updatedAt": "updatedAt",
+      "#statusPk": "statusPk",
+    };
     const values: Record<string, unknown> = { ":to": to, ":now": now, ":statusPk": `STATUS#${to}` };
     const sets = ["#status = :to", "#updatedAt = :now", "#statusPk = :statusPk"];
     Object.entries(patch).forEach(([k, v], i) => {
@@ -209,7 +232,12 @@ export class DynamoTransferRepo implements TransferRepo {
     now: string,
   ): Promise<RecordPartOutcome> {
     const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt" };
-    const values: Record<string, unknown> = { ":one": 1, ":size": part.size, ":now": now, ":uploading": "uploading" };
+    const values: Record<string, unknown> = {
+      ":one": 1,
+      ":size": part.size,
+      ":now": now,
+      ":uploading": "uploading",
+    };
     const sets = ["#updatedAt = :now"];
     for (const k of ["retries", "speedBps", "lastError"] as const) {
       const v = metrics?.[k];
@@ -259,7 +287,11 @@ export class DynamoTransferRepo implements TransferRepo {
             Item: { PK: tPk(id), SK: partSk(next.partNumber), type: "part", ...next },
             ConditionExpression: "sha256 = :oldSha AND #size = :oldSize AND #offset = :oldOffset",
             ExpressionAttributeNames: { "#size": "size", "#offset": "offset" },
-            ExpressionAttributeValues: { ":oldSha": old.sha256, ":oldSize": old.size, ":oldOffset": old.offset },
+            ExpressionAttributeValues: {
+              ":oldSha": old.sha256,
+              ":oldSize": old.size,
+              ":oldOffset": old.offset,
+            },
           },
         },
         {
@@ -269,7 +301,11 @@ export class DynamoTransferRepo implements TransferRepo {
             UpdateExpression: "SET #updatedAt = :now ADD bytesDone :delta",
             ConditionExpression: "#status = :uploading",
             ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt" },
-            ExpressionAttributeValues: { ":now": now, ":delta": next.size - old.size, ":uploading": "uploading" },
+            ExpressionAttributeValues: {
+              ":now": now,
+              ":delta": next.size - old.size,
+              ":uploading": "uploading",
+            },
           },
         },
       ]);
@@ -456,7 +492,10 @@ export class DynamoTransferRepo implements TransferRepo {
     const item = (r.Item ?? {}) as Record<string, number | undefined>;
     const n = (k: string) => Math.max(0, Number(item[k] ?? 0));
     return {
-      byStatus: Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, n(`s_${s}`)])) as Record<TransferStatus, number>,
+      byStatus: Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, n(`s_${s}`)])) as Record<
+        TransferStatus,
+        number
+      >,
       byPriority: Object.fromEntries(PRIORITIES.map((p) => [p, n(`p_${p}`)])) as Record<Priority, number>,
       bytesStored: n("bytesStored"),
       bytesReceived: n("bytesReceived"),
@@ -476,11 +515,18 @@ export class DynamoTransferRepo implements TransferRepo {
 
   async putApiKey(tokenHash: string, key: ApiKeyRecord): Promise<void> {
     await this.run(() =>
-      this.doc.send(new PutCommand({ TableName: this.table, Item: { PK: `KEY#${tokenHash}`, SK: "KEY", type: "key", ...key } })),
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { PK: `KEY#${tokenHash}`, SK: "KEY", type: "key", ...key },
+        }),
+      ),
     );
   }
 
   async ping(): Promise<void> {
-    await this.run(() => this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: "HEALTH", SK: "HEALTH" } })));
+    await this.run(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: "HEALTH", SK: "HEALTH" } })),
+    );
   }
 }

@@ -34,8 +34,10 @@ function errName(err: unknown): string {
 function storageError(err: unknown): never {
   if (err instanceof AppError) throw err;
   const name = errName(err);
-  if (name === "NoSuchUpload") throw new AppError("UPLOAD_GONE", "The multipart upload no longer exists in storage.");
-  if (name === "NoSuchBucket") throw new AppError("STORAGE_UNAVAILABLE", "The storage bucket does not exist.");
+  if (name === "NoSuchUpload")
+    throw new AppError("UPLOAD_GONE", "The multipart upload no longer exists in storage.");
+  if (name === "NoSuchBucket")
+    throw new AppError("STORAGE_UNAVAILABLE", "The storage bucket does not exist.");
   throw new AppError("STORAGE_UNAVAILABLE", "Storage did not answer as expected; try again shortly.");
 }
 
@@ -169,18 +171,27 @@ export class S3ObjectStore implements ObjectStore {
         }),
       ),
     );
-    return { etag: r.ETag ?? "", ...(r.ChecksumSHA256 !== undefined && { checksumSha256: r.ChecksumSHA256 }) };
+    return {
+      etag: r.ETag ?? "",
+      ...(r.ChecksumSHA256 !== undefined && { checksumSha256: r.ChecksumSHA256 }),
+    };
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     await this.run(() =>
-      this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+      this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+      ),
     );
   }
 
-  async headObject(key: string): Promise<{ size: number; etag: string; checksumSha256?: string } | undefined> {
+  async headObject(
+    key: string,
+  ): Promise<{ size: number; etag: string; checksumSha256?: string } | undefined> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }));
+      const r = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }),
+      );
       return {
         size: r.ContentLength ?? 0,
         etag: r.ETag ?? "",
@@ -195,7 +206,12 @@ export class S3ObjectStore implements ObjectStore {
   async putEmptyObject(key: string, sha256Base64: string): Promise<void> {
     await this.run(() =>
       this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ChecksumSHA256: sha256Base64 }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: new Uint8Array(0),
+          ChecksumSHA256: sha256Base64,
+        }),
       ),
     );
   }
@@ -203,7 +219,11 @@ export class S3ObjectStore implements ObjectStore {
   async presignGet(key: string, opts: { fileName: string; expiresInSeconds: number }): Promise<string> {
     return getSignedUrl(
       this.presignClient,
-      new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentDisposition: contentDisposition(opts.fileName) }),
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ResponseContentDisposition: contentDisposition(opts.fileName),
+      }),
       { expiresIn: opts.expiresInSeconds },
     );
   }

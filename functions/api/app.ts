@@ -55,9 +55,14 @@ export function createApp({ service, logger = silentLogger }: AppDeps) {
     defaultHook: (result, c) => {
       if (!result.success) {
         const where = result.target === "json" ? "body" : result.target;
-        return errorResponse(c, "INVALID_INPUT", `Invalid ${where}: ${describeIssues(result.error.issues)}.`, {
-          issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
-        });
+        return errorResponse(
+          c,
+          "INVALID_INPUT",
+          `Invalid ${where}: ${describeIssues(result.error.issues)}.`,
+          {
+            issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+          },
+        );
       }
       return undefined;
     },
@@ -104,7 +109,6 @@ export function createApp({ service, logger = silentLogger }: AppDeps) {
     }
     return next();
   });
-
 
   app.openapi(initRoute, async (c) => c.json(await service.init(c.req.valid("json")), 200));
 

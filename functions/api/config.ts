@@ -68,7 +68,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (e.SFTS_S3_ENDPOINT) config.s3.endpoint = e.SFTS_S3_ENDPOINT;
   if (e.SFTS_S3_PUBLIC_ENDPOINT) config.s3.publicEndpoint = e.SFTS_S3_PUBLIC_ENDPOINT;
   if (e.SFTS_S3_ACCESS_KEY_ID && e.SFTS_S3_SECRET_ACCESS_KEY)
-    config.s3.credentials = { accessKeyId: e.SFTS_S3_ACCESS_KEY_ID, secretAccessKey: e.SFTS_S3_SECRET_ACCESS_KEY };
+    config.s3.credentials = {
+      accessKeyId: e.SFTS_S3_ACCESS_KEY_ID,
+      secretAccessKey: e.SFTS_S3_SECRET_ACCESS_KEY,
+    };
   if (e.SFTS_DYNAMODB_ENDPOINT) {
     config.dynamodb.endpoint = e.SFTS_DYNAMODB_ENDPOINT;
     // DynamoDB Local accepts any credentials; real DynamoDB uses the default chain.

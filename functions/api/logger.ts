@@ -9,7 +9,8 @@ export interface Logger {
 const REDACT = /(sfts_[A-Za-z0-9_-]{8})[A-Za-z0-9_-]+|(X-Amz-Signature=)[0-9a-f]+/g;
 
 /** Masks API tokens and presigned signatures if one ever reaches a message. */
-export const redact = (s: string): string => s.replace(REDACT, (_m, tok, sig) => (tok ? `${tok}…` : `${sig}…`));
+export const redact = (s: string): string =>
+  s.replace(REDACT, (_m, tok, sig) => (tok ? `${tok}…` : `${sig}…`));
 
 export function createLogger(write: (line: string) => void, base: Record<string, unknown> = {}): Logger {
   return {

@@ -87,7 +87,10 @@ export const missingRoute = createRoute({
   summary: "Byte ranges not yet stored, reconciled with storage's own list of parts",
   ...secured,
   request: { params: PathId },
-  responses: { 200: json(MissingResponse, "Missing ranges and recorded parts"), ...errors(400, 401, 404, 409, 410) },
+  responses: {
+    200: json(MissingResponse, "Missing ranges and recorded parts"),
+    ...errors(400, 401, 404, 409, 410),
+  },
 });
 
 export const assembleRoute = createRoute({
@@ -134,7 +137,8 @@ export const downloadRoute = createRoute({
   method: "get",
   path: "/download/{id}",
   tags: ["files"],
-  summary: "Redirect to a short-lived presigned GET of a complete file (or return it as JSON with redirect=false)",
+  summary:
+    "Redirect to a short-lived presigned GET of a complete file (or return it as JSON with redirect=false)",
   ...secured,
   request: { params: PathId, query: DownloadQuery },
   responses: {
@@ -158,5 +162,8 @@ export const healthRoute = createRoute({
   path: "/health",
   tags: ["monitoring"],
   summary: "Liveness of the API and its reach to S3 and DynamoDB (no token needed)",
-  responses: { 200: json(HealthResponse, "All checks pass"), 503: json(HealthResponse, "A dependency is down") },
+  responses: {
+    200: json(HealthResponse, "All checks pass"),
+    503: json(HealthResponse, "A dependency is down"),
+  },
 });

@@ -17,7 +17,10 @@ export const ERRORS = {
   CHECKSUM_MISMATCH: { status: 409, message: "A stored part's checksum does not match its record." },
   UPLOAD_GONE: { status: 410, message: "The multipart upload no longer exists in storage." },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The request body must be JSON (Content-Type: application/json)." },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: "The request body must be JSON (Content-Type: application/json).",
+  },
   RATE_LIMITED: { status: 429, message: "Too many requests; retry later." },
   INTERNAL: { status: 500, message: "Internal error." },
   STORAGE_UNAVAILABLE: { status: 503, message: "The storage service is unavailable." },

@@ -19,7 +19,10 @@ export const Sha256Hex = z
   .string()
   .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hexadecimal characters (a SHA-256 digest)")
   .transform((s) => s.toLowerCase())
-  .meta({ description: "SHA-256 digest, hexadecimal", example: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" });
+  .meta({
+    description: "SHA-256 digest, hexadecimal",
+    example: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+  });
 
 export const TransferId = z
   .string()
@@ -105,7 +108,10 @@ export const FileSummary = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
     completedAt: Timestamp.optional(),
-    compositeChecksum: z.string().optional().meta({ description: "S3 composite SHA-256 (base64 of the digest of part digests, then -N)" }),
+    compositeChecksum: z
+      .string()
+      .optional()
+      .meta({ description: "S3 composite SHA-256 (base64 of the digest of part digests, then -N)" }),
     deduplicatedFrom: TransferId.optional(),
     contentType: z.string().optional(),
     retries: z.number().int().optional(),
@@ -167,7 +173,9 @@ export const PresignedPart = z.object({
   partNumber: z.number().int(),
   method: z.literal("PUT"),
   url: z.string(),
-  headers: z.record(z.string(), z.string()).meta({ description: "Headers the PUT must carry exactly (they are signed)" }),
+  headers: z
+    .record(z.string(), z.string())
+    .meta({ description: "Headers the PUT must carry exactly (they are signed)" }),
   expiresAt: Timestamp,
 });
 export type PresignedPart = z.infer<typeof PresignedPart>;
@@ -224,14 +232,18 @@ export const MissingResponse = z
     bytesDone: ByteCount,
     partsDone: z.number().int(),
     missing: z.array(MissingRange),
-    parts: z.array(z.object({ partNumber: z.number().int(), offset: ByteCount, size: ByteCount, sha256: z.string() })),
+    parts: z.array(
+      z.object({ partNumber: z.number().int(), offset: ByteCount, size: ByteCount, sha256: z.string() }),
+    ),
   })
   .meta({ id: "MissingResponse" });
 export type MissingResponse = z.infer<typeof MissingResponse>;
 
 // ---- abort
 
-export const AbortResponse = z.object({ transferId: TransferId, status: TransferStatus }).meta({ id: "AbortResponse" });
+export const AbortResponse = z
+  .object({ transferId: TransferId, status: TransferStatus })
+  .meta({ id: "AbortResponse" });
 
 // ---- files
 
@@ -263,12 +275,16 @@ export type DownloadResponse = z.infer<typeof DownloadResponse>;
 
 // ---- stats
 
-const StatusCounts = z.object(Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, z.number().int()])) as {
-  [K in TransferStatus]: z.ZodNumber;
-});
-const PriorityCounts = z.object(Object.fromEntries(PRIORITIES.map((p) => [p, z.number().int()])) as {
-  [K in Priority]: z.ZodNumber;
-});
+const StatusCounts = z.object(
+  Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, z.number().int()])) as {
+    [K in TransferStatus]: z.ZodNumber;
+  },
+);
+const PriorityCounts = z.object(
+  Object.fromEntries(PRIORITIES.map((p) => [p, z.number().int()])) as {
+    [K in Priority]: z.ZodNumber;
+  },
+);
 
 export const StatsResponse = z
   .object({
@@ -279,7 +295,10 @@ export const StatsResponse = z
       deduplicated: ByteCount.meta({ description: "Bytes not sent thanks to whole-file dedupe" }),
     }),
     dedupeHits: z.number().int(),
-    successRate: z.number().nullable().meta({ description: "complete / (complete + failed + aborted); null before any ended" }),
+    successRate: z
+      .number()
+      .nullable()
+      .meta({ description: "complete / (complete + failed + aborted); null before any ended" }),
     meanSpeedBps: z.number().nullable().meta({ description: "Bytes of uploaded files / their upload time" }),
     generatedAt: Timestamp,
   })

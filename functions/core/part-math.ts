@@ -44,14 +44,21 @@ export function checkPart(fileSize: number, part: PartRange): void {
   if (size === 0 && fileSize > 0) fail(`Part ${n} is empty.`);
   const isLast = end === fileSize;
   if (!isLast && size < MIN_PART_SIZE)
-    fail(`Part ${n} is ${size} bytes; every part but the last must be at least 5 MiB (${MIN_PART_SIZE} bytes).`);
+    fail(
+      `Part ${n} is ${size} bytes; every part but the last must be at least 5 MiB (${MIN_PART_SIZE} bytes).`,
+    );
   // Every part before this one is 5 MiB–5 GiB, so the offset bounds the part number and vice versa.
   if (n === 1 && offset !== 0) fail("Part 1 must start at byte 0.");
   if (offset < (n - 1) * MIN_PART_SIZE)
-    fail(`Part ${n} starts at byte ${offset}; ${n - 1} earlier parts of at least 5 MiB need ${(n - 1) * MIN_PART_SIZE}.`);
-  if (offset > (n - 1) * MAX_PART_SIZE) fail(`Part ${n} starts too late: earlier parts cannot cover ${offset} bytes.`);
+    fail(
+      `Part ${n} starts at byte ${offset}; ${n - 1} earlier parts of at least 5 MiB need ${(n - 1) * MIN_PART_SIZE}.`,
+    );
+  if (offset > (n - 1) * MAX_PART_SIZE)
+    fail(`Part ${n} starts too late: earlier parts cannot cover ${offset} bytes.`);
   if (fileSize - end > (MAX_PARTS - n) * MAX_PART_SIZE)
-    fail(`After part ${n} the remaining ${fileSize - end} bytes cannot fit in the ${MAX_PARTS - n} part numbers left.`);
+    fail(
+      `After part ${n} the remaining ${fileSize - end} bytes cannot fit in the ${MAX_PARTS - n} part numbers left.`,
+    );
 }
 
 /** Checks that a part does not overlap the recorded parts numbered around it. */
@@ -77,7 +84,8 @@ export function missingRanges(fileSize: number, parts: readonly PartRange[]): Ga
     cursor = Math.max(cursor, p.offset + p.size);
     prev = p.partNumber;
   }
-  if (cursor < fileSize) gaps.push({ offset: cursor, size: fileSize - cursor, firstPart: prev + 1, lastPart: MAX_PARTS });
+  if (cursor < fileSize)
+    gaps.push({ offset: cursor, size: fileSize - cursor, firstPart: prev + 1, lastPart: MAX_PARTS });
   return gaps;
 }
 

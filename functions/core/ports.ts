@@ -106,7 +106,12 @@ export interface TransferRepo {
     now: string,
   ): Promise<TransferRecord | undefined>;
   /** Records a part if none is recorded under its number, adding to the transfer's counters atomically. */
-  recordPart(id: string, part: PartRecord, metrics: ClientMetrics | undefined, now: string): Promise<RecordPartOutcome>;
+  recordPart(
+    id: string,
+    part: PartRecord,
+    metrics: ClientMetrics | undefined,
+    now: string,
+  ): Promise<RecordPartOutcome>;
   /** Replaces a recorded part whose stored bytes changed (same number, re-sent), fixing the counters. */
   replacePart(id: string, old: PartRecord, next: PartRecord, now: string): Promise<boolean>;
   /** Forgets parts storage no longer holds, fixing the counters. */

@@ -2,7 +2,13 @@
  * The coordinator's transfer logic: a state machine over presigned S3 multipart uploads.
  * uploading → assembling → complete, or → aborted / failed. Bytes never pass through here.
  */
-import { MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_PRESIGN_BATCH, MIN_PART_SIZE } from "../contract/limits.js";
+import {
+  MAX_OBJECT_SIZE,
+  MAX_PART_SIZE,
+  MAX_PARTS,
+  MAX_PRESIGN_BATCH,
+  MIN_PART_SIZE,
+} from "../contract/limits.js";
 import type {
   DownloadResponse,
   FileDetail,
@@ -13,8 +19,8 @@ import type {
   MissingResponse,
   PartDoneResponse,
   PartSpec,
-  Priority,
   PresignResponse,
+  Priority,
   StatsResponse,
   TransferStatus,
 } from "../contract/schemas.js";
@@ -191,16 +197,39 @@ export class TransferService {
       // S3 multipart needs at least one part; an empty file is one plain PUT.
       await this.store.putEmptyObject(objectKey, hexToBase64(EMPTY_SHA256_HEX));
       if (input.sha256 !== EMPTY_SHA256_HEX)
-        throw new AppError("INVALID_INPUT", "An empty file's SHA-256 is e3b0c442…b855; the one given differs.");
-      const t: TransferRecord = { ...base, status: "complete", objectKey, partsDone: 0, bytesDone: 0, completedAt: now };
+        throw new AppError(
+          "INVALID_INPUT",
+          "An empty file's SHA-256 is e3b0c442…b855; the one given differs.",
+        );
+      const t: TransferRecord = {
+        ...base,
+        status: "complete",
+        objectKey,
+        partsDone: 0,
+        bytesDone: 0,
+        completedAt: now,
+      };
       await this.repo.createTransfer(t);
-      await this.repo.putStoredObject({ sha256: t.sha256, size: 0, objectKey, transferId: id, createdAt: now });
+      await this.repo.putStoredObject({
+        sha256: t.sha256,
+        size: 0,
+        objectKey,
+        transferId: id,
+        createdAt: now,
+      });
       await this.bumpStats({ status: { complete: 1 }, priority: { [input.priority]: 1 } });
       return answer(t, false);
     }
 
     const uploadId = await this.store.createMultipartUpload(objectKey, input.contentType);
-    const t: TransferRecord = { ...base, status: "uploading", objectKey, uploadId, partsDone: 0, bytesDone: 0 };
+    const t: TransferRecord = {
+      ...base,
+      status: "uploading",
+      objectKey,
+      uploadId,
+      partsDone: 0,
+      bytesDone: 0,
+    };
     try {
       await this.repo.createTransfer(t);
     } catch (err) {
@@ -216,14 +245,21 @@ export class TransferService {
     this.assertUploading(t, "presign parts");
     const seen = new Set<number>();
     for (const p of parts) {
-      if (seen.has(p.partNumber)) throw new AppError("INVALID_PART", `Part ${p.partNumber} is asked for twice.`);
+      if (seen.has(p.partNumber))
+        throw new AppError("INVALID_PART", `Part ${p.partNumber} is asked for twice.`);
       seen.add(p.partNumber);
       checkPart(t.size, p);
     }
     const recorded = await this.repo.listParts(id);
     for (const p of parts) {
-      checkNeighbours(p, parts.filter((q) => q.partNumber !== p.partNumber));
-      checkNeighbours(p, recorded.filter((r) => r.partNumber !== p.partNumber));
+      checkNeighbours(
+        p,
+        parts.filter((q) => q.partNumber !== p.partNumber),
+      );
+      checkNeighbours(
+        p,
+        recorded.filter((r) => r.partNumber !== p.partNumber),
+      );
     }
     const expiresIn = this.config.presignExpiresSeconds;
     const expiresAt = new Date(this.clock.now().getTime() + expiresIn * 1000).toISOString();
@@ -236,7 +272,13 @@ export class TransferService {
           { partNumber: p.partNumber, size: p.size, sha256Base64: hexToBase64(p.sha256) },
           expiresIn,
         );
-        return { partNumber: p.partNumber, method: "PUT" as const, url: req.url, headers: req.headers, expiresAt };
+        return {
+          partNumber: p.partNumber,
+          method: "PUT" as const,
+          url: req.url,
+          headers: req.headers,
+          expiresAt,
+        };
       }),
     );
     return { parts: signed };
@@ -279,7 +321,10 @@ export class TransferService {
     if (old.sha256 !== part.sha256 || old.offset !== part.offset || old.size !== part.size) {
       // The part was sent again with other bytes; storage now holds the new ones (checked above).
       const recordedParts = await this.repo.listParts(id);
-      checkNeighbours(part, recordedParts.filter((p) => p.partNumber !== partNumber));
+      checkNeighbours(
+        part,
+        recordedParts.filter((p) => p.partNumber !== partNumber),
+      );
       if (!(await this.repo.replacePart(id, old, part, now)))
         throw new AppError("PART_CONFLICT", `Part ${partNumber} changed while it was being recorded; retry.`);
       await this.bumpStats({ bytesReceived: part.size - old.size });
@@ -319,8 +364,13 @@ export class TransferService {
       const problems: string[] = [];
       if (check.missing.length) problems.push(`missing ${describeGaps(check.missing)}`);
       if (check.overlapping.length) problems.push(`overlapping parts ${check.overlapping.join(", ")}`);
-      if (check.undersized.length) problems.push(`parts under 5 MiB before the last: ${check.undersized.join(", ")}`);
-      throw new AppError("PARTS_MISSING", `Transfer ${id} cannot be assembled: ${problems.join("; ")}.`, check);
+      if (check.undersized.length)
+        problems.push(`parts under 5 MiB before the last: ${check.undersized.join(", ")}`);
+      throw new AppError(
+        "PARTS_MISSING",
+        `Transfer ${id} cannot be assembled: ${problems.join("; ")}.`,
+        check,
+      );
     }
     const now = () => this.clock.now().toISOString();
     if (t.status === "uploading") {
@@ -344,7 +394,11 @@ export class TransferService {
     const byNumber = new Map(stored.map((s) => [s.partNumber, s]));
     const bad = parts.filter((p) => {
       const s = byNumber.get(p.partNumber);
-      return !s || s.size !== p.size || (s.checksumSha256 !== undefined && base64ToHex(s.checksumSha256) !== p.sha256);
+      return (
+        !s ||
+        s.size !== p.size ||
+        (s.checksumSha256 !== undefined && base64ToHex(s.checksumSha256) !== p.sha256)
+      );
     });
     if (bad.length) {
       await this.repo.forgetParts(id, bad, now());
@@ -409,7 +463,10 @@ export class TransferService {
   async download(id: string): Promise<DownloadResponse> {
     const t = await this.mustGet(id);
     if (t.status !== "complete")
-      throw new AppError("INVALID_STATE", `Transfer ${id} is ${t.status}; only complete files can be downloaded.`);
+      throw new AppError(
+        "INVALID_STATE",
+        `Transfer ${id} is ${t.status}; only complete files can be downloaded.`,
+      );
     const expiresIn = this.config.downloadExpiresSeconds;
     const url = await this.store.presignGet(t.objectKey, { fileName: t.name, expiresInSeconds: expiresIn });
     const expiresAt = new Date(this.clock.now().getTime() + expiresIn * 1000).toISOString();
@@ -468,18 +525,32 @@ export class TransferService {
 
   private assertUploading(t: TransferRecord, action: string): void {
     if (t.status === "uploading") return;
-    throw new AppError("INVALID_STATE", `Transfer ${t.id} is ${t.status}; cannot ${action}.`, { status: t.status });
+    throw new AppError("INVALID_STATE", `Transfer ${t.id} is ${t.status}; cannot ${action}.`, {
+      status: t.status,
+    });
   }
 
   private checkStoredPart(n: number, claim: PartDoneInput, stored: StoredPart | undefined): void {
     if (!stored)
-      throw new AppError("PART_NOT_STORED", `Storage holds no part ${n} for this upload; upload it before marking it done.`);
+      throw new AppError(
+        "PART_NOT_STORED",
+        `Storage holds no part ${n} for this upload; upload it before marking it done.`,
+      );
     if (stored.size !== claim.size)
-      throw new AppError("PART_NOT_STORED", `Storage holds ${stored.size} bytes as part ${n}, not ${claim.size}.`);
+      throw new AppError(
+        "PART_NOT_STORED",
+        `Storage holds ${stored.size} bytes as part ${n}, not ${claim.size}.`,
+      );
     if (stored.checksumSha256 !== undefined && base64ToHex(stored.checksumSha256) !== claim.sha256)
-      throw new AppError("PART_NOT_STORED", `Storage holds part ${n} with another SHA-256 than the one given.`);
+      throw new AppError(
+        "PART_NOT_STORED",
+        `Storage holds part ${n} with another SHA-256 than the one given.`,
+      );
     if (stripQuotes(stored.etag) !== stripQuotes(claim.etag))
-      throw new AppError("PART_NOT_STORED", `Storage holds part ${n} with ETag ${stored.etag}, not ${claim.etag}.`);
+      throw new AppError(
+        "PART_NOT_STORED",
+        `Storage holds part ${n} with ETag ${stored.etag}, not ${claim.etag}.`,
+      );
   }
 
   /** Drops part records storage no longer holds (lost, or replaced by other bytes). */
@@ -489,30 +560,61 @@ export class TransferService {
       stored = await this.store.listParts(t.objectKey, t.uploadId as string);
     } catch (err) {
       if (err instanceof AppError && err.code === "UPLOAD_GONE") {
-        if (await this.repo.transition(t.id, ["uploading"], "failed", { lastError: "upload gone from storage" }, this.clock.now().toISOString()))
+        if (
+          await this.repo.transition(
+            t.id,
+            ["uploading"],
+            "failed",
+            { lastError: "upload gone from storage" },
+            this.clock.now().toISOString(),
+          )
+        )
           await this.bumpStats({ status: { uploading: -1, failed: 1 } });
-        throw new AppError("UPLOAD_GONE", `Storage no longer has the upload of ${t.id}; start a new transfer.`);
+        throw new AppError(
+          "UPLOAD_GONE",
+          `Storage no longer has the upload of ${t.id}; start a new transfer.`,
+        );
       }
       throw err;
     }
     const byNumber = new Map(stored.map((s) => [s.partNumber, s]));
     const lost = parts.filter((p) => {
       const s = byNumber.get(p.partNumber);
-      return !s || s.size !== p.size || (s.checksumSha256 !== undefined && base64ToHex(s.checksumSha256) !== p.sha256);
+      return (
+        !s ||
+        s.size !== p.size ||
+        (s.checksumSha256 !== undefined && base64ToHex(s.checksumSha256) !== p.sha256)
+      );
     });
     if (lost.length === 0) return parts;
     await this.repo.forgetParts(t.id, lost, this.clock.now().toISOString());
-    this.warn("forgot part records storage does not hold", { transferId: t.id, parts: lost.map((p) => p.partNumber) });
+    this.warn("forgot part records storage does not hold", {
+      transferId: t.id,
+      parts: lost.map((p) => p.partNumber),
+    });
     const gone = new Set(lost.map((p) => p.partNumber));
     return parts.filter((p) => !gone.has(p.partNumber));
   }
 
   /** After a crash between CompleteMultipartUpload and the record update, the object exists: finish the record. */
-  private async finishIfAlreadyStored(t: TransferRecord, parts: PartRecord[], err: unknown): Promise<FileSummary> {
+  private async finishIfAlreadyStored(
+    t: TransferRecord,
+    parts: PartRecord[],
+    err: unknown,
+  ): Promise<FileSummary> {
     if (!(err instanceof AppError && err.code === "UPLOAD_GONE")) throw err;
     const head = await this.store.headObject(t.objectKey);
-    if (head && head.size === t.size) return this.markComplete(t, compositeSha256(parts.map((p) => p.sha256)));
-    if (await this.repo.transition(t.id, ["assembling"], "failed", { lastError: "upload gone from storage" }, this.clock.now().toISOString()))
+    if (head && head.size === t.size)
+      return this.markComplete(t, compositeSha256(parts.map((p) => p.sha256)));
+    if (
+      await this.repo.transition(
+        t.id,
+        ["assembling"],
+        "failed",
+        { lastError: "upload gone from storage" },
+        this.clock.now().toISOString(),
+      )
+    )
       await this.bumpStats({ status: { assembling: -1, failed: 1 } });
     throw new AppError("UPLOAD_GONE", `Storage no longer has the upload of ${t.id}; start a new transfer.`);
   }
@@ -520,7 +622,13 @@ export class TransferService {
   private async markComplete(t: TransferRecord, compositeChecksum: string): Promise<FileSummary> {
     const nowDate = this.clock.now();
     const now = nowDate.toISOString();
-    const done = await this.repo.transition(t.id, ["assembling"], "complete", { completedAt: now, compositeChecksum }, now);
+    const done = await this.repo.transition(
+      t.id,
+      ["assembling"],
+      "complete",
+      { completedAt: now, compositeChecksum },
+      now,
+    );
     if (!done) {
       const again = await this.mustGet(t.id);
       if (again.status === "complete") return toSummary(again);

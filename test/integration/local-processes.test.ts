@@ -25,9 +25,12 @@ afterAll(() => {
   rmSync(tmpRoot, { recursive: true, force: true });
 });
 
-async function listen(host: string): Promise<{ server: Server; port: number }> {
+async function listen(host: string, port = 0): Promise<{ server: Server; port: number }> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen({ host, port: 0 }, () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => resolve());
+  });
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no port");
   return { server, port: address.port };
@@ -62,9 +65,9 @@ describe("ports", () => {
   it("getFreePort returns a port that is free, and assertPortFree releases it again", async () => {
     const port = await getFreePort();
     await assertPortFree("127.0.0.1", port, "the test");
-    const again = await listen("127.0.0.1"); // the probe closed its server: binding works
+    const again = await listen("127.0.0.1", port); // the probe closed its server: the port binds
     again.server.close();
-    expect(port).toBeGreaterThan(0);
+    expect(again.port).toBe(port);
   });
 
   it("waitForHttp fails at once with the log tail when the child exits", async () => {

@@ -1,0 +1,210 @@
+/**
+ * The local stack: versitygw (S3) + DynamoDB Local + the coordinator API on one machine, no AWS account.
+ * `npm start` and the test suite both start it through `startStack`; only ports and folders differ.
+ */
+
+import { createWriteStream } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { type ServerType, serve } from "@hono/node-server";
+import type { LocalStackInfo } from "../cli/engine/paths.js";
+import { type AppConfig, loadConfig } from "../functions/api/config.js";
+import { createCoordinator } from "../functions/api/coordinator.js";
+import { createLogger } from "../functions/api/logger.js";
+import { ensureBucket, ensureDevKey, ensureTable } from "./bootstrap.js";
+import { startDynamoDbLocal } from "./dynamodb.js";
+import type { ManagedProcess } from "./managed-process.js";
+import { reapOrphans } from "./pid-registry.js";
+import { assertPortFree, hostPort } from "./ports.js";
+import { StackError } from "./stack-error.js";
+import { ensureVersitygw, startVersitygw, VERSITYGW_VERSION } from "./versitygw.js";
+
+export const DYNAMODB_LOCAL_VERSION = "3.3.1";
+
+export interface StackOptions {
+  host: string;
+  apiPort: number;
+  s3Port: number;
+  dynamodbPort: number;
+  /** S3 objects, DynamoDB files, logs and the dev token live here. */
+  dataDir: string;
+  /** Built tools (versitygw) are cached here. */
+  cacheDir: string;
+  bucket: string;
+  table: string;
+  /** Where to write the API address and token for the CLI (LocalStackInfo JSON); none if undefined. */
+  clientInfoFile?: string | undefined;
+  /** Progress lines for a person. */
+  log: (line: string) => void;
+  /** Presigned URL lifetime; tests shorten it. */
+  presignExpiresSeconds?: number;
+  /** Extra origins allowed by the bucket's CORS rules. */
+  corsOrigins?: string[];
+}
+
+export interface RunningStack {
+  apiUrl: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  bucket: string;
+  table: string;
+  token: string;
+  s3Credentials: { accessKeyId: string; secretAccessKey: string };
+  /** The environment the coordinator was configured from (what a Lambda would get). */
+  env: Record<string, string>;
+  config: AppConfig;
+  logFiles: { api: string; s3: string; dynamodb: string };
+  stop(): Promise<void>;
+}
+
+/** Fixed local credentials: versitygw runs on loopback for this machine only. */
+const S3_ACCESS_KEY = "sfts-local";
+const S3_SECRET_KEY = "sfts-local-secret";
+
+async function writeAtomic(file: string, text: string, mode = 0o600): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, file);
+}
+
+export async function startStack(opts: StackOptions): Promise<RunningStack> {
+  const { host } = opts;
+  const logs = join(opts.dataDir, "logs");
+  await mkdir(logs, { recursive: true });
+  const stateDir = opts.dataDir;
+  await reapOrphans(stateDir);
+
+  // Fail on a taken API port before spending time on the emulators.
+  await assertPortFree(host, opts.apiPort, "the SFTS API", "set SFTS_PORT (or --port) to another port");
+
+  const started: ManagedProcess[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(started.map((p) => p.stop()));
+  };
+  try {
+    const binary = await ensureVersitygw(opts.cacheDir, opts.log);
+    const logFiles = {
+      api: join(logs, "api.log"),
+      s3: join(logs, "versitygw.log"),
+      dynamodb: join(logs, "dynamodb.log"),
+    };
+    const [s3, ddb] = await Promise.all([
+      startVersitygw({
+        binary,
+        host,
+        port: opts.s3Port,
+        dataDir: join(opts.dataDir, "s3"),
+        accessKey: S3_ACCESS_KEY,
+        secretKey: S3_SECRET_KEY,
+        region: "us-east-1",
+        logFile: logFiles.s3,
+        stateDir,
+        portHint: "set SFTS_S3_PORT (or --s3-port) to another port",
+      }).then((p) => {
+        started.push(p);
+        return p;
+      }),
+      startDynamoDbLocal({
+        host,
+        port: opts.dynamodbPort,
+        dataDir: join(opts.dataDir, "dynamodb"),
+        logFile: logFiles.dynamodb,
+        stateDir,
+        portHint: "set SFTS_DYNAMODB_PORT (or --dynamodb-port) to another port",
+      }).then((p) => {
+        started.push(p);
+        return p;
+      }),
+    ]);
+
+    const env: Record<string, string> = {
+      SFTS_BUCKET: opts.bucket,
+      SFTS_TABLE: opts.table,
+      SFTS_REGION: "us-east-1",
+      SFTS_S3_ENDPOINT: s3.endpoint,
+      SFTS_S3_FORCE_PATH_STYLE: "true",
+      SFTS_S3_ACCESS_KEY_ID: S3_ACCESS_KEY,
+      SFTS_S3_SECRET_ACCESS_KEY: S3_SECRET_KEY,
+      SFTS_DYNAMODB_ENDPOINT: ddb.endpoint,
+      ...(opts.presignExpiresSeconds !== undefined && {
+        SFTS_PRESIGN_EXPIRES: String(opts.presignExpiresSeconds),
+      }),
+    };
+    const config = loadConfig(env);
+    const apiLog = createWriteStream(logFiles.api, { flags: "a" });
+    const coordinator = createCoordinator(
+      config,
+      createLogger((line) => apiLog.write(`${line}\n`)),
+    );
+    const { adapters, app } = coordinator;
+
+    const apiUrl = `http://${hostPort(host, opts.apiPort)}`;
+    await ensureBucket(adapters.s3, opts.bucket, [
+      apiUrl,
+      `http://localhost:${opts.apiPort}`,
+      ...(opts.corsOrigins ?? []),
+    ]);
+    await ensureTable(adapters.dynamodb, opts.table);
+    const tokenFile = join(opts.dataDir, "dev-token");
+    const previous = await readFile(tokenFile, "utf8").then(
+      (s) => s.trim(),
+      () => undefined,
+    );
+    const token = await ensureDevKey(adapters.repo, previous);
+    if (token !== previous) await writeAtomic(tokenFile, `${token}\n`);
+
+    const server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port: opts.apiPort }, () => resolve(s));
+      s.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === "EADDRINUSE"
+            ? new StackError(`Port ${opts.apiPort} on ${host} (needed for the SFTS API) is already in use`, {
+                hint: "set SFTS_PORT (or --port) to another port",
+              })
+            : err,
+        ),
+      );
+    });
+    const port = (server.address() as AddressInfo).port;
+    const info: LocalStackInfo = {
+      server: `http://${hostPort(host, port)}`,
+      token,
+      startedAt: new Date().toISOString(),
+      pid: process.pid,
+    };
+    if (opts.clientInfoFile) await writeAtomic(opts.clientInfoFile, `${JSON.stringify(info, null, 2)}\n`);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      apiUrl: info.server,
+      s3Endpoint: s3.endpoint,
+      dynamodbEndpoint: ddb.endpoint,
+      bucket: opts.bucket,
+      table: opts.table,
+      token,
+      s3Credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY },
+      env,
+      config,
+      logFiles,
+      stop() {
+        stopping ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+          });
+          adapters.destroy();
+          await stopAll();
+          await new Promise<void>((resolve) => apiLog.end(() => resolve()));
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+export const STACK_VERSIONS = { versitygw: VERSITYGW_VERSION, dynamodbLocal: DYNAMODB_LOCAL_VERSION };

@@ -1,0 +1,71 @@
+/**
+ * The one way tests get a local stack: the same `startStack` as `npm start`, on free ports, in a
+ * temporary folder, sharing the repo's versitygw build cache.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { getFreePort } from "../../local/ports.js";
+import { type RunningStack, startStack } from "../../local/stack.js";
+
+export interface TestStack extends RunningStack {
+  dataDir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function startTestStack(options: { presignExpiresSeconds?: number } = {}): Promise<TestStack> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const dataDir = await mkdtemp(join(tmpdir(), "sfts-test-stack-"));
+  const host = "127.0.0.1";
+  const [apiPort, s3Port, dynamodbPort] = [
+    await getFreePort(host),
+    await getFreePort(host),
+    await getFreePort(host),
+  ];
+  const stack = await startStack({
+    host,
+    apiPort,
+    s3Port,
+    dynamodbPort,
+    dataDir,
+    cacheDir: resolve(import.meta.dirname, "..", "..", ".cache"),
+    bucket: "sfts-test",
+    table: "sfts-test",
+    clientInfoFile: join(dataDir, "client", "local-stack.json"),
+    log: (line) => process.stderr.write(`[stack] ${line}\n`),
+    ...(options.presignExpiresSeconds !== undefined && {
+      presignExpiresSeconds: options.presignExpiresSeconds,
+    }),
+  });
+  return {
+    ...stack,
+    dataDir,
+    async cleanup() {
+      await stack.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What integration tests receive from the global setup (serialisable). */
+export interface StackInfo {
+  apiUrl: string;
+  token: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  bucket: string;
+  table: string;
+  env: Record<string, string>;
+  dataDir: string;
+}
+
+export const stackInfo = (s: TestStack): StackInfo => ({
+  apiUrl: s.apiUrl,
+  token: s.token,
+  s3Endpoint: s.s3Endpoint,
+  dynamodbEndpoint: s.dynamodbEndpoint,
+  bucket: s.bucket,
+  table: s.table,
+  env: s.env,
+  dataDir: s.dataDir,
+});
