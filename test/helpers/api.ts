@@ -1,5 +1,6 @@
 /** Small helpers for driving the coordinator over HTTP in tests, with plain fetch. */
 import { createHash, randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import type { StackInfo } from "./stack.js";
 
@@ -134,4 +135,33 @@ export async function tableSnapshot(stack: StackInfo): Promise<string> {
   } while (start);
   ddb.destroy();
   return items.sort().join("\n");
+}
+
+/**
+ * A PUT that reports the server's answer even when the server answers and closes before the body is sent
+ * (S3 servers reject bad signatures early; fetch then only sees ECONNRESET).
+ */
+export function rawPut(
+  url: string | URL,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = httpRequest(url, { method: "PUT", headers }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+      res.on("error", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+    });
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
+    req.end(body);
+  });
 }
