@@ -89,8 +89,15 @@ export function createApp({ service, logger = silentLogger }: AppDeps) {
     "*",
     bodyLimit({
       maxSize: MAX_JSON_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(c, "PAYLOAD_TOO_LARGE", `The request body is over ${MAX_JSON_BODY_BYTES} bytes.`),
+      onError: (c) => {
+        // The rest of the body is never read, so the connection cannot carry another request.
+        c.header("connection", "close");
+        return errorResponse(
+          c,
+          "PAYLOAD_TOO_LARGE",
+          `The request body is over ${MAX_JSON_BODY_BYTES} bytes.`,
+        );
+      },
     }),
   );
 

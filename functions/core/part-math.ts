@@ -61,13 +61,16 @@ export function checkPart(fileSize: number, part: PartRange): void {
     );
 }
 
-/** Checks that a part does not overlap the recorded parts numbered around it. */
+/** Checks that a part does not overlap the other parts (recorded, or in the same batch) numbered around it. */
 export function checkNeighbours(part: PartRange, recorded: readonly PartRange[]): void {
+  const span = (p: PartRange) => `part ${p.partNumber} (bytes ${p.offset}–${p.offset + p.size - 1})`;
   for (const r of recorded) {
-    if (r.partNumber < part.partNumber && r.offset + r.size > part.offset)
-      fail(`Part ${part.partNumber} at byte ${part.offset} overlaps recorded part ${r.partNumber}.`);
-    if (r.partNumber > part.partNumber && r.offset < part.offset + part.size)
-      fail(`Part ${part.partNumber} ends after recorded part ${r.partNumber} begins.`);
+    const before = r.partNumber < part.partNumber && r.offset + r.size > part.offset;
+    const after = r.partNumber > part.partNumber && r.offset < part.offset + part.size;
+    if (before || after)
+      fail(
+        `${span(part).replace("part", "Part")} overlaps ${span(r)}; parts must follow each other in number order.`,
+      );
   }
 }
 

@@ -117,6 +117,15 @@ export async function sendParts(
   return etags;
 }
 
+/** JSON with object keys sorted at every depth, so equal items print equal. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) =>
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x,
+  );
+}
+
 /** Every item of the table, sorted, as JSON: for "nothing changed" assertions. */
 export async function tableSnapshot(stack: StackInfo): Promise<string> {
   const ddb = new DynamoDBClient({
@@ -130,7 +139,7 @@ export async function tableSnapshot(stack: StackInfo): Promise<string> {
     const r = await ddb.send(
       new ScanCommand({ TableName: stack.table, ExclusiveStartKey: start, ConsistentRead: true }),
     );
-    for (const i of r.Items ?? []) items.push(JSON.stringify(i, Object.keys(i).sort()));
+    for (const i of r.Items ?? []) items.push(canonicalJson(i));
     start = r.LastEvaluatedKey;
   } while (start);
   ddb.destroy();
