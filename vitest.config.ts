@@ -20,6 +20,18 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/helpers/build.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Each file starts its own stacks and processes; keep them from competing for two cores.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -49,9 +49,15 @@ const isNotFound = (err: unknown) => {
 
 /** RFC 6266 Content-Disposition: an ASCII fallback plus the exact UTF-8 name. */
 export function contentDisposition(fileName: string): string {
-  const base = fileName.split(/[\\/]/).pop() || "download";
+  const last = fileName.toWellFormed().split(/[\\/]/).pop() ?? "";
+  const base = last === "" || last === "." || last === ".." ? "download" : last;
   const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, "_");
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;
+  // RFC 8187 attr-char excludes ' ( ) * which encodeURIComponent leaves alone.
+  const encoded = encodeURIComponent(base).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 export class S3ObjectStore implements ObjectStore {

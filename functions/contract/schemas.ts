@@ -43,11 +43,15 @@ const FileSize = z
   .int("must be a whole number of bytes")
   .min(0, "must not be negative")
   .max(MAX_OBJECT_SIZE, `must be at most ${MAX_OBJECT_SIZE} bytes (5 TiB, the S3 object limit)`);
-const PartNumber = z.coerce
-  .number()
-  .int()
-  .min(MIN_PART_NUMBER, `part numbers start at ${MIN_PART_NUMBER}`)
-  .max(MAX_PARTS, `part numbers end at ${MAX_PARTS}`);
+const partNumber = () =>
+  z
+    .number()
+    .int()
+    .min(MIN_PART_NUMBER, `part numbers start at ${MIN_PART_NUMBER}`)
+    .max(MAX_PARTS, `part numbers end at ${MAX_PARTS}`);
+/** In JSON bodies a part number must be a number; in paths it arrives as text. */
+const PartNumber = partNumber();
+const PartNumberParam = z.coerce.number().pipe(partNumber());
 const PartSize = z.number().int().min(0).max(MAX_PART_SIZE, "a part is at most 5 GiB");
 const Timestamp = z.string().meta({ description: "ISO 8601 time", example: "2026-11-29T12:00:00.000Z" });
 
@@ -56,7 +60,8 @@ const FileName = z
   .string()
   .min(1, "must not be empty")
   .max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`)
-  .refine((s) => !s.includes("\u0000"), "must not contain NUL");
+  .refine((s) => !s.includes("\u0000"), "must not contain NUL")
+  .refine((s) => s.isWellFormed(), "must be valid Unicode (no lone surrogates)");
 
 // ---- errors
 
@@ -319,4 +324,4 @@ export const HealthResponse = z
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
 export const PathId = z.object({ id: TransferId });
-export const PathPart = z.object({ id: TransferId, n: PartNumber });
+export const PathPart = z.object({ id: TransferId, n: PartNumberParam });

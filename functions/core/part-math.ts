@@ -64,6 +64,8 @@ export function checkPart(fileSize: number, part: PartRange): void {
 /** Checks that a part does not overlap the other parts (recorded, or in the same batch) numbered around it. */
 export function checkNeighbours(part: PartRange, recorded: readonly PartRange[]): void {
   const span = (p: PartRange) => `part ${p.partNumber} (bytes ${p.offset}–${p.offset + p.size - 1})`;
+  let lower: PartRange | undefined;
+  let upper: PartRange | undefined;
   for (const r of recorded) {
     const before = r.partNumber < part.partNumber && r.offset + r.size > part.offset;
     const after = r.partNumber > part.partNumber && r.offset < part.offset + part.size;
@@ -71,7 +73,23 @@ export function checkNeighbours(part: PartRange, recorded: readonly PartRange[])
       fail(
         `${span(part).replace("part", "Part")} overlaps ${span(r)}; parts must follow each other in number order.`,
       );
+    if (r.partNumber < part.partNumber && (!lower || r.partNumber > lower.partNumber)) lower = r;
+    if (r.partNumber > part.partNumber && (!upper || r.partNumber < upper.partNumber)) upper = r;
   }
+  // The bytes between neighbours must fit in the part numbers between them, each 5 MiB–5 GiB,
+  // or the file could never be completed.
+  const check = (a: PartRange, b: PartRange) => {
+    const hole = b.offset - (a.offset + a.size);
+    const count = b.partNumber - a.partNumber - 1;
+    const fits = count === 0 ? hole === 0 : hole >= count * MIN_PART_SIZE && hole <= count * MAX_PART_SIZE;
+    if (!fits)
+      fail(
+        `The ${hole} bytes between ${span(a)} and ${span(b)} cannot be filled by ${count} part number(s) ` +
+          "of 5 MiB–5 GiB each.",
+      );
+  };
+  if (lower) check(lower, part);
+  if (upper) check(part, upper);
 }
 
 const byNumber = (a: PartRange, b: PartRange) => a.partNumber - b.partNumber;

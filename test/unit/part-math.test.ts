@@ -310,6 +310,47 @@ describe("checkNeighbours", () => {
   it("rejects a part that contains a whole recorded part", () => {
     expectInvalidPart(() => checkNeighbours(part(2, 5 * MiB, 20 * MiB), recorded), names(2, 3));
   });
+
+  it("rejects a hole between consecutive part numbers", () => {
+    expectInvalidPart(
+      () => checkNeighbours(part(2, 6 * MiB, 5 * MiB), [part(1, 0, 5 * MiB)]),
+      /1048576 bytes between part 1 .* and part 2 .* cannot be filled by 0 part number/,
+    );
+  });
+
+  it("rejects a hole too small for the part numbers left between (each needs 5 MiB)", () => {
+    expectInvalidPart(
+      () => checkNeighbours(part(3, 12 * MiB, 8 * MiB), [part(1, 0, 10 * MiB)]),
+      /2097152 bytes between part 1 .* and part 3 .* cannot be filled by 1 part number/,
+    );
+  });
+
+  it("accepts a hole that the part numbers between can fill exactly", () => {
+    expect(() => checkNeighbours(part(4, 20 * MiB, 5 * MiB), [part(1, 0, 10 * MiB)])).not.toThrow();
+  });
+
+  it("keeps every gap fillable: missingRanges never offers an empty range of part numbers", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 2, max: 60 }),
+        fc.integer({ min: 0, max: 8 }),
+        (aMiB, gapMiB, skip) => {
+          const a = part(1, 0, aMiB * MiB);
+          const b = part(2 + skip, (aMiB + gapMiB) * MiB, 5 * MiB);
+          let accepted = true;
+          try {
+            checkNeighbours(b, [a]);
+          } catch {
+            accepted = false;
+          }
+          if (accepted)
+            for (const g of missingRanges(b.offset + b.size + MIN_PART_SIZE, [a, b]))
+              expect(g.firstPart).toBeLessThanOrEqual(g.lastPart);
+        },
+      ),
+    );
+  });
 });
 
 describe("missingRanges", () => {

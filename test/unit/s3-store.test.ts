@@ -71,7 +71,6 @@ describe("contentDisposition", () => {
   });
 
   it("always yields a printable-ASCII value whose names hold no separator, quote or control character", () => {
-    // Well-formed strings only: see the report about lone surrogates.
     const nameArb = fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 });
     const hostileArb = fc
       .array(fc.constantFrom("/", "\\", '"', "\n", "\r", "\t", "\u0000", "é", "..", "a", ";", "%", "'"), {
@@ -87,10 +86,20 @@ describe("contentDisposition", () => {
         expect(ascii).toMatch(PRINTABLE_ASCII);
         expect(ascii).toMatch(/^[^/\\"]+$/);
         expect(utf8).not.toMatch(/[/\\]/);
-        const base = name.split(/[\\/]/).pop() || "download";
+        const last = name.split(/[\\/]/).pop() ?? "";
+        const base = ["", ".", ".."].includes(last) ? "download" : last;
         expect(utf8).toBe(base);
         expect(ascii).toHaveLength(base.length);
       }),
     );
+  });
+
+  it("survives a lone surrogate instead of throwing", () => {
+    const h = contentDisposition("\uD800.txt");
+    expect(h).toBe(`attachment; filename="_.txt"; filename*=UTF-8''%EF%BF%BD.txt`);
+  });
+
+  it("percent-encodes the characters RFC 8187 leaves out of attr-char", () => {
+    expect(contentDisposition("it's (1)*.txt")).toContain("filename*=UTF-8''it%27s%20%281%29%2A.txt");
   });
 });

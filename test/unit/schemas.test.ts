@@ -4,6 +4,7 @@ import {
   InitRequest,
   ListFilesQuery,
   PartSpec,
+  PathPart,
   Sha256Hex,
   TransferId,
 } from "../../functions/contract/schemas.js";
@@ -143,6 +144,30 @@ describe("PartSpec", () => {
 
   it("lower-cases the SHA-256", () => {
     expect(PartSpec.parse({ ...spec, sha256: SHA.toUpperCase() }).sha256).toBe(SHA);
+  });
+});
+
+describe("part numbers in bodies and paths", () => {
+  const spec = { partNumber: 1, offset: 0, size: 10, sha256: SHA };
+  it("a body's part number must be a JSON number, not something coercible", () => {
+    expect(rejectedPaths(PartSpec.safeParse({ ...spec, partNumber: true }))).toEqual(["partNumber"]);
+    expect(rejectedPaths(PartSpec.safeParse({ ...spec, partNumber: "2" }))).toEqual(["partNumber"]);
+    expect(rejectedPaths(PartSpec.safeParse({ ...spec, partNumber: [5] }))).toEqual(["partNumber"]);
+  });
+  it("a path's part number arrives as text and is bounded the same way", () => {
+    const id = "tr_00000000000000000000000000";
+    expect(PathPart.parse({ id, n: "7" }).n).toBe(7);
+    expect(PathPart.safeParse({ id, n: "0" }).success).toBe(false);
+    expect(PathPart.safeParse({ id, n: "10001" }).success).toBe(false);
+    expect(PathPart.safeParse({ id, n: "1e1" }).success).toBe(true);
+    expect(PathPart.safeParse({ id, n: "x" }).success).toBe(false);
+  });
+});
+
+describe("file names", () => {
+  it("rejects a lone surrogate, which no header or file system can carry", () => {
+    const r = InitRequest.safeParse({ name: "\uD800.txt", size: 1, sha256: SHA });
+    expect(r.success).toBe(false);
   });
 });
 
