@@ -1,0 +1,188 @@
+/**
+ * What does the coordinator cost? The same uploads to the same versitygw, two ways, in one run:
+ *   sfts  — POST /upload/init → POST parts (presign) → PUT to the presigned URLs → part done → assemble
+ *   s3    — the AWS SDK straight to storage: CreateMultipartUpload → UploadPart → CompleteMultipartUpload
+ * (both with per-part SHA-256 checked by storage). Prints wall time per transfer and the ratio sfts/s3.
+ * Usage: npm run bench:coordinator [-- --rounds 3 --small 40 --large-mib 64]
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { getFreePort } from "../local/ports.js";
+import { startStack } from "../local/stack.js";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const MiB = 1024 * 1024;
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    small: { type: "string", default: "40" },
+    "large-mib": { type: "string", default: "64" },
+    "part-mib": { type: "string", default: "8" },
+    concurrency: { type: "string", default: "4" },
+  },
+});
+const rounds = Number(values.rounds);
+const smallCount = Number(values.small);
+const largeSize = Number(values["large-mib"]) * MiB;
+const partSize = Number(values["part-mib"]) * MiB;
+const concurrency = Number(values.concurrency);
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b);
+const hex = (b: Uint8Array) => sha(b).digest("hex");
+const b64 = (b: Uint8Array) => sha(b).digest("base64");
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>) {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
+    }),
+  );
+}
+
+function slices(size: number) {
+  const out: { partNumber: number; offset: number; size: number }[] = [];
+  for (let offset = 0, n = 1; offset < size || (size === 0 && n === 1); offset += partSize, n++)
+    out.push({ partNumber: n, offset, size: Math.min(partSize, size - offset) });
+  return out;
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), "sfts-bench-"));
+  const host = "127.0.0.1";
+  const stack = await startStack({
+    host,
+    apiPort: await getFreePort(host),
+    s3Port: await getFreePort(host),
+    dynamodbPort: await getFreePort(host),
+    dataDir: dir,
+    cacheDir: resolve(import.meta.dirname, "..", "..", ".cache"),
+    bucket: "sfts-bench",
+    table: "sfts-bench",
+    log: (l) => console.error(l),
+  });
+  const auth = { authorization: `Bearer ${stack.token}`, "content-type": "application/json" };
+  const api = async (path: string, body?: unknown) => {
+    const r = await fetch(`${stack.apiUrl}${path}`, {
+      method: "POST",
+      headers: auth,
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+    return (await r.json()) as any;
+  };
+  const s3 = new S3Client({
+    endpoint: stack.s3Endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: stack.s3Credentials,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  });
+
+  async function viaSfts(data: Buffer, name: string) {
+    const parts = slices(data.length).map((p) => ({
+      ...p,
+      sha256: hex(data.subarray(p.offset, p.offset + p.size)),
+    }));
+    const init = await api("/upload/init", { name, size: data.length, sha256: hex(data) });
+    const id = init.transferId;
+    const signed = (await api(`/upload/${id}/parts`, { parts })).parts as {
+      url: string;
+      headers: Record<string, string>;
+    }[];
+    await pool(parts, concurrency, async (p) => {
+      const s = signed[p.partNumber - 1]!;
+      const put = await fetch(s.url, {
+        method: "PUT",
+        headers: s.headers,
+        body: data.subarray(p.offset, p.offset + p.size),
+      });
+      if (!put.ok) throw new Error(`PUT ${put.status}`);
+      await api(`/upload/${id}/parts/${p.partNumber}/done`, {
+        offset: p.offset,
+        size: p.size,
+        sha256: p.sha256,
+        etag: put.headers.get("etag"),
+      });
+    });
+    await api(`/assemble/${id}`);
+  }
+
+  async function viaS3(data: Buffer, key: string) {
+    const Bucket = stack.bucket;
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket, Key: key, ChecksumAlgorithm: "SHA256" }),
+    );
+    const done: { PartNumber: number; ETag: string; ChecksumSHA256: string }[] = [];
+    await pool(slices(data.length), concurrency, async (p) => {
+      const body = data.subarray(p.offset, p.offset + p.size);
+      const ChecksumSHA256 = b64(body);
+      const r = await s3.send(
+        new UploadPartCommand({
+          Bucket,
+          Key: key,
+          UploadId,
+          PartNumber: p.partNumber,
+          Body: body,
+          ChecksumSHA256,
+        }),
+      );
+      done.push({ PartNumber: p.partNumber, ETag: r.ETag ?? "", ChecksumSHA256 });
+    });
+    done.sort((a, b) => a.PartNumber - b.PartNumber);
+    await s3.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }),
+    );
+  }
+
+  type Way = "sfts" | "s3";
+  const ways: Record<Way, (d: Buffer, n: string) => Promise<void>> = { sfts: viaSfts, s3: viaS3 };
+  const results: Record<string, Record<Way, number[]>> = {
+    [`small (64 KiB, 1 part) ×${smallCount}`]: { sfts: [], s3: [] },
+    [`large (${largeSize / MiB} MiB, ${partSize / MiB} MiB parts)`]: { sfts: [], s3: [] },
+  };
+  const [smallKey, largeKey] = Object.keys(results) as [string, string];
+  let seq = 0;
+  for (let round = 0; round < rounds; round++) {
+    // Alternate which way goes first, so neither always meets a warmer cache.
+    const order: Way[] = round % 2 ? ["s3", "sfts"] : ["sfts", "s3"];
+    for (const way of order) {
+      const small = Array.from({ length: smallCount }, () => randomBytes(64 * 1024));
+      let t = performance.now();
+      for (const d of small) await ways[way](d, `bench-${seq++}`);
+      results[smallKey]![way].push((performance.now() - t) / smallCount);
+      const large = randomBytes(largeSize);
+      t = performance.now();
+      await ways[way](large, `bench-${seq++}`);
+      results[largeKey]![way].push(performance.now() - t);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  console.log(
+    `\nCoordinator overhead, ${rounds} rounds, concurrency ${concurrency}, one machine (medians)\n`,
+  );
+  console.log("| upload | sfts (presigned, via coordinator) | s3 (SDK, direct) | ratio sfts/s3 |");
+  console.log("| --- | --- | --- | --- |");
+  for (const [what, r] of Object.entries(results)) {
+    const a = median(r.sfts);
+    const b = median(r.s3);
+    console.log(`| ${what} | ${a.toFixed(1)} ms | ${b.toFixed(1)} ms | ${(a / b).toFixed(2)} |`);
+  }
+  s3.destroy();
+  await stack.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
