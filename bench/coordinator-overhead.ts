@@ -78,7 +78,7 @@ async function main() {
       body: body === undefined ? null : JSON.stringify(body),
     });
     if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
-    return (await r.json()) as any;
+    return (await r.json()) as Record<string, unknown>;
   };
   const s3 = new S3Client({
     endpoint: stack.s3Endpoint,
@@ -94,13 +94,14 @@ async function main() {
       sha256: hex(data.subarray(p.offset, p.offset + p.size)),
     }));
     const init = await api("/upload/init", { name, size: data.length, sha256: hex(data) });
-    const id = init.transferId;
+    const id = String(init.transferId);
     const signed = (await api(`/upload/${id}/parts`, { parts })).parts as {
       url: string;
       headers: Record<string, string>;
     }[];
     await pool(parts, concurrency, async (p) => {
-      const s = signed[p.partNumber - 1]!;
+      const s = signed[p.partNumber - 1];
+      if (!s) throw new Error(`no URL for part ${p.partNumber}`);
       const put = await fetch(s.url, {
         method: "PUT",
         headers: s.headers,
@@ -146,24 +147,25 @@ async function main() {
 
   type Way = "sfts" | "s3";
   const ways: Record<Way, (d: Buffer, n: string) => Promise<void>> = { sfts: viaSfts, s3: viaS3 };
-  const results: Record<string, Record<Way, number[]>> = {
-    [`small (64 KiB, 1 part) ×${smallCount}`]: { sfts: [], s3: [] },
-    [`large (${largeSize / MiB} MiB, ${partSize / MiB} MiB parts)`]: { sfts: [], s3: [] },
+  const small: Record<Way, number[]> = { sfts: [], s3: [] };
+  const large: Record<Way, number[]> = { sfts: [], s3: [] };
+  const results = {
+    [`small (64 KiB, 1 part) ×${smallCount}`]: small,
+    [`large (${largeSize / MiB} MiB, ${partSize / MiB} MiB parts)`]: large,
   };
-  const [smallKey, largeKey] = Object.keys(results) as [string, string];
   let seq = 0;
   for (let round = 0; round < rounds; round++) {
     // Alternate which way goes first, so neither always meets a warmer cache.
     const order: Way[] = round % 2 ? ["s3", "sfts"] : ["sfts", "s3"];
     for (const way of order) {
-      const small = Array.from({ length: smallCount }, () => randomBytes(64 * 1024));
+      const files = Array.from({ length: smallCount }, () => randomBytes(64 * 1024));
       let t = performance.now();
-      for (const d of small) await ways[way](d, `bench-${seq++}`);
-      results[smallKey]![way].push((performance.now() - t) / smallCount);
-      const large = randomBytes(largeSize);
+      for (const d of files) await ways[way](d, `bench-${seq++}`);
+      small[way].push((performance.now() - t) / smallCount);
+      const big = randomBytes(largeSize);
       t = performance.now();
-      await ways[way](large, `bench-${seq++}`);
-      results[largeKey]![way].push(performance.now() - t);
+      await ways[way](big, `bench-${seq++}`);
+      large[way].push(performance.now() - t);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;

@@ -450,6 +450,19 @@ export class TransferService {
   // ---- reading
 
   async list(q: ListTransfersQuery): Promise<{ items: FileSummary[]; nextCursor: string | null }> {
+    if (
+      q.status === "uploading" &&
+      q.sha256 !== undefined &&
+      q.size !== undefined &&
+      q.cursor === undefined
+    ) {
+      // "Is this content already being uploaded?" — how a client on another host finds the upload to resume.
+      const open = await this.repo.findOpenTransfers(q.sha256, q.size);
+      const items = open
+        .filter((t) => q.priority === undefined || t.priority === q.priority)
+        .slice(0, q.limit);
+      return { items: items.map(toSummary), nextCursor: null };
+    }
     const page = await this.repo.listTransfers(q);
     return { items: page.items.map(toSummary), nextCursor: page.cursor ?? null };
   }

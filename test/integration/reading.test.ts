@@ -167,3 +167,43 @@ describe("secrets", () => {
     expect(log).not.toMatch(/X-Amz-Signature=[0-9a-f]{16}/);
   });
 });
+
+describe("finding an open upload by content", () => {
+  it("lists only uploads still open for that SHA-256 and size, through the sparse index", async () => {
+    const data = randomFile(6 * 1024 * 1024);
+    const a = (await initTransfer(api, data, { name: "first-host.bin" })).transferId;
+    const b = (await initTransfer(api, data, { name: "second-host.bin" })).transferId;
+    const { sha256: sum } = (await api.get(`/api/files/${a}`)).body;
+    const q = `/api/files?status=uploading&sha256=${sum}&size=${data.length}`;
+    expect((await api.get(q)).body.items.map((i: { id: string }) => i.id)).toEqual([b, a]);
+    await api.del(`/upload/${b}`);
+    expect((await api.get(q)).body.items.map((i: { id: string }) => i.id)).toEqual([a]);
+  });
+});
+
+describe("the bucket's CORS rules", () => {
+  it("let a browser on the API's origin PUT parts and read ETag and the checksum", async () => {
+    const res = await fetch(`${stack.s3Endpoint}/${stack.bucket}/objects/x?partNumber=1&uploadId=y`, {
+      method: "OPTIONS",
+      headers: {
+        origin: stack.apiUrl,
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "x-amz-checksum-sha256,content-type",
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe(stack.apiUrl);
+    expect(res.headers.get("access-control-allow-methods")).toContain("PUT");
+    const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase();
+    expect(exposed).toContain("etag");
+    expect(exposed).toContain("x-amz-checksum-sha256");
+  });
+
+  it("refuse an origin they do not name", async () => {
+    const res = await fetch(`${stack.s3Endpoint}/${stack.bucket}/objects/x`, {
+      method: "OPTIONS",
+      headers: { origin: "http://evil.example", "access-control-request-method": "PUT" },
+    });
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
