@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DEFAULT_PRESIGN_EXPIRES_SECONDS, MAX_PRESIGN_EXPIRES_SECONDS } from "../contract/limits.js";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 export interface AppConfig {
   bucket: string;
@@ -23,6 +24,7 @@ export interface AppConfig {
   presignExpiresSeconds: number;
   downloadExpiresSeconds: number;
   version: string;
+  logLevel: LogLevel | "silent";
 }
 
 const Seconds = z.coerce.number().int().min(1).max(MAX_PRESIGN_EXPIRES_SECONDS);
@@ -42,6 +44,7 @@ const Env = z.object({
   SFTS_PRESIGN_EXPIRES: Seconds.default(DEFAULT_PRESIGN_EXPIRES_SECONDS),
   SFTS_DOWNLOAD_EXPIRES: Seconds.default(3600),
   SFTS_VERSION: z.string().default("0.1.0"),
+  SFTS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
 export class ConfigError extends Error {
@@ -64,6 +67,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     presignExpiresSeconds: e.SFTS_PRESIGN_EXPIRES,
     downloadExpiresSeconds: e.SFTS_DOWNLOAD_EXPIRES,
     version: e.SFTS_VERSION,
+    logLevel: e.SFTS_LOG_LEVEL,
   };
   if (e.SFTS_S3_ENDPOINT) config.s3.endpoint = e.SFTS_S3_ENDPOINT;
   if (e.SFTS_S3_PUBLIC_ENDPOINT) config.s3.publicEndpoint = e.SFTS_S3_PUBLIC_ENDPOINT;

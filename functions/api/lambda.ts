@@ -4,9 +4,10 @@ import { loadConfig } from "./config.js";
 import { createCoordinator } from "./coordinator.js";
 import { createLogger } from "./logger.js";
 
+const config = loadConfig(process.env);
 const { app } = createCoordinator(
-  loadConfig(process.env),
-  createLogger((line) => process.stdout.write(`${line}\n`)),
+  config,
+  createLogger((line) => process.stdout.write(`${line}\n`), {}, config.logLevel),
 );
 
 export const handler = handle(app);

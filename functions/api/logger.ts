@@ -12,14 +12,22 @@ const REDACT = /(sfts_[A-Za-z0-9_-]{8})[A-Za-z0-9_-]+|(X-Amz-Signature=)[0-9a-f]
 export const redact = (s: string): string =>
   s.replace(REDACT, (_m, tok, sig) => (tok ? `${tok}…` : `${sig}…`));
 
-export function createLogger(write: (line: string) => void, base: Record<string, unknown> = {}): Logger {
+const RANK: Record<LogLevel | "silent", number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+export const LOG_LEVELS = Object.keys(RANK) as [LogLevel | "silent", ...(LogLevel | "silent")[]];
+
+export function createLogger(
+  write: (line: string) => void,
+  base: Record<string, unknown> = {},
+  minLevel: LogLevel | "silent" = "info",
+): Logger {
   return {
     log(level, msg, fields) {
+      if (RANK[level] < RANK[minLevel]) return;
       const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields });
       write(redact(line));
     },
     child(fields) {
-      return createLogger(write, { ...base, ...fields });
+      return createLogger(write, { ...base, ...fields }, minLevel);
     },
   };
 }

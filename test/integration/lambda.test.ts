@@ -20,7 +20,7 @@ let handler: Handler;
 beforeAll(async () => {
   api = apiClient(stack);
   // The real entry point, configured from the environment exactly as a Lambda would be.
-  Object.assign(process.env, stack.env);
+  Object.assign(process.env, stack.env, { SFTS_LOG_LEVEL: "warn" });
   handler = (await import("../../functions/api/lambda.js")).handler as unknown as Handler;
 });
 

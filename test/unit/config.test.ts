@@ -40,6 +40,7 @@ describe("loadConfig", () => {
       presignExpiresSeconds: 900,
       downloadExpiresSeconds: 3600,
       version: "0.1.0",
+      logLevel: "info",
     };
     expect(loadConfig(localEnv)).toEqual(expected);
   });
@@ -54,6 +55,7 @@ describe("loadConfig", () => {
       presignExpiresSeconds: 900,
       downloadExpiresSeconds: 3600,
       version: "0.1.0",
+      logLevel: "info",
     });
   });
 

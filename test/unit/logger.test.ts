@@ -67,9 +67,22 @@ describe("createLogger", () => {
     });
   });
 
+  it("drops lines below the minimum level, for children too", () => {
+    const { lines, write } = capture();
+    const log = createLogger(write, {}, "warn");
+    log.log("info", "quiet");
+    log.child({ a: 1 }).log("debug", "quieter");
+    log.log("warn", "heard");
+    log.child({ a: 1 }).log("error", "heard too");
+    expect(lines.map((l) => JSON.parse(l).msg)).toEqual(["heard", "heard too"]);
+    const silent = createLogger(write, {}, "silent");
+    silent.log("error", "never");
+    expect(lines).toHaveLength(2);
+  });
+
   it("children add their fields to every line, without changing the parent", () => {
     const { lines, write } = capture();
-    const parent = createLogger(write, { service: "api" });
+    const parent = createLogger(write, { service: "api" }, "debug");
     const child = parent.child({ requestId: "r1" });
     child.child({ transferId: "tr_y" }).log("debug", "deep");
     parent.log("error", "top");
