@@ -6,7 +6,7 @@
  * Usage: npm run bench:coordinator [-- --rounds 3 --small 40 --large-mib 64]
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -181,6 +181,16 @@ async function main() {
   }
   s3.destroy();
   await stack.stop();
+  // Where the coordinator's time goes: server-side latency per route, from its own access log.
+  const perRoute = new Map<string, number[]>();
+  for (const line of (await readFile(stack.logFiles.api, "utf8")).split("\n")) {
+    if (!line.includes('"msg":"request"')) continue;
+    const { method, path, ms } = JSON.parse(line) as { method: string; path: string; ms: number };
+    const route = `${method} ${path.replace(/tr_[0-9a-z]{26}/, "{id}").replace(/\/parts\/\d+\//, "/parts/{n}/")}`;
+    perRoute.set(route, [...(perRoute.get(route) ?? []), ms]);
+  }
+  console.log("\n| route | calls | median ms (server side) |\n| --- | --- | --- |");
+  for (const [route, ms] of perRoute) console.log(`| ${route} | ${ms.length} | ${median(ms)} |`);
   await rm(dir, { recursive: true, force: true });
 }
 

@@ -80,6 +80,9 @@ export interface PartDoneInput {
   client?: ClientMetrics | undefined;
 }
 
+/** How long a validated API key is trusted without reading the table again. */
+export const KEY_CACHE_MS = 30_000;
+
 const stripQuotes = (etag: string) => etag.replace(/^"+|"+$/g, "");
 const objectKeyFor = (transferId: string) => `objects/${transferId}`;
 
@@ -112,6 +115,7 @@ export class TransferService {
   private readonly config: ServiceConfig;
   private readonly clock: Clock;
   private readonly warn: NonNullable<ServiceDeps["warn"]>;
+  private readonly keyCache = new Map<string, { key: ApiKeyRecord; until: number }>();
 
   constructor(deps: ServiceDeps) {
     this.repo = deps.repo;
@@ -134,10 +138,23 @@ export class TransferService {
 
   // ---- auth
 
+  /**
+   * Valid keys are remembered for a short while (per process), so most requests skip a table read;
+   * a revoked key stops working within KEY_CACHE_MS. Invalid tokens are never cached.
+   */
   async authenticate(token: string | undefined): Promise<ApiKeyRecord> {
     if (!token) throw new AppError("UNAUTHORIZED", "Missing API token: send Authorization: Bearer <token>.");
-    const key = await this.repo.getApiKey(hashToken(token));
-    if (!key || key.revokedAt) throw new AppError("UNAUTHORIZED", "The API token is not valid.");
+    const hash = hashToken(token);
+    const now = this.clock.now().getTime();
+    const cached = this.keyCache.get(hash);
+    if (cached && cached.until > now) return cached.key;
+    const key = await this.repo.getApiKey(hash);
+    if (!key || key.revokedAt) {
+      this.keyCache.delete(hash);
+      throw new AppError("UNAUTHORIZED", "The API token is not valid.");
+    }
+    if (this.keyCache.size >= 1000) this.keyCache.clear();
+    this.keyCache.set(hash, { key, until: now + KEY_CACHE_MS });
     return key;
   }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../functions/api/config.js";
 import { createCoordinator } from "../../functions/api/coordinator.js";
+import { hashToken, newApiToken } from "../../functions/core/ids.js";
 import { getFreePort } from "../../local/ports.js";
 import {
   type Api,
@@ -205,5 +206,26 @@ describe("the bucket's CORS rules", () => {
       headers: { origin: "http://evil.example", "access-control-request-method": "PUT" },
     });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("API keys", () => {
+  it("a key added to the table works; a revoked one is refused", async () => {
+    const c = createCoordinator(loadConfig(stack.env));
+    const good = newApiToken();
+    const revoked = newApiToken();
+    const now = new Date().toISOString();
+    await c.adapters.repo.putApiKey(hashToken(good), { keyId: "key_a", name: "ops", createdAt: now });
+    await c.adapters.repo.putApiKey(hashToken(revoked), {
+      keyId: "key_b",
+      name: "old",
+      createdAt: now,
+      revokedAt: now,
+    });
+    expect((await apiClient(stack, good).get("/api/stats")).status).toBe(200);
+    const r = await apiClient(stack, revoked).get("/api/stats");
+    expect(r.status).toBe(401);
+    expect(r.body.error.message).toBe("The API token is not valid.");
+    c.adapters.destroy();
   });
 });
