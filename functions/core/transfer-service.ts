@@ -86,6 +86,12 @@ export const KEY_CACHE_MS = 30_000;
 const stripQuotes = (etag: string) => etag.replace(/^"+|"+$/g, "");
 const objectKeyFor = (transferId: string) => `objects/${transferId}`;
 
+/** Whether storage holds this recorded part as recorded (size, and SHA-256 where the store keeps one). */
+function storageHolds(stored: StoredPart | undefined, p: PartRecord): boolean {
+  if (!stored || stored.size !== p.size) return false;
+  return stored.checksumSha256 === undefined || base64ToHex(stored.checksumSha256) === p.sha256;
+}
+
 export function toSummary(t: TransferRecord): FileSummary {
   const s: FileSummary = {
     id: t.id,
@@ -409,14 +415,7 @@ export class TransferService {
       return this.finishIfAlreadyStored(t, parts, err);
     }
     const byNumber = new Map(stored.map((s) => [s.partNumber, s]));
-    const bad = parts.filter((p) => {
-      const s = byNumber.get(p.partNumber);
-      return (
-        !s ||
-        s.size !== p.size ||
-        (s.checksumSha256 !== undefined && base64ToHex(s.checksumSha256) !== p.sha256)
-      );
-    });
+    const bad = parts.filter((p) => !storageHolds(byNumber.get(p.partNumber), p));
     if (bad.length) {
       await this.repo.forgetParts(id, bad, now());
       if (await this.repo.transition(id, ["assembling"], "uploading", {}, now()))
@@ -589,33 +588,11 @@ export class TransferService {
     try {
       stored = await this.store.listParts(t.objectKey, t.uploadId as string);
     } catch (err) {
-      if (err instanceof AppError && err.code === "UPLOAD_GONE") {
-        if (
-          await this.repo.transition(
-            t.id,
-            ["uploading"],
-            "failed",
-            { lastError: "upload gone from storage" },
-            this.clock.now().toISOString(),
-          )
-        )
-          await this.bumpStats({ status: { uploading: -1, failed: 1 } });
-        throw new AppError(
-          "UPLOAD_GONE",
-          `Storage no longer has the upload of ${t.id}; start a new transfer.`,
-        );
-      }
+      if (err instanceof AppError && err.code === "UPLOAD_GONE") return this.failGone(t, "uploading");
       throw err;
     }
     const byNumber = new Map(stored.map((s) => [s.partNumber, s]));
-    const lost = parts.filter((p) => {
-      const s = byNumber.get(p.partNumber);
-      return (
-        !s ||
-        s.size !== p.size ||
-        (s.checksumSha256 !== undefined && base64ToHex(s.checksumSha256) !== p.sha256)
-      );
-    });
+    const lost = parts.filter((p) => !storageHolds(byNumber.get(p.partNumber), p));
     if (lost.length === 0) return parts;
     await this.repo.forgetParts(t.id, lost, this.clock.now().toISOString());
     this.warn("forgot part records storage does not hold", {
@@ -636,16 +613,14 @@ export class TransferService {
     const head = await this.store.headObject(t.objectKey);
     if (head && head.size === t.size)
       return this.markComplete(t, compositeSha256(parts.map((p) => p.sha256)));
-    if (
-      await this.repo.transition(
-        t.id,
-        ["assembling"],
-        "failed",
-        { lastError: "upload gone from storage" },
-        this.clock.now().toISOString(),
-      )
-    )
-      await this.bumpStats({ status: { assembling: -1, failed: 1 } });
+    return this.failGone(t, "assembling");
+  }
+
+  /** The upload vanished from storage (lifecycle rule, operator, another tool): the transfer cannot finish. */
+  private async failGone(t: TransferRecord, from: TransferStatus): Promise<never> {
+    const now = this.clock.now().toISOString();
+    if (await this.repo.transition(t.id, [from], "failed", { lastError: "upload gone from storage" }, now))
+      await this.bumpStats({ status: { [from]: -1, failed: 1 } });
     throw new AppError("UPLOAD_GONE", `Storage no longer has the upload of ${t.id}; start a new transfer.`);
   }
 
