@@ -166,3 +166,59 @@ describe("reconciliation of a part replaced behind the coordinator's back", () =
     expect((await api.post(`/assemble/${id}`)).body.status).toBe("complete");
   });
 });
+
+describe("assemble checks storage, not its own records", () => {
+  it("refuses (409 CHECKSUM_MISMATCH) when storage holds other bytes for a recorded part, and asks for it again", async () => {
+    const data = randomFile(11 * MiB);
+    const parts = planParts(data, [5 * MiB, 6 * MiB]);
+    const { transferId: id } = await initTransfer(api, data);
+    await sendParts(api, id, data, parts);
+    const { UploadPartCommand } = await import("@aws-sdk/client-s3");
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: stack.bucket,
+        ...(await keyOf(id)),
+        PartNumber: 1,
+        Body: randomFile(5 * MiB),
+        ChecksumAlgorithm: "SHA256",
+      }),
+    );
+    const r = await api.post(`/assemble/${id}`);
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe("CHECKSUM_MISMATCH");
+    expect(r.body.error.details).toEqual({ parts: [1] });
+    const m = await api.get(`/upload/missing/${id}`);
+    expect(m.body.status).toBe("uploading");
+    expect(m.body.missing).toEqual([{ offset: 0, size: 5 * MiB, firstPart: 1, lastPart: 1 }]);
+    await sendParts(api, id, data, [parts[0]!]);
+    expect((await api.post(`/assemble/${id}`)).body.status).toBe("complete");
+  });
+
+  it("finishes the record when storage completed the upload but the coordinator died before saying so", async () => {
+    const data = randomFile(7 * MiB);
+    const parts = planParts(data, [5 * MiB, 2 * MiB]);
+    const { transferId: id } = await initTransfer(api, data);
+    const etags = await sendParts(api, id, data, parts);
+    const { CompleteMultipartUploadCommand } = await import("@aws-sdk/client-s3");
+    // The first assemble got as far as CompleteMultipartUpload (here done behind its back) and crashed.
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: stack.bucket,
+        ...(await keyOf(id)),
+        MultipartUpload: {
+          Parts: parts.map((p, i) => ({
+            PartNumber: p.partNumber,
+            ETag: etags[i],
+            ChecksumSHA256: Buffer.from(p.sha256, "hex").toString("base64"),
+          })),
+        },
+      }),
+    );
+    const r = await api.post(`/assemble/${id}`);
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe("complete");
+    const d = await api.get(`/download/${id}?redirect=false`);
+    const got = Buffer.from(await (await fetch(d.body.url)).arrayBuffer());
+    expect(got.equals(data)).toBe(true);
+  });
+});
