@@ -47,12 +47,11 @@ export function checkPart(fileSize: number, part: PartRange): void {
     fail(
       `Part ${n} is ${size} bytes; every part but the last must be at least 5 MiB (${MIN_PART_SIZE} bytes).`,
     );
-  // Every part before this one is 5 MiB–5 GiB, so the offset bounds the part number and vice versa.
+  // Parts are concatenated in number order and numbers may be skipped, so the bytes before part n must be
+  // coverable by parts numbered below it: none at all (offset 0), or parts of 5 MiB–5 GiB each.
   if (n === 1 && offset !== 0) fail("Part 1 must start at byte 0.");
-  if (offset < (n - 1) * MIN_PART_SIZE)
-    fail(
-      `Part ${n} starts at byte ${offset}; ${n - 1} earlier parts of at least 5 MiB need ${(n - 1) * MIN_PART_SIZE}.`,
-    );
+  if (offset > 0 && offset < MIN_PART_SIZE)
+    fail(`Part ${n} starts at byte ${offset}; the bytes before it need at least one part of 5 MiB.`);
   if (offset > (n - 1) * MAX_PART_SIZE)
     fail(`Part ${n} starts too late: earlier parts cannot cover ${offset} bytes.`);
   if (fileSize - end > (MAX_PARTS - n) * MAX_PART_SIZE)
@@ -81,7 +80,9 @@ export function checkNeighbours(part: PartRange, recorded: readonly PartRange[])
   const check = (a: PartRange, b: PartRange) => {
     const hole = b.offset - (a.offset + a.size);
     const count = b.partNumber - a.partNumber - 1;
-    const fits = count === 0 ? hole === 0 : hole >= count * MIN_PART_SIZE && hole <= count * MAX_PART_SIZE;
+    // Unused part numbers are allowed (S3 only needs ascending numbers), so j parts for any 1 ≤ j ≤ count
+    // will do: the hole is empty, or at least one minimum part and at most count maximum parts.
+    const fits = hole === 0 || (count >= 1 && hole >= MIN_PART_SIZE && hole <= count * MAX_PART_SIZE);
     if (!fits)
       fail(
         `The ${hole} bytes between ${span(a)} and ${span(b)} cannot be filled by ${count} part number(s) ` +
@@ -94,7 +95,10 @@ export function checkNeighbours(part: PartRange, recorded: readonly PartRange[])
 
 const byNumber = (a: PartRange, b: PartRange) => a.partNumber - b.partNumber;
 
-/** The byte ranges of the file that no recorded part covers, each with the part numbers free for it. */
+/**
+ * The byte ranges of the file that no recorded part covers, each with the part numbers free for it
+ * (a range may use any of them, in ascending order, and leave the others unused).
+ */
 export function missingRanges(fileSize: number, parts: readonly PartRange[]): Gap[] {
   const gaps: Gap[] = [];
   let cursor = 0;

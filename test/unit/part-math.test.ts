@@ -218,16 +218,21 @@ describe("checkPart", () => {
   it("accepts the single empty part of a 0-byte file, and nothing else", () => {
     expect(() => checkPart(0, part(1, 0, 0))).not.toThrow();
     expectInvalidPart(() => checkPart(0, part(1, 0, 1)), /beyond the file's size of 0 bytes/);
-    expectInvalidPart(() => checkPart(0, part(2, 0, 0)), /^Part 2 starts at byte 0; 1 earlier parts/);
   });
 
-  it("rejects a part that starts before its earlier parts could end", () => {
-    // Parts 1–2 need at least 10 MiB, so part 3 cannot start at 10 MiB − 1.
+  it("rejects a part whose preceding bytes no part of at least 5 MiB could cover", () => {
     expectInvalidPart(
-      () => checkPart(size, part(3, 10 * MiB - 1, 5 * MiB)),
-      /^Part 3 starts at byte 10485759; 2 earlier parts of at least 5 MiB need 10485760\.$/,
+      () => checkPart(size, part(3, 5 * MiB - 1, 5 * MiB)),
+      /^Part 3 starts at byte 5242879; the bytes before it need at least one part of 5 MiB\.$/,
     );
-    expect(() => checkPart(size, part(3, 10 * MiB, 5 * MiB))).not.toThrow();
+    expectInvalidPart(() => checkPart(size, part(2, 1, 5 * MiB)), /^Part 2 starts at byte 1;/);
+  });
+
+  it("allows skipped part numbers: part 3 right after a 5 MiB part 1, or a later number starting at 0", () => {
+    expect(() => checkPart(size, part(3, 5 * MiB, 5 * MiB))).not.toThrow();
+    expect(() => checkPart(size, part(7, 0, 5 * MiB))).not.toThrow();
+    expect(() => checkNeighbours(part(3, 5 * MiB, 5 * MiB), [part(1, 0, 5 * MiB)])).not.toThrow();
+    expect(() => checkNeighbours(part(1, 0, 5 * MiB), [part(4, 5 * MiB, 5 * MiB)])).not.toThrow();
   });
 
   it("rejects a part that starts after its earlier parts could reach", () => {
