@@ -1,0 +1,153 @@
+/**
+ * The coordinator API as the CLI sees it: typed calls, answers checked against the shared contract,
+ * every call retried by the one retry policy, failures turned into CliErrors with exit codes.
+ */
+import type { z } from "zod";
+import {
+  AbortResponse,
+  ErrorBody,
+  FileDetail,
+  FileSummary,
+  type InitRequest,
+  InitResponse,
+  ListFilesResponse,
+  MissingResponse,
+  PartDoneResponse,
+  type PartSpec,
+  PresignResponse,
+} from "../../functions/contract/schemas.js";
+import { CliError, EXIT } from "./errors.js";
+import { parseRetryAfter, type RetryInfo, type RetryPolicy, withRetries } from "./retry.js";
+
+export interface ApiClientOptions {
+  server: string;
+  token: string | undefined;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  onRetry?: (operation: string, info: RetryInfo) => void;
+  signal?: AbortSignal | undefined;
+}
+
+/** Codes the coordinator uses for failures that a retry can fix. */
+const RETRYABLE_API_CODES = new Set([
+  "PART_CONFLICT",
+  "RATE_LIMITED",
+  "STORAGE_UNAVAILABLE",
+  "DATABASE_UNAVAILABLE",
+]);
+
+function networkCode(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; name?: string } })?.cause;
+  return cause?.code ?? cause?.name ?? (err as { name?: string })?.name ?? "NETWORK";
+}
+
+export class ApiClient {
+  private reached = false;
+
+  constructor(private readonly opts: ApiClientOptions) {}
+
+  get server(): string {
+    return this.opts.server;
+  }
+
+  private async once<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(new URL(path, this.opts.server), {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal,
+        redirect: "manual",
+      });
+      text = await res.text();
+    } catch (err) {
+      if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+      const code = timeout.aborted ? "TIMEOUT" : networkCode(err);
+      const what = timeout.aborted ? `no answer within ${this.opts.timeoutMs / 1000}s` : code;
+      throw new CliError(
+        this.reached ? "NETWORK" : "SERVER_UNREACHABLE",
+        `Cannot reach the SFTS server at ${this.opts.server} (${what})`,
+        this.reached ? EXIT.NETWORK : EXIT.SERVER_UNREACHABLE,
+        true,
+      );
+    }
+    this.reached = true;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.ok) {
+      const parsed = schema.safeParse(json);
+      if (!parsed.success)
+        throw new CliError(
+          "BAD_ANSWER",
+          `The server at ${this.opts.server} gave an answer SFTS does not understand to ${method} ${path}; is it an SFTS coordinator?`,
+          EXIT.UNEXPECTED,
+        );
+      return parsed.data;
+    }
+    const error = ErrorBody.safeParse(json);
+    const code = error.success ? error.data.error.code : `HTTP_${res.status}`;
+    const message = error.success ? error.data.error.message : `${method} ${path} answered ${res.status}`;
+    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+    if (res.status === 401)
+      throw new CliError(
+        "UNAUTHORIZED",
+        `The server refused the API token (${message}); check --token or SFTS_TOKEN`,
+        EXIT.AUTH,
+      );
+    if (res.status === 404 && code === "NOT_FOUND") throw new CliError(code, message, EXIT.NOT_FOUND);
+    const retryable =
+      res.status >= 500 || res.status === 429 || res.status === 408 || RETRYABLE_API_CODES.has(code);
+    throw new CliError(code, message, retryable ? EXIT.NETWORK : EXIT.REJECTED, retryable, retryAfterMs);
+  }
+
+  private call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const operation = `${method} ${path.replace(/tr_[0-9a-z]{26}/, "{id}").replace(/\/parts\/\d+\//, "/parts/{n}/")}`;
+    return withRetries(() => this.once(method, path, schema, body), {
+      policy: this.opts.retry,
+      signal: this.opts.signal,
+      onRetry: (info) => this.opts.onRetry?.(operation, info),
+    });
+  }
+
+  init(body: InitRequest) {
+    return this.call("POST", "/upload/init", InitResponse, body);
+  }
+  presign(id: string, parts: PartSpec[]) {
+    return this.call("POST", `/upload/${id}/parts`, PresignResponse, { parts });
+  }
+  partDone(
+    id: string,
+    n: number,
+    body: { offset: number; size: number; sha256: string; etag: string; client?: Record<string, unknown> },
+  ) {
+    return this.call("POST", `/upload/${id}/parts/${n}/done`, PartDoneResponse, body);
+  }
+  missing(id: string) {
+    return this.call("GET", `/upload/missing/${id}`, MissingResponse);
+  }
+  assemble(id: string) {
+    return this.call("POST", `/assemble/${id}`, FileSummary);
+  }
+  abort(id: string) {
+    return this.call("DELETE", `/upload/${id}`, AbortResponse);
+  }
+  listFiles(query: Record<string, string | number | undefined>) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+    return this.call("GET", `/api/files?${q}`, ListFilesResponse);
+  }
+  getFile(id: string) {
+    return this.call("GET", `/api/files/${id}`, FileDetail);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * What a transfer reports as it goes. The engine emits these; reporters turn them into progress bars,
+ * NDJSON (`--json`, one event a line) or log lines. Every event carries the time it happened.
+ */
+import type { Priority } from "../../functions/contract/schemas.js";
+
+interface Base {
+  time: string;
+}
+
+export interface StartEvent extends Base {
+  type: "start";
+  file: string;
+  name: string;
+  size: number;
+  sha256: string;
+  transferId: string;
+  priority: Priority;
+  /** True when an earlier, interrupted send of this file is continued. */
+  resumed: boolean;
+  /** Bytes storage already holds at the start (a resume). */
+  bytesDone: number;
+}
+
+export interface HashEvent extends Base {
+  type: "hash";
+  file: string;
+  bytes: number;
+  size: number;
+}
+
+export interface PartEvent extends Base {
+  type: "part";
+  file: string;
+  transferId: string;
+  partNumber: number;
+  offset: number;
+  size: number;
+  sha256: string;
+  seconds: number;
+  /** 1 for a first try. */
+  attempt: number;
+}
+
+export interface RetryEvent extends Base {
+  type: "retry";
+  file?: string;
+  transferId?: string;
+  partNumber?: number;
+  /** What is retried: a part PUT or an API call ("POST /upload/init", …). */
+  operation: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+  /** S3 or API error code, or a network error code (ECONNRESET, STALL, …). */
+  code?: string;
+}
+
+export interface ProgressEvent extends Base {
+  type: "progress";
+  file: string;
+  transferId: string;
+  bytesDone: number;
+  size: number;
+  speedBps: number;
+  etaSeconds: number | null;
+  retries: number;
+  concurrency: number;
+  partSize: number;
+}
+
+export interface DoneEvent extends Base {
+  type: "done";
+  file: string;
+  transferId: string;
+  sha256: string;
+  size: number;
+  seconds: number;
+  deduplicated: boolean;
+  resumed: boolean;
+  /** Bytes this run put on the wire for the file's parts (re-sent bytes included). */
+  bytesSent: number;
+  retries: number;
+}
+
+export interface ErrorEvent extends Base {
+  type: "error";
+  file?: string;
+  transferId?: string;
+  code: string;
+  exitCode: number;
+  message: string;
+}
+
+export type SendEvent =
+  | StartEvent
+  | HashEvent
+  | PartEvent
+  | RetryEvent
+  | ProgressEvent
+  | DoneEvent
+  | ErrorEvent;
+
+/** An event as the engine emits it; the time is added when it is emitted. */
+export type NewEvent = SendEvent extends infer E ? (E extends SendEvent ? Omit<E, "time"> : never) : never;
+
+export type EventSink = (event: SendEvent) => void;
+
+export function emitter(sinks: EventSink[]): (e: NewEvent) => void {
+  return (e) => {
+    const event = { ...e, time: new Date().toISOString() } as SendEvent;
+    for (const sink of sinks) sink(event);
+  };
+}

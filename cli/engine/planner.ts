@@ -1,0 +1,120 @@
+/**
+ * Adaptive part sizing within S3's rules. Parts grow while they finish fast and cleanly and shrink toward
+ * the 5 MiB floor when they fail, stall or crawl, so a part's worth of work lost to a bad link stays small
+ * while a good link is not throttled by per-part round trips. Pure: no I/O.
+ */
+import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../../functions/contract/limits.js";
+
+export interface PlannedPart {
+  partNumber: number;
+  offset: number;
+  size: number;
+}
+
+export interface PlannerOptions {
+  fileSize: number;
+  /** Where to start (from --chunk-size or the server's recommendation). */
+  initial: number;
+  adaptive: boolean;
+  /** Largest size growth may reach (default 64 MiB); the 10,000-part floor may still require more. */
+  ceiling?: number;
+  /** A part should take about this long; faster parts grow, much slower ones shrink. */
+  targetSeconds?: number;
+}
+
+export const DEFAULT_CEILING = 64 * MiB;
+export const DEFAULT_TARGET_SECONDS = 4;
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/** The smallest part that lets `remaining` bytes fit in the part numbers from `n` to 10,000. */
+export function floorFor(remaining: number, n: number): number {
+  const numbersLeft = MAX_PARTS - n + 1;
+  if (numbersLeft <= 0) return Number.POSITIVE_INFINITY;
+  return Math.max(MIN_PART_SIZE, Math.ceil(remaining / numbersLeft));
+}
+
+export class PartPlanner {
+  private size: number;
+  private fastStreak = 0;
+  readonly ceiling: number;
+  private readonly target: number;
+
+  constructor(private readonly opts: PlannerOptions) {
+    this.ceiling = Math.max(MIN_PART_SIZE, Math.min(MAX_PART_SIZE, opts.ceiling ?? DEFAULT_CEILING));
+    this.target = opts.targetSeconds ?? DEFAULT_TARGET_SECONDS;
+    this.size = clamp(opts.initial, MIN_PART_SIZE, opts.adaptive ? this.ceiling : MAX_PART_SIZE);
+  }
+
+  /** The size the next part would get, before the floor and the end of the file. */
+  get current(): number {
+    return this.size;
+  }
+
+  /** The next part of a range that runs to the end of the file, starting at `offset` with number `n`. */
+  next(offset: number, n: number): PlannedPart {
+    const remaining = this.opts.fileSize - offset;
+    if (remaining <= 0) throw new Error(`no bytes left at offset ${offset}`);
+    if (n > MAX_PARTS) throw new Error(`part number ${n} is past ${MAX_PARTS}`);
+    const floor = floorFor(remaining, n);
+    let size = clamp(this.size, floor, MAX_PART_SIZE);
+    // A remainder under 5 MiB could only be a last part: fold it into this one while that stays legal.
+    if (remaining - size > 0 && remaining - size < MIN_PART_SIZE && remaining <= MAX_PART_SIZE)
+      size = remaining;
+    return { partNumber: n, offset, size: Math.min(size, remaining) };
+  }
+
+  /** A part went through: grow after two fast ones in a row, shrink after a slow one. */
+  onSuccess(bytes: number, seconds: number): void {
+    if (!this.opts.adaptive || bytes < this.size / 2) return;
+    if (seconds < this.target / 2) {
+      this.fastStreak++;
+      if (this.fastStreak >= 2) {
+        this.size = Math.min(this.ceiling, this.size * 2);
+        this.fastStreak = 0;
+      }
+    } else {
+      this.fastStreak = 0;
+      if (seconds > this.target * 2) this.shrink();
+    }
+  }
+
+  /** A part failed or stalled: halve toward the floor. */
+  onFailure(): void {
+    if (!this.opts.adaptive) return;
+    this.fastStreak = 0;
+    this.shrink();
+  }
+
+  private shrink() {
+    this.size = Math.max(MIN_PART_SIZE, Math.floor(this.size / 2 / MiB) * MiB);
+  }
+}
+
+/**
+ * Splits a missing range between recorded parts (numbers firstPart..lastPart free) into parts near
+ * `target` bytes, each 5 MiB–5 GiB unless it ends the file. Unused numbers are allowed.
+ */
+export function splitGap(
+  gap: { offset: number; size: number; firstPart: number; lastPart: number },
+  fileSize: number,
+  target: number,
+): PlannedPart[] {
+  const numbers = gap.lastPart - gap.firstPart + 1;
+  const endsFile = gap.offset + gap.size === fileSize;
+  if (numbers <= 0)
+    throw new Error(`no part numbers are free for bytes ${gap.offset}–${gap.offset + gap.size - 1}`);
+  let count = Math.max(1, Math.round(gap.size / Math.max(target, MIN_PART_SIZE)));
+  count = Math.max(count, Math.ceil(gap.size / MAX_PART_SIZE));
+  if (!endsFile) count = Math.min(count, Math.max(1, Math.floor(gap.size / MIN_PART_SIZE)));
+  count = Math.min(count, numbers);
+  const base = Math.floor(gap.size / count);
+  const parts: PlannedPart[] = [];
+  let offset = gap.offset;
+  for (let i = 0; i < count; i++) {
+    const size = i === count - 1 ? gap.offset + gap.size - offset : base;
+    parts.push({ partNumber: gap.firstPart + i, offset, size });
+    offset += size;
+  }
+  return parts;
+}
