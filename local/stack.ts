@@ -41,6 +41,8 @@ export interface StackOptions {
   presignExpiresSeconds?: number;
   /** Extra origins allowed by the bucket's CORS rules. */
   corsOrigins?: string[];
+  /** Address put in presigned URLs when clients reach storage another way (tests: a fault proxy). */
+  s3PublicEndpoint?: string;
 }
 
 export interface RunningStack {
@@ -131,6 +133,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       ...(opts.presignExpiresSeconds !== undefined && {
         SFTS_PRESIGN_EXPIRES: String(opts.presignExpiresSeconds),
       }),
+      ...(opts.s3PublicEndpoint !== undefined && { SFTS_S3_PUBLIC_ENDPOINT: opts.s3PublicEndpoint }),
     };
     const config = loadConfig(env);
     const apiLog = createWriteStream(logFiles.api, { flags: "a" });

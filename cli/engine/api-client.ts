@@ -37,8 +37,9 @@ const RETRYABLE_API_CODES = new Set([
 ]);
 
 function networkCode(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; name?: string } })?.cause;
-  return cause?.code ?? cause?.name ?? (err as { name?: string })?.name ?? "NETWORK";
+  type Cause = { code?: string; errors?: { code?: string }[] };
+  const cause = (err as { cause?: Cause })?.cause;
+  return cause?.code ?? cause?.errors?.find((e) => e.code)?.code ?? "NETWORK";
 }
 
 export class ApiClient {

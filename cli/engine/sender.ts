@@ -437,6 +437,9 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
     return best;
   };
 
+  // Before hashing anything (a large file takes a while): is the server there, and does it take the token?
+  await api.listFiles({ limit: 1 });
+
   const progressTimer = setInterval(() => {
     for (const t of tasks) {
       if (!t.ready || t.finished || t.error) continue;

@@ -13,7 +13,9 @@ export interface TestStack extends RunningStack {
   cleanup(): Promise<void>;
 }
 
-export async function startTestStack(options: { presignExpiresSeconds?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: { presignExpiresSeconds?: number; s3PublicEndpoint?: string } = {},
+): Promise<TestStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const dataDir = await mkdtemp(join(tmpdir(), "sfts-test-stack-"));
   const host = "127.0.0.1";
@@ -33,6 +35,7 @@ export async function startTestStack(options: { presignExpiresSeconds?: number }
     table: "sfts-test",
     clientInfoFile: join(dataDir, "client", "local-stack.json"),
     log: (line) => process.stderr.write(`[stack] ${line}\n`),
+    ...(options.s3PublicEndpoint !== undefined && { s3PublicEndpoint: options.s3PublicEndpoint }),
     ...(options.presignExpiresSeconds !== undefined && {
       presignExpiresSeconds: options.presignExpiresSeconds,
     }),
