@@ -357,3 +357,60 @@ describe("sfts status and cancel", () => {
     expect((await runCli(["cancel", "tr_00000000000000000000000000"], env).done).code).toBe(10);
   });
 });
+
+describe("sfts send against storage that throttles and URLs that expire", () => {
+  it("honours S3 SlowDown with its Retry-After", async () => {
+    const { path, data } = await makeFile("slowdown.bin", 6 * MiB);
+    s3proxy.addRule({
+      match: { method: "PUT" },
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 503,
+        headers: { "retry-after": "2" },
+        body: "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+      },
+    });
+    const r = await runCli(["send", path, "--json"], await cliEnv(stack)).done;
+    expect(r.code).toBe(0);
+    const slow = ofType(r.events, "retry").find((e) => e.code === "SlowDown");
+    expect(slow?.delayMs).toBeGreaterThanOrEqual(2000);
+    expect((await downloaded(ofType(r.events, "done")[0]?.transferId ?? "")).equals(data)).toBe(true);
+  });
+
+  it("writes a log file for post-mortems, without the token", async () => {
+    const { path } = await makeFile("logged.bin", 2000);
+    const env = await cliEnv(stack);
+    expect((await runCli(["send", path], env).done).code).toBe(0);
+    const { readdir, readFile } = await import("node:fs/promises");
+    const logs = join(env.XDG_STATE_HOME as string, "sfts", "logs");
+    const [file] = await readdir(logs);
+    const text = await readFile(join(logs, file as string), "utf8");
+    expect(text).toContain('"type":"done"');
+    expect(text).not.toContain(stack.token);
+  });
+
+  it("presigns again when a URL expired before its PUT reached storage", async () => {
+    const proxyPort = await getFreePort();
+    const short = await startTestStack({
+      presignExpiresSeconds: 1,
+      s3PublicEndpoint: `http://127.0.0.1:${proxyPort}`,
+    });
+    const proxy = await startFaultProxy({ target: short.s3Endpoint, port: proxyPort });
+    try {
+      proxy.addRule({ match: { method: "PUT" }, times: 1, fault: { kind: "delay", ms: 2500 } });
+      // Small, so the whole body is through before storage answers 403 and closes.
+      const { path, data } = await makeFile("expiring.bin", 3000);
+      const r = await runCli(["send", path, "--json"], await cliEnv(short)).done;
+      expect(r.code).toBe(0);
+      expect(ofType(r.events, "retry").map((e) => e.code)).toContain("URL_EXPIRED");
+      const d = await apiClient(short).get(
+        `/download/${ofType(r.events, "done")[0]?.transferId}?redirect=false`,
+      );
+      expect(Buffer.from(await (await fetch(d.body.url)).arrayBuffer()).equals(data)).toBe(true);
+    } finally {
+      await proxy.close();
+      await short.cleanup();
+    }
+  });
+});
