@@ -8,6 +8,7 @@
  *   aws             /usr/bin/aws s3 cp FILE s3://bucket/key --endpoint-url …  (AWS CLI v2, its defaults)
  *   aws-sha256      the same with --checksum-algorithm SHA256                (only if this aws has it)
  *   sha256sum       sha256sum FILE                                           (the hashing floor)
+ *   openssl-sha256  openssl dgst -sha256 FILE                                (the floor with SHA-NI, as Node has)
  * Each run is measured by /usr/bin/time (wall, user+sys CPU and peak RSS of the tool's process tree);
  * the CPU the stack spent meanwhile (versitygw, DynamoDB Local, the in-process coordinator) is shown
  * apart. After each upload the stored object's size is checked, and once per tool its bytes are read
@@ -37,7 +38,15 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
 const repoRoot = resolve(import.meta.dirname, "..", "..");
 const TIME = "/usr/bin/time";
-const ALL_TOOLS = ["sfts", "rclone", "rclone-nowait", "aws", "aws-sha256", "sha256sum"] as const;
+const ALL_TOOLS = [
+  "sfts",
+  "rclone",
+  "rclone-nowait",
+  "aws",
+  "aws-sha256",
+  "sha256sum",
+  "openssl-sha256",
+] as const;
 type ToolName = (typeof ALL_TOOLS)[number];
 
 const { values } = parseArgs({
@@ -87,6 +96,8 @@ interface Command {
 }
 
 let current: ChildProcess | undefined;
+/** Set by Ctrl-C/SIGTERM: the run stops, cleans up and exits 130. */
+let interrupted = false;
 
 const CLK_TCK = 100;
 /** user+sys CPU seconds of a live process, from /proc/<pid>/stat (fields 14 and 15). */
@@ -355,20 +366,30 @@ async function makeTools(
     });
   }
 
-  const shaVersion = await version("sha256sum", ["--version"]);
-  tools.push({
-    name: "sha256sum",
-    ...(shaVersion === undefined && { unavailable: "sha256sum: not installed" }),
-    version: shaVersion ?? "-",
-    async command() {
-      return { command: "sha256sum", args: [file], env: clean, shown: `sha256sum ${file}` };
-    },
-    async check(stdout) {
-      const got = stdout.trim().split(/\s+/)[0];
-      if (got !== sha256) throw new Error(`sha256sum printed ${got}, expected ${sha256}`);
-      return undefined;
-    },
-  });
+  // Two hashing floors: coreutils' sha256sum (Debian's has no SHA-NI code, ~330 MiB/s here) and OpenSSL's,
+  // which uses the CPU's SHA instructions like Node's crypto (and so sfts) does.
+  const floors = [
+    { name: "sha256sum", command: "sha256sum", args: [file], versionArgs: ["--version"] },
+    { name: "openssl-sha256", command: "openssl", args: ["dgst", "-sha256", file], versionArgs: ["version"] },
+  ] as const;
+  for (const floor of floors) {
+    const v = await version(floor.command, [...floor.versionArgs]);
+    tools.push({
+      name: floor.name,
+      ...(v === undefined && { unavailable: `${floor.name}: ${floor.command} not installed` }),
+      version: v ?? "-",
+      async command() {
+        const args = [...floor.args];
+        return { command: floor.command, args, env: clean, shown: `${floor.command} ${args.join(" ")}` };
+      },
+      async check(stdout) {
+        // "HEX  FILE" (sha256sum) or "SHA2-256(FILE)= HEX" (openssl)
+        const got = /\b([0-9a-f]{64})\b/.exec(stdout)?.[1];
+        if (got !== sha256) throw new Error(`${floor.command} printed ${stdout.trim()}, expected ${sha256}`);
+        return undefined;
+      },
+    });
+  }
   return tools.filter((t) => wanted.includes(t.name));
 }
 
@@ -442,6 +463,7 @@ async function main() {
       await rm(dir, { recursive: true, force: true });
     })());
   const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
     log(`\n${signal}: stopping and cleaning up`);
     void cleanup().finally(() => process.exit(130));
   };
@@ -522,7 +544,7 @@ async function main() {
           }
           samples.get(tool.name)?.push(sample);
           log(
-            `  ${tool.name.padEnd(13)} ${m.wall.toFixed(2)} s wall, ${(m.user + m.sys).toFixed(2)} s CPU, ` +
+            `  ${tool.name.padEnd(15)} ${m.wall.toFixed(2)} s wall, ${(m.user + m.sys).toFixed(2)} s CPU, ` +
               `${(m.maxRssKiB / 1024).toFixed(0)} MiB RSS, stack ${m.stackCpu.toFixed(2)} s CPU` +
               (key === undefined
                 ? ""
@@ -530,11 +552,13 @@ async function main() {
               (verified.has(tool.name) && key !== undefined ? ", bytes verified" : ""),
           );
         } catch (err) {
+          if (interrupted) throw err;
           const msg = err instanceof Error ? err.message : String(err);
           errors.set(tool.name, msg);
-          log(`  ${tool.name.padEnd(13)} FAILED: ${msg}`);
+          log(`  ${tool.name.padEnd(15)} FAILED: ${msg}`);
         } finally {
           // Delete what the run stored (or left half-stored), so the next run uploads from scratch.
+          if (interrupted) break;
           const keys = key !== undefined ? [key] : [];
           if (tool.name === "sfts") {
             const listed = await client.send(
@@ -608,6 +632,7 @@ async function main() {
 }
 
 main().catch((err) => {
+  if (interrupted) return; // the signal handler exits once cleaned up
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -5,6 +5,8 @@
 import type { z } from "zod";
 import {
   AbortResponse,
+  CreatedShare,
+  DownloadResponse,
   ErrorBody,
   FileDetail,
   FileSummary,
@@ -15,6 +17,8 @@ import {
   PartDoneResponse,
   type PartSpec,
   PresignResponse,
+  ShareInfo,
+  ShareList,
 } from "../../functions/contract/schemas.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseRetryAfter, type RetryInfo, type RetryPolicy, withRetries } from "./retry.js";
@@ -150,5 +154,21 @@ export class ApiClient {
   }
   getFile(id: string) {
     return this.call("GET", `/api/files/${id}`, FileDetail);
+  }
+  /** A presigned GET for a complete file (not followed: the caller fetches ranges itself). */
+  downloadUrl(id: string) {
+    return this.call("GET", `/download/${id}?redirect=false`, DownloadResponse);
+  }
+  createShare(id: string, body: { expiresIn?: number; maxDownloads?: number }) {
+    return this.call("POST", `/api/files/${id}/share`, CreatedShare, body);
+  }
+  listShares(id: string) {
+    return this.call("GET", `/api/files/${id}/shares`, ShareList);
+  }
+  revokeShare(token: string) {
+    return this.call("POST", "/api/shares/revoke", ShareInfo, { token });
+  }
+  revokeShareById(id: string, shareId: string) {
+    return this.call("DELETE", `/api/files/${id}/shares/${shareId}`, ShareInfo);
   }
 }

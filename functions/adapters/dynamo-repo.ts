@@ -20,9 +20,11 @@ import { AppError } from "../core/errors.js";
 import type {
   ApiKeyRecord,
   ClientMetrics,
+  CountDownloadOutcome,
   ListTransfersQuery,
   PartRecord,
   RecordPartOutcome,
+  ShareRecord,
   StatsCounters,
   StatsDelta,
   StoredObjectRecord,
@@ -37,7 +39,7 @@ const partSk = (n: number) => `P#${String(n).padStart(5, "0")}`;
 const shaPk = (sha256: string, size: number) => `SHA#${sha256}#${size}`;
 const STATS_KEY = { PK: "STATS", SK: "TOTALS" };
 
-const INTERNAL_ATTRS = ["PK", "SK", "type", "listPk", "listSk", "statusPk", "openKey", "expiresAt"] as const;
+const INTERNAL_ATTRS = ["PK", "SK", "type", "listPk", "listSk", "statusPk", "openKey", "ttl"] as const;
 
 function strip<T>(item: Record<string, unknown>): T {
   const out: Record<string, unknown> = { ...item };
@@ -504,6 +506,108 @@ export class DynamoTransferRepo implements TransferRepo {
       uploadedBytes: n("uploadedBytes"),
       uploadMillis: n("uploadMillis"),
     };
+  }
+
+  async createShare(share: ShareRecord): Promise<void> {
+    const ttl = Math.floor(Date.parse(share.expiresAt) / 1000) + 7 * 24 * 3600;
+    await this.run(() =>
+      this.transact([
+        {
+          Put: {
+            TableName: this.table,
+            Item: { PK: `S#${share.tokenHash}`, SK: "SHARE", type: "share", ttl, ...share },
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
+        },
+        {
+          Put: {
+            TableName: this.table,
+            Item: {
+              PK: tPk(share.fileId),
+              SK: `SH#${share.shareId}`,
+              type: "share-ref",
+              tokenHash: share.tokenHash,
+              ttl,
+            },
+          },
+        },
+      ]),
+    );
+  }
+
+  async getShare(tokenHash: string): Promise<ShareRecord | undefined> {
+    const r = await this.run(() =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { PK: `S#${tokenHash}`, SK: "SHARE" },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return r.Item ? strip<ShareRecord>(r.Item) : undefined;
+  }
+
+  async countShareDownload(tokenHash: string, now: string): Promise<CountDownloadOutcome> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: `S#${tokenHash}`, SK: "SHARE" },
+          UpdateExpression: "SET downloads = downloads + :one, lastDownloadAt = :now",
+          ConditionExpression:
+            "attribute_exists(PK) AND attribute_not_exists(revokedAt) AND expiresAt > :now AND " +
+            "(attribute_not_exists(maxDownloads) OR downloads < maxDownloads)",
+          ExpressionAttributeValues: { ":one": 1, ":now": now },
+        }),
+      );
+      return "counted";
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return "refused";
+      return dbError(err);
+    }
+  }
+
+  async listShares(fileId: string): Promise<ShareRecord[]> {
+    const refs = await this.run(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
+          ExpressionAttributeValues: { ":pk": tPk(fileId), ":p": "SH#" },
+        }),
+      ),
+    );
+    const shares = await Promise.all(
+      (refs.Items ?? []).map((i) => this.getShare(String((i as { tokenHash: string }).tokenHash))),
+    );
+    return shares.filter((s): s is ShareRecord => s !== undefined);
+  }
+
+  async revokeShare(tokenHash: string, now: string): Promise<ShareRecord | undefined> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: `S#${tokenHash}`, SK: "SHARE" },
+          UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :now)",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":now": now },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return strip<ShareRecord>(r.Attributes as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      return dbError(err);
+    }
+  }
+
+  async shareTokenHash(fileId: string, shareId: string): Promise<string | undefined> {
+    const r = await this.run(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: tPk(fileId), SK: `SH#${shareId}` } })),
+    );
+    return r.Item ? String((r.Item as { tokenHash: string }).tokenHash) : undefined;
   }
 
   async getApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined> {

@@ -5,6 +5,8 @@
  *   T#<id> / P#<00001>     a recorded part
  *   SHA#<sha256>#<size> / OBJ   the stored object for whole-file dedupe
  *   KEY#<sha256(token)> / KEY   an API key (only the token's hash is stored)
+ *   S#<sha256(token)> / SHARE   a share link (only the token's hash is stored), with its download counter
+ *   T#<id> / SH#<shareId>  pointer from a file to its share links
  *   STATS / TOTALS         advisory counters for /api/stats
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
@@ -60,4 +62,4 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
 }
 
 /** Attribute DynamoDB's TTL deletes items by (epoch seconds). */
-export const TTL_ATTRIBUTE = "expiresAt";
+export const TTL_ATTRIBUTE = "ttl";

@@ -11,24 +11,31 @@ import { ERRORS, type ErrorCode } from "../contract/errors.js";
 import { MAX_JSON_BODY_BYTES } from "../contract/limits.js";
 import type { ErrorBody } from "../contract/schemas.js";
 import { AppError } from "../core/errors.js";
+import type { ShareService } from "../core/share-service.js";
 import type { TransferService } from "../core/transfer-service.js";
 import { type Logger, silentLogger } from "./logger.js";
 import {
   abortRoute,
   assembleRoute,
+  createShareRoute,
   downloadRoute,
   fileRoute,
   healthRoute,
   initRoute,
   listFilesRoute,
+  listSharesRoute,
   missingRoute,
+  openShareRoute,
   partDoneRoute,
   presignRoute,
+  revokeShareByTokenRoute,
+  revokeShareRoute,
   statsRoute,
 } from "./routes.js";
 
 export interface AppDeps {
   service: TransferService;
+  shares: ShareService;
   logger?: Logger;
 }
 
@@ -50,7 +57,10 @@ function describeIssues(issues: readonly { path: PropertyKey[]; message: string 
     .join("; ");
 }
 
-export function createApp({ service, logger = silentLogger }: AppDeps) {
+/** Share tokens are secrets: logs show /s/… only. */
+const loggedPath = (path: string) => (path.startsWith("/s/") ? "/s/…" : path);
+
+export function createApp({ service, shares, logger = silentLogger }: AppDeps) {
   const app = new OpenAPIHono<Vars>({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -79,7 +89,7 @@ export function createApp({ service, logger = silentLogger }: AppDeps) {
     c.header("x-request-id", requestId);
     log.log(c.res.status >= 500 ? "error" : "info", "request", {
       method: c.req.method,
-      path: c.req.path,
+      path: loggedPath(c.req.path),
       status: c.res.status,
       ms: Math.round(performance.now() - started),
     });
@@ -102,7 +112,7 @@ export function createApp({ service, logger = silentLogger }: AppDeps) {
   );
 
   app.use("*", async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith("/s/")) return next();
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     await service.authenticate(match?.[1]);
@@ -143,6 +153,33 @@ export function createApp({ service, logger = silentLogger }: AppDeps) {
     if (c.req.valid("query").redirect === "false") return c.json(d, 200);
     c.header("cache-control", "no-store");
     return c.redirect(d.url, 302);
+  });
+
+  app.openapi(createShareRoute, async (c) => {
+    const body = c.req.valid("json");
+    const base = new URL(c.req.url).origin;
+    return c.json(await shares.create(c.req.valid("param").id, body, base), 200);
+  });
+
+  app.openapi(listSharesRoute, async (c) =>
+    c.json({ items: await shares.list(c.req.valid("param").id) }, 200),
+  );
+
+  app.openapi(revokeShareRoute, async (c) => {
+    const { id, shareId } = c.req.valid("param");
+    return c.json(await shares.revokeById(id, shareId), 200);
+  });
+
+  app.openapi(revokeShareByTokenRoute, async (c) =>
+    c.json(await shares.revokeByToken(c.req.valid("json").token), 200),
+  );
+
+  app.openapi(openShareRoute, async (c) => {
+    const range = /^bytes=(\d+)-/.exec(c.req.header("range") ?? "");
+    const url = await shares.open(c.req.valid("param").token, range ? Number(range[1]) : undefined);
+    c.header("cache-control", "no-store");
+    c.header("referrer-policy", "no-referrer");
+    return c.redirect(url, 302);
   });
 
   app.openapi(statsRoute, async (c) => c.json(await service.stats(), 200));

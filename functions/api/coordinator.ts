@@ -1,5 +1,6 @@
 /** Wires config → SDK clients → adapters → service → app. Used by the Lambda entry point and the local stack. */
 import { buildAdapters } from "../adapters/clients.js";
+import { ShareService } from "../core/share-service.js";
 import { TransferService } from "../core/transfer-service.js";
 import { createApp } from "./app.js";
 import type { AppConfig } from "./config.js";
@@ -17,6 +18,7 @@ export function createCoordinator(config: AppConfig, logger: Logger = silentLogg
     },
     warn: (message, fields) => logger.log("warn", message, fields),
   });
-  const app = createApp({ service, logger });
-  return { app, service, adapters };
+  const shares = new ShareService({ repo: adapters.repo, store: adapters.store });
+  const app = createApp({ service, shares, logger });
+  return { app, service, shares, adapters };
 }

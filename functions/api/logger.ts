@@ -6,11 +6,11 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-const REDACT = /(sfts_[A-Za-z0-9_-]{8})[A-Za-z0-9_-]+|(X-Amz-Signature=)[0-9a-f]+/g;
+const REDACT = /(sfts_[A-Za-z0-9_-]{8})[A-Za-z0-9_-]+|(X-Amz-Signature=)[0-9a-f]+|(\/s\/)[A-Za-z0-9_-]{8,}/g;
 
 /** Masks API tokens and presigned signatures if one ever reaches a message. */
 export const redact = (s: string): string =>
-  s.replace(REDACT, (_m, tok, sig) => (tok ? `${tok}…` : `${sig}…`));
+  s.replace(REDACT, (_m, tok, sig, share) => (tok ? `${tok}…` : sig ? `${sig}…` : `${share}…`));
 
 const RANK: Record<LogLevel | "silent", number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 export const LOG_LEVELS = Object.keys(RANK) as [LogLevel | "silent", ...(LogLevel | "silent")[]];

@@ -6,6 +6,8 @@ import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import { z } from "zod";
 import {
   AbortResponse,
+  CreatedShare,
+  CreateShareRequest,
   DownloadQuery,
   DownloadResponse,
   ErrorBody,
@@ -21,8 +23,13 @@ import {
   PartDoneResponse,
   PathId,
   PathPart,
+  PathShare,
+  PathShareToken,
   PresignRequest,
   PresignResponse,
+  RevokeShareRequest,
+  ShareInfo,
+  ShareList,
   StatsResponse,
 } from "../contract/schemas.js";
 
@@ -39,8 +46,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: "Missing or invalid API token",
   404: "Unknown transfer",
   409: "Not allowed in the transfer's state",
-  410: "The upload no longer exists in storage",
   413: "Body too large",
+  410: "Gone",
   415: "Body is not JSON",
   500: "Internal error",
   503: "Storage or database unavailable",
@@ -165,5 +172,60 @@ export const healthRoute = createRoute({
   responses: {
     200: json(HealthResponse, "All checks pass"),
     503: json(HealthResponse, "A dependency is down"),
+  },
+});
+
+// ---- share links
+
+export const createShareRoute = createRoute({
+  method: "post",
+  path: "/api/files/{id}/share",
+  tags: ["share"],
+  summary: "Create a share link for a complete file (the token is shown once)",
+  ...secured,
+  request: { params: PathId, ...body(CreateShareRequest) },
+  responses: { 200: json(CreatedShare, "The new link"), ...errors(400, 401, 404, 409, 413, 415) },
+});
+
+export const listSharesRoute = createRoute({
+  method: "get",
+  path: "/api/files/{id}/shares",
+  tags: ["share"],
+  summary: "A file's share links with their state and download counts (no tokens)",
+  ...secured,
+  request: { params: PathId },
+  responses: { 200: json(ShareList, "Share links"), ...errors(400, 401, 404) },
+});
+
+export const revokeShareRoute = createRoute({
+  method: "delete",
+  path: "/api/files/{id}/shares/{shareId}",
+  tags: ["share"],
+  summary: "Revoke a share link by its id",
+  ...secured,
+  request: { params: PathShare },
+  responses: { 200: json(ShareInfo, "The revoked link"), ...errors(400, 401, 404) },
+});
+
+export const revokeShareByTokenRoute = createRoute({
+  method: "post",
+  path: "/api/shares/revoke",
+  tags: ["share"],
+  summary: "Revoke a share link by its token (sent in the body, so it never lands in a log)",
+  ...secured,
+  request: body(RevokeShareRequest),
+  responses: { 200: json(ShareInfo, "The revoked link"), ...errors(400, 401, 404, 413, 415) },
+});
+
+export const openShareRoute = createRoute({
+  method: "get",
+  path: "/s/{token}",
+  tags: ["share"],
+  summary: "Download through a share link: redirects to a short-lived presigned GET (no API token needed)",
+  request: { params: PathShareToken },
+  responses: {
+    302: { description: "Redirect to the file in storage", headers: z.object({ location: z.string() }) },
+    ...errors(400, 404, 410),
+    410: json(ErrorBody, "Expired, used up or revoked"),
   },
 });

@@ -16,6 +16,10 @@ export const ERRORS = {
   PART_CONFLICT: { status: 409, message: "The part is already recorded with different contents." },
   CHECKSUM_MISMATCH: { status: 409, message: "A stored part's checksum does not match its record." },
   UPLOAD_GONE: { status: 410, message: "The multipart upload no longer exists in storage." },
+  SHARE_NOT_FOUND: { status: 404, message: "No such share link." },
+  SHARE_EXPIRED: { status: 410, message: "This share link has expired." },
+  SHARE_USED_UP: { status: 410, message: "This share link has been used as many times as it allows." },
+  SHARE_REVOKED: { status: 410, message: "This share link was revoked." },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

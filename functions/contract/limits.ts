@@ -26,6 +26,12 @@ export const MAX_JSON_BODY_BYTES = 256 * KiB;
 /** Presigned URL lifetime bounds (seconds): short by default, capped well under SigV4's 7 days. */
 export const DEFAULT_PRESIGN_EXPIRES_SECONDS = 15 * 60;
 export const MAX_PRESIGN_EXPIRES_SECONDS = 12 * 60 * 60;
+/** Share links: lifetime bounds (seconds) and how long a redirect to storage stays valid. */
+export const DEFAULT_SHARE_EXPIRES_SECONDS = 24 * 60 * 60;
+export const MAX_SHARE_EXPIRES_SECONDS = 30 * 24 * 60 * 60;
+export const SHARE_REDIRECT_SECONDS = 5 * 60;
+/** A used-up link still serves ranged resumes of a cut download for this long after its last download. */
+export const SHARE_RESUME_WINDOW_SECONDS = 60 * 60;
 /** Page size bounds for listings. */
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;

@@ -6,12 +6,14 @@ import { z } from "zod";
 import { ERROR_CODES } from "./errors.js";
 import {
   DEFAULT_PAGE_SIZE,
+  DEFAULT_SHARE_EXPIRES_SECONDS,
   MAX_FILE_NAME_LENGTH,
   MAX_OBJECT_SIZE,
   MAX_PAGE_SIZE,
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_PRESIGN_BATCH,
+  MAX_SHARE_EXPIRES_SECONDS,
   MIN_PART_NUMBER,
 } from "./limits.js";
 
@@ -325,3 +327,56 @@ export type HealthResponse = z.infer<typeof HealthResponse>;
 
 export const PathId = z.object({ id: TransferId });
 export const PathPart = z.object({ id: TransferId, n: PartNumberParam });
+
+// ---- share links
+
+export const ShareId = z
+  .string()
+  .regex(/^sh_[0-9a-f]{20}$/, "must be a share id (sh_ followed by 20 hex digits)");
+
+export const CreateShareRequest = z
+  .object({
+    expiresIn: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SHARE_EXPIRES_SECONDS, "a link lives at most 30 days")
+      .default(DEFAULT_SHARE_EXPIRES_SECONDS)
+      .meta({ description: "Seconds until the link stops working" }),
+    maxDownloads: z.number().int().min(1).max(1_000_000).optional(),
+  })
+  .strict()
+  .meta({ id: "CreateShareRequest" });
+export type CreateShareRequest = z.input<typeof CreateShareRequest>;
+
+export const ShareState = z.enum(["active", "expired", "used-up", "revoked"]);
+
+export const ShareInfo = z
+  .object({
+    shareId: ShareId,
+    fileId: TransferId,
+    createdAt: Timestamp,
+    expiresAt: Timestamp,
+    maxDownloads: z.number().int().optional(),
+    downloads: z.number().int(),
+    revokedAt: Timestamp.optional(),
+    state: ShareState,
+  })
+  .meta({ id: "ShareInfo" });
+export type ShareInfo = z.infer<typeof ShareInfo>;
+
+export const CreatedShare = ShareInfo.extend({
+  token: z.string().meta({ description: "The secret part of the link; shown once, stored only hashed" }),
+  url: z.string().meta({ description: "The link to hand out: GET it (no token needed) to download" }),
+}).meta({ id: "CreatedShare" });
+export type CreatedShare = z.infer<typeof CreatedShare>;
+
+export const ShareList = z.object({ items: z.array(ShareInfo) }).meta({ id: "ShareList" });
+
+export const RevokeShareRequest = z
+  .object({ token: z.string().min(1).max(200) })
+  .strict()
+  .meta({ id: "RevokeShareRequest" });
+
+export const PathShare = z.object({ id: TransferId, shareId: ShareId });
+export const PathShareToken = z.object({ token: z.string().min(1).max(200) });

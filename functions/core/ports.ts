@@ -51,6 +51,20 @@ export interface ApiKeyRecord {
   revokedAt?: string;
 }
 
+export interface ShareRecord {
+  shareId: string;
+  tokenHash: string;
+  fileId: string;
+  createdAt: string;
+  expiresAt: string;
+  maxDownloads?: number;
+  downloads: number;
+  revokedAt?: string;
+  lastDownloadAt?: string;
+}
+
+export type CountDownloadOutcome = "counted" | "refused";
+
 export interface ClientMetrics {
   retries?: number | undefined;
   speedBps?: number | undefined;
@@ -125,6 +139,14 @@ export interface TransferRepo {
   listTransfers(q: ListTransfersQuery): Promise<{ items: TransferRecord[]; cursor?: string }>;
   addStats(delta: StatsDelta): Promise<void>;
   getStats(): Promise<StatsCounters>;
+  createShare(share: ShareRecord): Promise<void>;
+  getShare(tokenHash: string): Promise<ShareRecord | undefined>;
+  /** Counts one download unless the link is revoked, expired (at `now`) or used up — one conditional write. */
+  countShareDownload(tokenHash: string, now: string): Promise<CountDownloadOutcome>;
+  listShares(fileId: string): Promise<ShareRecord[]>;
+  /** The token hash of a file's share, from its id. */
+  shareTokenHash(fileId: string, shareId: string): Promise<string | undefined>;
+  revokeShare(tokenHash: string, now: string): Promise<ShareRecord | undefined>;
   getApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(tokenHash: string, key: ApiKeyRecord): Promise<void>;
   ping(): Promise<void>;

@@ -137,6 +137,11 @@ describe("health and the API description", () => {
       [
         "/api/files",
         "/api/files/{id}",
+        "/api/files/{id}/share",
+        "/api/files/{id}/shares",
+        "/api/files/{id}/shares/{shareId}",
+        "/api/shares/revoke",
+        "/s/{token}",
         "/api/stats",
         "/assemble/{id}",
         "/download/{id}",
