@@ -14,6 +14,7 @@ export const EXIT = {
   DISK: 8,
   INTEGRITY: 9,
   NOT_FOUND: 10,
+  EXISTS: 11,
   INTERRUPTED: 130,
 } as const;
 

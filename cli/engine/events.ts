@@ -78,7 +78,7 @@ export interface DoneEvent extends Base {
   seconds: number;
   deduplicated: boolean;
   resumed: boolean;
-  /** Bytes this run put on the wire for the file's parts (re-sent bytes included). */
+  /** Bytes this run moved on the wire for the file (sent, or for a receive fetched), repeats included. */
   bytesSent: number;
   retries: number;
 }

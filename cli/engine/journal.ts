@@ -42,16 +42,20 @@ export function journalPath(server: string, absPath: string, env: NodeJS.Process
   return join(journalDir(env), `${key}.json`);
 }
 
-export function readJournal(file: string): JournalEntry | undefined {
+/** Missing or torn reads as undefined: the server still knows what it holds. */
+export const readJournal = (file: string): JournalEntry | undefined => readJournalFile(file, JournalEntry);
+
+/** Reads any small JSON state file against its schema; missing, torn or foreign content reads as undefined. */
+export function readJournalFile<T>(file: string, schema: z.ZodType<T>): T | undefined {
   try {
-    const parsed = JournalEntry.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    const parsed = schema.safeParse(JSON.parse(readFileSync(file, "utf8")));
     return parsed.success ? parsed.data : undefined;
   } catch {
-    return undefined; // missing or torn: the server still knows
+    return undefined;
   }
 }
 
-export function writeJournal(file: string, entry: JournalEntry): void {
+export function writeJournal(file: string, entry: unknown): void {
   mkdirSync(join(file, ".."), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, "w", 0o600);

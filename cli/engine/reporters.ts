@@ -48,6 +48,8 @@ interface BarState {
 export function humanReporter(opts: {
   tty: boolean;
   verbose: boolean;
+  /** Words for what moves: "sending as" or "receiving". */
+  direction?: "send" | "receive";
   out?: NodeJS.WritableStream;
   err?: NodeJS.WritableStream;
 }): { sink: EventSink; stop: () => void } {

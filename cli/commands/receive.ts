@@ -1,0 +1,107 @@
+import { Args, Flags } from "@oclif/core";
+import { BaseCommand } from "../base-command.js";
+import { CliError, EXIT } from "../engine/errors.js";
+import { type EventSink, emitter } from "../engine/events.js";
+import { receive } from "../engine/receiver.js";
+import { humanReporter, jsonReporter, logFilePath, logFileSink } from "../engine/reporters.js";
+import { parseRate, type UnitError } from "../engine/units.js";
+
+export default class Receive extends BaseCommand {
+  static override aliases = ["download"];
+  static override description =
+    `Receive a file: parallel ranged downloads, each range checked against its part's SHA-256, the whole file checked before it is put in place
+
+Interrupted any way, the same command resumes from what is on disk (checking it first). An existing file is never
+overwritten without --force. The stored name is made safe: it cannot name a path outside the target folder.`;
+  static override examples = [
+    "<%= config.bin %> receive tr_01kb4x5q2m3n4p5r6s7t8v9w0x",
+    "<%= config.bin %> receive tr_01kb4x5q2m3n4p5r6s7t8v9w0x -o ~/incoming/ --limit-rate 5MB/s",
+  ];
+  static override args = { id: Args.string({ description: "The transfer id (tr_…)", required: true }) };
+  static override flags = {
+    output: Flags.string({
+      char: "o",
+      description: "File or folder to write (default: the stored name, here)",
+    }),
+    force: Flags.boolean({ char: "f", description: "Overwrite an existing file" }),
+    concurrency: Flags.integer({
+      char: "c",
+      description: "Most ranges in flight at once",
+      default: 8,
+      min: 1,
+      max: 64,
+    }),
+    "limit-rate": Flags.string({ description: "Cap on download speed, e.g. 10MB/s" }),
+    "stall-timeout": Flags.integer({
+      description: "Seconds without data before a range is fetched again",
+      default: 30,
+      min: 1,
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Receive);
+    this.verbose = flags.verbose;
+    this.json = flags.json;
+    let limitRate: number | null = null;
+    if (flags["limit-rate"]) {
+      try {
+        limitRate = parseRate(flags["limit-rate"]);
+      } catch (err) {
+        throw new CliError("USAGE", `--limit-rate: ${(err as UnitError).message}`, EXIT.USAGE);
+      }
+    }
+    const client = this.clientConfig(flags);
+    const stop = new AbortController();
+    const abort = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const onSignal = () => {
+      const reason = new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
+      if (!stop.signal.aborted) {
+        stop.abort(reason);
+        grace = setTimeout(() => abort.abort(reason), 10_000);
+      } else abort.abort(reason);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const log = logFileSink(logFilePath());
+    const human = this.json
+      ? undefined
+      : humanReporter({ tty: Boolean(process.stderr.isTTY), verbose: this.verbose });
+    const sinks: EventSink[] = [log.sink, this.json ? jsonReporter() : (human?.sink as EventSink)];
+    try {
+      await receive({
+        id: args.id,
+        output: flags.output,
+        force: flags.force,
+        concurrency: flags.concurrency,
+        limitRate,
+        stallMs: flags["stall-timeout"] * 1000,
+        client,
+        emit: emitter(sinks),
+        stop: stop.signal,
+        abort: abort.signal,
+      });
+    } catch (err) {
+      if (err instanceof CliError && err.exitCode === EXIT.INTERRUPTED) {
+        const again = ["sfts receive", ...process.argv.slice(3)].join(" ");
+        if (this.json)
+          process.stdout.write(
+            `${JSON.stringify({ type: "interrupted", time: new Date().toISOString() })}\n`,
+          );
+        else
+          process.stderr.write(
+            `Interrupted; what arrived is kept and checked next time. Run the same command to resume:\n  ${again}\n`,
+          );
+        return this.exit(EXIT.INTERRUPTED);
+      }
+      throw err;
+    } finally {
+      clearTimeout(grace);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      human?.stop();
+      await log.close();
+    }
+  }
+}
