@@ -67,7 +67,7 @@ overwritten without --force. The stored name is made safe: it cannot name a path
     const log = logFileSink(logFilePath());
     const human = this.json
       ? undefined
-      : humanReporter({ tty: Boolean(process.stderr.isTTY), verbose: this.verbose });
+      : humanReporter({ tty: Boolean(process.stderr.isTTY), verbose: this.verbose, direction: "receive" });
     const sinks: EventSink[] = [log.sink, this.json ? jsonReporter() : (human?.sink as EventSink)];
     try {
       await receive({

@@ -110,7 +110,7 @@ export function humanReporter(opts: {
         totals.bytes.set(e.file, e.bytesDone);
         const how = e.resumed
           ? `resuming ${e.transferId} at ${formatBytes(e.bytesDone)}`
-          : `sending as ${e.transferId}`;
+          : `${opts.direction === "receive" ? "receiving" : "sending as"} ${e.transferId}`;
         if (!multi) err.write(`${e.name}: ${how} (${formatBytes(e.size)}, ${e.priority} priority)\n`);
         else {
           if (opts.verbose || e.resumed) note(`${e.name}: ${how}`);
