@@ -1,16 +1,17 @@
 /**
- * A shared token bucket for --limit-rate with weighted fair sharing: when several files wait for bandwidth,
- * each grant goes to the waiter whose file has used the least bandwidth per unit of weight (start-time fair
- * queuing), so a high-priority file gets its larger share rather than only going first.
+ * A shared token bucket for --limit-rate with weighted fair sharing (start-time fair queuing): each request
+ * gets a start tag max(virtual time, its flow's last finish tag) and a finish tag start + bytes / weight;
+ * grants go in start-tag order. A high-priority file thus gets its larger share of the bandwidth rather
+ * than only going first, and a flow that was idle banks no credit.
  */
 export const PRIORITY_WEIGHT = { high: 4, normal: 2, low: 1 } as const;
 
 interface Waiter {
   bytes: number;
-  flow: string;
+  start: number;
+  seq: number;
   resolve: () => void;
   reject: (err: unknown) => void;
-  signal: AbortSignal | undefined;
 }
 
 export class Bandwidth {
@@ -18,8 +19,10 @@ export class Bandwidth {
   private last: number;
   private readonly burst: number;
   private readonly queue: Waiter[] = [];
-  private readonly vtime = new Map<string, number>();
+  private readonly finish = new Map<string, number>();
   private readonly weights = new Map<string, number>();
+  private virtualTime = 0;
+  private seq = 0;
   private timer: NodeJS.Timeout | undefined;
 
   /** `rate` in bytes per second; null means unlimited (acquire resolves at once). */
@@ -43,8 +46,11 @@ export class Bandwidth {
   /** Waits until `bytes` may be sent on behalf of `flow`. */
   acquire(flow: string, bytes: number, signal?: AbortSignal): Promise<void> {
     if (this.rate === null) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { bytes, flow, resolve, reject, signal };
+      const start = Math.max(this.virtualTime, this.finish.get(flow) ?? 0);
+      this.finish.set(flow, start + bytes / (this.weights.get(flow) ?? 1));
+      const w: Waiter = { bytes, start, seq: this.seq++, resolve, reject };
       signal?.addEventListener("abort", () => this.drop(w, signal.reason), { once: true });
       this.queue.push(w);
       this.pump();
@@ -65,40 +71,30 @@ export class Bandwidth {
     this.last = t;
   }
 
-  private pick(): number {
-    // The waiting flow with the least weighted service so far goes next.
+  private next(): number {
     let best = 0;
-    let bestV = Number.POSITIVE_INFINITY;
     this.queue.forEach((w, i) => {
-      const v = this.vtime.get(w.flow) ?? this.floorV();
-      if (v < bestV) [best, bestV] = [i, v];
+      const b = this.queue[best] as Waiter;
+      if (w.start < b.start || (w.start === b.start && w.seq < b.seq)) best = i;
     });
     return best;
-  }
-
-  private floorV(): number {
-    // A flow that just arrived starts level with the least-served active flow (no banked credit).
-    let min = Number.POSITIVE_INFINITY;
-    for (const w of this.queue) min = Math.min(min, this.vtime.get(w.flow) ?? Number.POSITIVE_INFINITY);
-    return Number.isFinite(min) ? min : 0;
   }
 
   private pump() {
     if (this.timer) return;
     this.refill();
     while (this.queue.length) {
-      const i = this.pick();
+      const i = this.next();
       const w = this.queue[i] as Waiter;
-      const need = Math.min(w.bytes, this.burst);
-      if (this.tokens < need) break;
+      if (this.tokens < Math.min(w.bytes, this.burst)) break;
       this.tokens -= w.bytes;
       this.queue.splice(i, 1);
-      const weight = this.weights.get(w.flow) ?? 1;
-      this.vtime.set(w.flow, Math.max(this.vtime.get(w.flow) ?? 0, this.floorV()) + w.bytes / weight);
+      this.virtualTime = w.start;
       w.resolve();
     }
     if (this.queue.length) {
-      const deficit = Math.min((this.queue[this.pick()] as Waiter).bytes, this.burst) - this.tokens;
+      const w = this.queue[this.next()] as Waiter;
+      const deficit = Math.min(w.bytes, this.burst) - this.tokens;
       const waitMs = Math.max(1, (deficit / (this.rate ?? 1)) * 1000);
       this.timer = setTimeout(() => {
         this.timer = undefined;

@@ -1,6 +1,6 @@
 /**
  * AIMD concurrency on per-part goodput: after each round of `limit` clean parts, add one connection if
- * goodput rose by at least 5 %; halve on an error, a stall or throttling (at most once per round, so the
+ * goodput rose by at least 5 %; halve on an error, a stall or throttling (at most once a second, so the
  * parts that were already in flight when the link went bad do not collapse the window to one). Pure.
  */
 export interface ConcurrencyOptions {
@@ -44,8 +44,9 @@ export class ConcurrencyController {
 
   onFailure(): void {
     const t = this.now();
-    // One decrease per burst: failures within the same round come from the same bad moment.
-    if (this.roundParts === 0 && t - this.lastDecrease < 1000) return;
+    // One decrease per burst: failures within a second of the last decrease come from the same bad moment
+    // (parts that were already in flight when the link went bad), whatever succeeded in between.
+    if (t - this.lastDecrease < 1000) return;
     this.value = Math.max(1, Math.floor(this.value / 2));
     this.lastDecrease = t;
     this.lastGoodput = undefined;

@@ -68,7 +68,12 @@ export function readFileConfig(env: NodeJS.ProcessEnv = process.env): FileConfig
 }
 
 function readLocalStack(env: NodeJS.ProcessEnv): LocalStackInfo | undefined {
-  const raw = readJson(localStackFile(env)) as Partial<LocalStackInfo> | undefined;
+  let raw: Partial<LocalStackInfo> | undefined;
+  try {
+    raw = readJson(localStackFile(env)) as Partial<LocalStackInfo> | undefined;
+  } catch {
+    return undefined; // only a default: a damaged file must not stop a command that names its server
+  }
   return raw && typeof raw.server === "string" && typeof raw.token === "string"
     ? (raw as LocalStackInfo)
     : undefined;
@@ -84,11 +89,15 @@ function size(text: string | number | undefined, what: string): number | undefin
   }
 }
 
-function number(text: string | undefined, what: string): number | undefined {
+function number(text: string | undefined, what: string, min: number): number | undefined {
   if (text === undefined || text === "") return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0)
-    throw new CliError("USAGE", `${what} must be a non-negative number, not "${text}"`, EXIT.USAGE);
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(
+      "USAGE",
+      `${what} must be a whole number of at least ${min}, not "${text}"`,
+      EXIT.USAGE,
+    );
   return n;
 }
 
@@ -119,8 +128,8 @@ export function resolveClientConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv =
   else if (local && sameServer(local.server, server)) [token, tokenFrom] = [local.token, localStackFile(env)];
 
   const maxRetries =
-    flags["max-retries"] ?? number(env.SFTS_MAX_RETRIES, "SFTS_MAX_RETRIES") ?? file.maxRetries;
-  const timeoutSeconds = flags.timeout ?? number(env.SFTS_TIMEOUT, "SFTS_TIMEOUT") ?? file.timeout ?? 60;
+    flags["max-retries"] ?? number(env.SFTS_MAX_RETRIES, "SFTS_MAX_RETRIES", 0) ?? file.maxRetries;
+  const timeoutSeconds = flags.timeout ?? number(env.SFTS_TIMEOUT, "SFTS_TIMEOUT", 1) ?? file.timeout ?? 60;
   return {
     server,
     token,

@@ -106,13 +106,17 @@ export function splitGap(
     throw new Error(`no part numbers are free for bytes ${gap.offset}–${gap.offset + gap.size - 1}`);
   let count = Math.max(1, Math.round(gap.size / Math.max(target, MIN_PART_SIZE)));
   count = Math.max(count, Math.ceil(gap.size / MAX_PART_SIZE));
-  if (!endsFile) count = Math.min(count, Math.max(1, Math.floor(gap.size / MIN_PART_SIZE)));
-  count = Math.min(count, numbers);
+  // Every part but the file's last must be at least 5 MiB, so never more parts than 5 MiB pieces.
+  count = Math.min(count, Math.max(1, Math.floor(gap.size / MIN_PART_SIZE)), numbers);
+  if (!endsFile && gap.size < MIN_PART_SIZE)
+    throw new Error(`a ${gap.size}-byte hole between parts cannot be filled`);
+  // Near-equal sizes (base or base + 1), so no part exceeds the others, nor 5 GiB when the average does not.
   const base = Math.floor(gap.size / count);
+  const extra = gap.size - base * count;
   const parts: PlannedPart[] = [];
   let offset = gap.offset;
   for (let i = 0; i < count; i++) {
-    const size = i === count - 1 ? gap.offset + gap.size - offset : base;
+    const size = base + (i < extra ? 1 : 0);
     parts.push({ partNumber: gap.firstPart + i, offset, size });
     offset += size;
   }

@@ -28,6 +28,7 @@ export function backoffDelay(
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (!/[a-z]/i.test(value)) return undefined; // neither delay-seconds nor an HTTP date
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -32,16 +32,19 @@ export function parseSize(text: string): number {
 
 /** "10MB/s" → 1e7 bytes/s, "8MiB/s" → 8388608, "2Mbit/s" → 250000, "1M" → 1048576. */
 export function parseRate(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(ib|b|bit|bps)?\s*(\/\s*s|ps)?\s*$/i.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(ib|bit|bps|b)?\s*(\/\s*s|ps)?\s*$/i.exec(text);
   if (!m) throw new UnitError(`"${text}" is not a rate (examples: 10MB/s, 8MiB/s, 2Mbit/s)`);
   const value = Number(m[1]);
-  const unit = (m[3] ?? "").toLowerCase();
-  if (unit === "bit" || unit === "bps") {
+  const raw = m[3] ?? "";
+  const unit = raw.toLowerCase();
+  // "bit", or a lower-case "bps" (Mbps, kbps), is bits; "Bps" (MBps) is bytes.
+  if (unit === "bit" || raw === "bps") {
     const mult = multiplier(m[2] ?? "", "b");
     if (mult === undefined) throw new UnitError(`"${text}" is not a rate`);
+    if (value <= 0) throw new UnitError(`"${text}" must be more than zero`);
     return (value * mult) / 8;
   }
-  const mult = multiplier(m[2] ?? "", unit === "b" ? "b" : unit);
+  const mult = multiplier(m[2] ?? "", unit === "b" || unit === "bps" ? "b" : unit);
   if (mult === undefined) throw new UnitError(`"${text}" is not a rate`);
   const rate = value * mult;
   if (rate <= 0) throw new UnitError(`"${text}" must be more than zero`);

@@ -38,10 +38,12 @@ export function runCli(
   args: string[],
   env: Record<string, string>,
   onEvent?: (e: SendEvent, child: ChildProcess) => void,
+  cwd?: string,
 ): CliRun {
   const child = spawn(process.execPath, [join(repoRoot, "bin", "run.js"), ...args], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    ...(cwd !== undefined && { cwd }),
   });
   let stdout = "";
   let stderr = "";

@@ -129,7 +129,7 @@ describe("ConcurrencyController: multiplicative decrease", () => {
     const { c, clock } = controller(16, 8);
     c.onFailure();
     expect(c.limit).toBe(4);
-    round(c, clock, 400);
+    round(c, clock, 1500);
     expect(c.limit).toBe(5); // the round after a decrease is a first round again
     c.onFailure();
     expect(c.limit).toBe(2);
