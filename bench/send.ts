@@ -558,16 +558,17 @@ async function main() {
           log(`  ${tool.name.padEnd(15)} FAILED: ${msg}`);
         } finally {
           // Delete what the run stored (or left half-stored), so the next run uploads from scratch.
-          if (interrupted) break;
-          const keys = key !== undefined ? [key] : [];
-          if (tool.name === "sfts") {
-            const listed = await client.send(
-              new ListObjectsV2Command({ Bucket: bucket, Prefix: "objects/" }),
-            );
-            keys.push(...(listed.Contents ?? []).map((o) => o.Key ?? ""));
+          if (!interrupted) {
+            const keys = key !== undefined ? [key] : [];
+            if (tool.name === "sfts") {
+              const listed = await client.send(
+                new ListObjectsV2Command({ Bucket: bucket, Prefix: "objects/" }),
+              );
+              keys.push(...(listed.Contents ?? []).map((o) => o.Key ?? ""));
+            }
+            for (const k of new Set(keys))
+              await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: k }));
           }
-          for (const k of new Set(keys))
-            await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: k }));
         }
       }
     }
