@@ -76,7 +76,9 @@ export abstract class BaseCommand extends Command {
     // oclif's own exits (this.exit) and flag parsing errors keep their codes and messages.
     if (err.oclif?.exit !== undefined) {
       if (err.oclif.exit === 0 || err.message.startsWith("EEXIT")) throw err;
-      process.stderr.write(`sfts: ${err.message.split("\n")[0]}\nSee more help with --help\n`);
+      // oclif puts the reason of some parse errors (exactlyOne, exclusive) on the lines after the first.
+      const lines = err.message.split("\n").filter((l) => l.trim() && !/See more help/.test(l));
+      process.stderr.write(`sfts: ${lines.join("\n  ").trim()}\nSee more help with --help\n`);
       return this.exit(EXIT.USAGE);
     }
     return this.fail(new CliError("UNEXPECTED", `Unexpected error: ${err.message}`, EXIT.UNEXPECTED));

@@ -3,6 +3,7 @@ import { MAX_PAGE_SIZE } from "../../functions/contract/limits.js";
 import { type FileSummary, PRIORITIES, TRANSFER_STATUSES } from "../../functions/contract/schemas.js";
 import { BaseCommand } from "../base-command.js";
 import { CliError, EXIT } from "../engine/errors.js";
+import { table } from "../engine/table.js";
 import { formatBytes } from "../engine/units.js";
 
 const DEFAULT_LIMIT = 50;
@@ -73,13 +74,7 @@ export default class List extends BaseCommand {
       f.sha256.slice(0, 12),
     ]);
     const head = ["ID", "NAME", "SIZE", "STATUS", "PRIORITY", "PROGRESS", "CREATED (UTC)", "SHA-256"];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    const fmt = (r: string[]) =>
-      r
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd();
-    process.stdout.write(`${[fmt(head), ...rows.map(fmt)].join("\n")}\n`);
+    process.stdout.write(`${table(head, rows)}\n`);
     // On stderr, so that stdout stays a table a script can read.
     if (cursor !== undefined)
       process.stderr.write(

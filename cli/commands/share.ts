@@ -2,6 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
 import { parseDuration } from "../engine/duration.js";
 import { CliError, EXIT } from "../engine/errors.js";
+import { table } from "../engine/table.js";
 import type { UnitError } from "../engine/units.js";
 
 /** The token of a share link, from the link itself (…/s/{token}) or the bare token. */
@@ -98,13 +99,7 @@ without using up another download.`;
         s.state,
       ]);
       const head = ["SHARE ID", "CREATED", "EXPIRES", "DOWNLOADS", "STATE"];
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-      const fmt = (r: string[]) =>
-        r
-          .map((c, i) => c.padEnd(widths[i] ?? 0))
-          .join("  ")
-          .trimEnd();
-      return void print(items, [fmt(head), ...rows.map(fmt)].join("\n"));
+      return void print(items, table(head, rows));
     }
     const s = await api.createShare(id, {
       ...(expiresIn !== undefined && { expiresIn }),

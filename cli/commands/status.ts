@@ -1,5 +1,6 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
+import { table } from "../engine/table.js";
 import { formatBytes } from "../engine/units.js";
 
 export default class Status extends BaseCommand {
@@ -58,13 +59,7 @@ export default class Status extends BaseCommand {
       f.updatedAt.replace("T", " ").slice(0, 19),
     ]);
     const head = ["ID", "NAME", "SIZE", "STORED", "STATUS", "PRIORITY", "UPDATED"];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    const fmt = (r: string[]) =>
-      r
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd();
-    process.stdout.write(`${[fmt(head), ...rows.map(fmt)].join("\n")}\n`);
+    process.stdout.write(`${table(head, rows)}\n`);
     if (uploading.nextCursor) process.stdout.write("(more: use sfts list --status uploading)\n");
   }
 }

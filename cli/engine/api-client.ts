@@ -110,7 +110,8 @@ export class ApiClient {
         `The server refused the API token (${message}); check --token or SFTS_TOKEN`,
         EXIT.AUTH,
       );
-    if (res.status === 404 && code === "NOT_FOUND") throw new CliError(code, message, EXIT.NOT_FOUND);
+    if (res.status === 404 && (code === "NOT_FOUND" || code === "SHARE_NOT_FOUND"))
+      throw new CliError(code, message, EXIT.NOT_FOUND);
     const retryable =
       res.status >= 500 || res.status === 429 || res.status === 408 || RETRYABLE_API_CODES.has(code);
     throw new CliError(code, message, retryable ? EXIT.NETWORK : EXIT.REJECTED, retryable, retryAfterMs);

@@ -46,7 +46,7 @@ export function fileError(err: unknown, path: string): CliError {
     case "EPERM":
       return new CliError("FILE_UNREADABLE", `Cannot read ${path}: permission denied`, EXIT.FILE);
     case "EISDIR":
-      return new CliError("FILE_IS_DIRECTORY", `${path} is a directory; send files`, EXIT.FILE);
+      return new CliError("FILE_IS_DIRECTORY", `${path} is a directory, not a file`, EXIT.FILE);
     case "ENOSPC":
       return new CliError("DISK_FULL", `No space left on the disk while writing ${path}`, EXIT.DISK);
     case "EIO":

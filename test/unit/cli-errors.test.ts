@@ -50,7 +50,7 @@ describe("fileError", () => {
     ["ENOENT", "FILE_NOT_FOUND", EXIT.FILE, "No such file: /data/a.bin"],
     ["EACCES", "FILE_UNREADABLE", EXIT.FILE, "Cannot read /data/a.bin: permission denied"],
     ["EPERM", "FILE_UNREADABLE", EXIT.FILE, "Cannot read /data/a.bin: permission denied"],
-    ["EISDIR", "FILE_IS_DIRECTORY", EXIT.FILE, "/data/a.bin is a directory; send files"],
+    ["EISDIR", "FILE_IS_DIRECTORY", EXIT.FILE, "/data/a.bin is a directory, not a file"],
     ["ENOSPC", "DISK_FULL", EXIT.DISK, "No space left on the disk while writing /data/a.bin"],
     ["EIO", "DISK_ERROR", EXIT.DISK, "The disk failed while reading /data/a.bin"],
   ] as const)("maps %s to %s with exit code %d", (code, cliCode, exitCode, message) => {
