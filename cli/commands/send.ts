@@ -62,7 +62,7 @@ Run the same command again after Ctrl-C, a crash, a reboot or a lost network: it
       default: 30,
       min: 1,
     }),
-    memory: Flags.string({ description: "Most bytes of parts held in memory at once", default: "512MiB" }),
+    memory: Flags.string({ description: "Most bytes of parts held in memory at once", default: "128MiB" }),
   };
 
   async run(): Promise<void> {

@@ -55,14 +55,15 @@ export async function hashFile(
 
 export const sha256Hex = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
-/** Reads exactly [offset, offset+size) into a fresh buffer. */
+/** Reads exactly [offset, offset+size) into `into` (a fresh buffer by default). */
 export async function readRange(
   handle: FileHandle,
   path: string,
   offset: number,
   size: number,
+  into: Buffer = Buffer.allocUnsafe(size),
 ): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(size);
+  const buf = into;
   let done = 0;
   try {
     while (done < size) {

@@ -10,6 +10,7 @@ import { basename } from "node:path";
 import type { MissingRange, Priority } from "../../functions/contract/schemas.js";
 import { ApiClient } from "./api-client.js";
 import { Bandwidth, PRIORITY_WEIGHT } from "./bandwidth.js";
+import { BufferPool } from "./buffer-pool.js";
 import { ConcurrencyController } from "./concurrency.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT, fileError } from "./errors.js";
@@ -135,6 +136,7 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
   });
   const aimd = new ConcurrencyController({ max: opts.concurrency });
   const bandwidth = new Bandwidth(opts.limitRate);
+  const pool = new BufferPool(opts.memoryBudget);
   const tasks = opts.files.map((f) => new FileTask(f.path, f.priority));
   for (const t of tasks) bandwidth.setWeight(t.path, t.weight);
   const results = new Map<FileTask, FileResult>();
@@ -335,9 +337,11 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
     t.inFlight++;
     inFlightBytes += part.size;
     t.inFlightWritten.set(part.partNumber, 0);
+    let body: Buffer | undefined;
     try {
-      const body = await readRange(t.handle as FileHandle, t.path, part.offset, part.size);
-      const sha256 = sha256Hex(body);
+      body = await readRange(t.handle as FileHandle, t.path, part.offset, part.size, pool.acquire(part.size));
+      const bytes = body;
+      const sha256 = sha256Hex(bytes);
       let signed: { url: string; headers: Record<string, string>; expiresAt: string } | undefined;
       let attempt = 0;
       let seconds = 0;
@@ -353,7 +357,7 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
             const r = await putPart({
               url: signed.url,
               headers: signed.headers,
-              body,
+              body: bytes,
               bandwidth,
               flow: t.path,
               stallMs: opts.stallMs,
@@ -416,6 +420,7 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
     } finally {
       t.inFlight--;
       inFlightBytes -= part.size;
+      if (body) pool.release(body);
       t.inFlightWritten.delete(part.partNumber);
       wake();
     }
