@@ -78,6 +78,8 @@ class FileTask {
   partsDone = 0;
   bytesSent = 0;
   retries = 0;
+  /** The last failure a retry got past, reported to the server with the next part for the dashboard. */
+  lastError: string | undefined;
   resumed = false;
   ready = false;
   finished = false;
@@ -385,6 +387,7 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
           signal: opts.abort,
           onRetry: (info) => {
             t.retries++;
+            t.lastError = `${info.error.code}: ${info.error.message}`.slice(0, 500);
             t.inFlightWritten.set(part.partNumber, 0);
             emit({
               type: "retry",
@@ -405,7 +408,11 @@ export async function send(opts: SendOptions): Promise<FileResult[]> {
         size: part.size,
         sha256,
         etag,
-        client: { retries: t.retries, speedBps: Math.round(t.speed.bps) },
+        client: {
+          retries: t.retries,
+          speedBps: Math.round(t.speed.bps),
+          ...(t.lastError !== undefined && { lastError: t.lastError }),
+        },
       });
       t.planner.onSuccess(part.size, seconds);
       aimd.onSuccess(part.size);

@@ -6,11 +6,13 @@ import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { AppConfig } from "../api/config.js";
+import { DynamoActivityLog } from "./dynamo-activity.js";
 import { DynamoTransferRepo } from "./dynamo-repo.js";
 import { S3ObjectStore } from "./s3-store.js";
 
 export interface Adapters {
   repo: DynamoTransferRepo;
+  activity: DynamoActivityLog;
   store: S3ObjectStore;
   s3: S3Client;
   dynamodb: DynamoDBClient;
@@ -50,6 +52,7 @@ export function buildAdapters(config: AppConfig): Adapters {
   const doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
   return {
     repo: new DynamoTransferRepo(doc, config.table),
+    activity: new DynamoActivityLog(doc, config.table),
     store: new S3ObjectStore(s3, config.bucket, presign),
     s3,
     dynamodb,

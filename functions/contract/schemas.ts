@@ -123,6 +123,10 @@ export const FileSummary = z
     contentType: z.string().optional(),
     retries: z.number().int().optional(),
     speedBps: z.number().optional(),
+    etaSeconds: z
+      .number()
+      .optional()
+      .meta({ description: "While uploading: bytes left at the sender's last reported speed" }),
     lastError: z.string().optional(),
   })
   .meta({ id: "FileSummary" });

@@ -9,6 +9,7 @@ import {
   MAX_PRESIGN_BATCH,
   MIN_PART_SIZE,
 } from "../contract/limits.js";
+import type { TransferEvent } from "../contract/monitor.js";
 import type {
   DownloadResponse,
   FileDetail,
@@ -24,6 +25,7 @@ import type {
   StatsResponse,
   TransferStatus,
 } from "../contract/schemas.js";
+import { type ActivityLog, minuteOf, type SeriesDelta } from "./activity.js";
 import { base64ToHex, compositeSha256, EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { hashToken, newTransferId } from "./ids.js";
@@ -61,6 +63,8 @@ export interface ServiceDeps {
   clock?: Clock;
   /** Where problems that must not fail a request (stats bookkeeping, cleanup) are reported. */
   warn?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Timelines, recent errors and throughput for the dashboard; optional and advisory. */
+  activity?: ActivityLog;
 }
 
 export interface InitInput {
@@ -111,6 +115,7 @@ export function toSummary(t: TransferRecord): FileSummary {
   if (t.contentType !== undefined) s.contentType = t.contentType;
   if (t.retries !== undefined) s.retries = t.retries;
   if (t.speedBps !== undefined) s.speedBps = t.speedBps;
+  if (t.status === "uploading" && t.speedBps) s.etaSeconds = Math.round((t.size - t.bytesDone) / t.speedBps);
   if (t.lastError !== undefined) s.lastError = t.lastError;
   return s;
 }
@@ -122,6 +127,7 @@ export class TransferService {
   private readonly clock: Clock;
   private readonly warn: NonNullable<ServiceDeps["warn"]>;
   private readonly keyCache = new Map<string, { key: ApiKeyRecord; until: number }>();
+  private readonly activity: ActivityLog | undefined;
 
   constructor(deps: ServiceDeps) {
     this.repo = deps.repo;
@@ -129,6 +135,29 @@ export class TransferService {
     this.config = deps.config;
     this.clock = deps.clock ?? { now: () => new Date() };
     this.warn = deps.warn ?? (() => {});
+    this.activity = deps.activity;
+  }
+
+  /** Records a timeline event; like stats, a failure here is logged, never passed on. */
+  private async note(
+    t: Pick<TransferRecord, "id" | "name">,
+    kind: TransferEvent["kind"],
+    message: string,
+    extra: { code?: string; partNumber?: number; minute?: SeriesDelta } = {},
+  ): Promise<void> {
+    if (!this.activity) return;
+    const now = this.clock.now();
+    try {
+      const event: TransferEvent = { at: now.toISOString(), transferId: t.id, name: t.name, kind, message };
+      if (extra.code !== undefined) event.code = extra.code;
+      if (extra.partNumber !== undefined) event.partNumber = extra.partNumber;
+      await Promise.all([
+        this.activity.record(event),
+        extra.minute ? this.activity.addToMinute(minuteOf(now), extra.minute) : undefined,
+      ]);
+    } catch (err) {
+      this.warn("activity update failed", { error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   limits(): Limits {
@@ -210,6 +239,14 @@ export class TransferService {
           bytesDeduplicated: input.size,
           dedupeHits: 1,
         });
+        await this.note(
+          t,
+          "deduplicated",
+          `The same content is stored (${existing.transferId}); nothing to send.`,
+          {
+            minute: { completed: 1 },
+          },
+        );
         return answer(t, true);
       }
       this.warn("dedupe entry points at a missing object; uploading again", { sha256: input.sha256 });
@@ -260,6 +297,7 @@ export class TransferService {
       throw err;
     }
     await this.bumpStats({ status: { uploading: 1 }, priority: { [input.priority]: 1 } });
+    await this.note(t, "created", `Transfer started: ${input.size} bytes, ${input.priority} priority.`);
     return answer(t, false);
   }
 
@@ -320,7 +358,15 @@ export class TransferService {
     }
     // Trust storage, not the caller: the part must be stored with exactly this size and checksum.
     const stored = await this.store.getPart(t.objectKey, t.uploadId as string, partNumber);
-    this.checkStoredPart(partNumber, input, stored);
+    try {
+      this.checkStoredPart(partNumber, input, stored);
+    } catch (err) {
+      if (err instanceof AppError)
+        await this.note(t, "part-rejected", err.message, { code: err.code, partNumber });
+      throw err;
+    }
+    const reported = input.client?.lastError;
+    if (reported && reported !== t.lastError) await this.note(t, "client-error", reported, { partNumber });
     const now = this.clock.now().toISOString();
     const part: PartRecord = {
       partNumber,
@@ -337,6 +383,9 @@ export class TransferService {
     }
     if (r.outcome === "new") {
       await this.bumpStats({ bytesReceived: part.size });
+      await this.activity
+        ?.addToMinute(minuteOf(this.clock.now()), { bytes: part.size, parts: 1 })
+        .catch(() => {});
       return { partNumber, recorded: "new", partsDone: r.partsDone, bytesDone: r.bytesDone };
     }
     const old = r.existing;
@@ -420,6 +469,14 @@ export class TransferService {
       await this.repo.forgetParts(id, bad, now());
       if (await this.repo.transition(id, ["assembling"], "uploading", {}, now()))
         await this.bumpStats({ status: { assembling: -1, uploading: 1 } });
+      await this.note(
+        t,
+        "checksum-mismatch",
+        `Storage does not hold parts ${bad.map((p) => p.partNumber).join(", ")} as recorded.`,
+        {
+          code: "CHECKSUM_MISMATCH",
+        },
+      );
       throw new AppError(
         "CHECKSUM_MISMATCH",
         `Storage does not hold parts ${bad.map((p) => p.partNumber).join(", ")} as recorded; send them again.`,
@@ -458,7 +515,10 @@ export class TransferService {
     }
     const from: TransferStatus[] = ["uploading", "assembling", "failed"];
     const moved = await this.repo.transition(id, from, "aborted", {}, this.clock.now().toISOString());
-    if (moved) await this.bumpStats({ status: { [t.status]: -1, aborted: 1 } });
+    if (moved) {
+      await this.bumpStats({ status: { [t.status]: -1, aborted: 1 } });
+      await this.note(t, "aborted", "Aborted; storage released the parts it held.");
+    }
     const now = moved ?? (await this.mustGet(id));
     return { transferId: id, status: now.status };
   }
@@ -619,8 +679,13 @@ export class TransferService {
   /** The upload vanished from storage (lifecycle rule, operator, another tool): the transfer cannot finish. */
   private async failGone(t: TransferRecord, from: TransferStatus): Promise<never> {
     const now = this.clock.now().toISOString();
-    if (await this.repo.transition(t.id, [from], "failed", { lastError: "upload gone from storage" }, now))
+    if (await this.repo.transition(t.id, [from], "failed", { lastError: "upload gone from storage" }, now)) {
       await this.bumpStats({ status: { [from]: -1, failed: 1 } });
+      await this.note(t, "upload-gone", "Storage no longer has the upload; the transfer failed.", {
+        code: "UPLOAD_GONE",
+        minute: { failed: 1 },
+      });
+    }
     throw new AppError("UPLOAD_GONE", `Storage no longer has the upload of ${t.id}; start a new transfer.`);
   }
 
@@ -652,6 +717,9 @@ export class TransferService {
       bytesStored: t.size,
       uploadedBytes: t.size,
       uploadMillis: Math.max(1, nowDate.getTime() - Date.parse(t.createdAt)),
+    });
+    await this.note(t, "assembled", `Assembled and complete; composite checksum ${compositeChecksum}.`, {
+      minute: { completed: 1 },
     });
     return toSummary(done);
   }
