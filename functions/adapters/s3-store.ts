@@ -38,6 +38,8 @@ function storageError(err: unknown): never {
     throw new AppError("UPLOAD_GONE", "The multipart upload no longer exists in storage.");
   if (name === "NoSuchBucket")
     throw new AppError("STORAGE_UNAVAILABLE", "The storage bucket does not exist.");
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (status === 400) throw new AppError("INVALID_INPUT", `Storage refused the request (${name || "400"}).`);
   throw new AppError("STORAGE_UNAVAILABLE", "Storage did not answer as expected; try again shortly.");
 }
 

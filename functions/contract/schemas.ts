@@ -144,7 +144,11 @@ export const InitRequest = z
     sha256: Sha256Hex,
     priority: Priority.default("normal"),
     partSizeHint: z.number().int().positive().max(MAX_PART_SIZE).optional(),
-    contentType: z.string().max(256).optional(),
+    contentType: z
+      .string()
+      .max(256)
+      .regex(/^[\x21-\x7e]+\/[\x21-\x7e]+(\s*;[\x20-\x7e]*)?$/, "must be a media type such as video/mp4")
+      .optional(),
   })
   .strict()
   .meta({ id: "InitRequest" });

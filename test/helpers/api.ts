@@ -139,7 +139,10 @@ export async function tableSnapshot(stack: StackInfo): Promise<string> {
     const r = await ddb.send(
       new ScanCommand({ TableName: stack.table, ExclusiveStartKey: start, ConsistentRead: true }),
     );
-    for (const i of r.Items ?? []) items.push(canonicalJson(i));
+    // The activity log (timelines, recent errors, per-minute counters) records rejected requests on
+    // purpose; it is a log, not state, so "nothing changed" is about everything else.
+    for (const i of r.Items ?? [])
+      if (!["event", "error"].includes(String(i.type?.S)) && i.PK?.S !== "SERIES") items.push(canonicalJson(i));
     start = r.LastEvaluatedKey;
   } while (start);
   ddb.destroy();

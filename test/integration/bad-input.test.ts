@@ -269,6 +269,20 @@ const cases: Case[] = [
   },
   { name: "unknown route", send: () => api.get("/api/nothing"), status: 404, code: "ROUTE_NOT_FOUND" },
   {
+    name: "a method the route does not answer",
+    send: () => api.call("PUT", "/api/stats"),
+    status: 405,
+    code: "METHOD_NOT_ALLOWED",
+    message: /answers GET, HEAD, not PUT/,
+  },
+  {
+    name: "a content type that is not a media type",
+    send: () => api.post("/upload/init", init({ contentType: "text/\u00e9\u0001" })),
+    status: 400,
+    code: "INVALID_INPUT",
+    message: /media type/,
+  },
+  {
     name: "bad listing limit",
     send: () => api.get("/api/files?limit=0"),
     status: 400,
