@@ -3,7 +3,7 @@
  * one-line message and its exit code (a stack trace only with --verbose).
  */
 import { Command, Flags } from "@oclif/core";
-import { ApiClient } from "./engine/api-client.js";
+import { type ApiClient, apiClientFor } from "./engine/api-client.js";
 import { type ClientConfig, resolveClientConfig } from "./engine/config.js";
 import { CliError, EXIT } from "./engine/errors.js";
 
@@ -49,13 +49,7 @@ export abstract class BaseCommand extends Command {
   }
 
   protected api(c: ClientConfig, signal?: AbortSignal): ApiClient {
-    return new ApiClient({
-      server: c.server,
-      token: c.token,
-      timeoutMs: c.timeoutMs,
-      retry: c.retry,
-      signal,
-    });
+    return apiClientFor(c, signal);
   }
 
   /** Fails the command with a message and exit code, never a stack trace unless --verbose. */

@@ -3,6 +3,7 @@
  * every call retried by the one retry policy, failures turned into CliErrors with exit codes.
  */
 import type { z } from "zod";
+import { ApiKeyInfo, CreatedKey, type CreateKeyRequest, KeyList } from "../../functions/contract/keys.js";
 import {
   AbortResponse,
   CreatedShare,
@@ -20,7 +21,9 @@ import {
   ShareInfo,
   ShareList,
 } from "../../functions/contract/schemas.js";
+import type { ClientConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
+import type { NewEvent } from "./events.js";
 import { parseRetryAfter, type RetryInfo, type RetryPolicy, withRetries } from "./retry.js";
 
 export interface ApiClientOptions {
@@ -172,4 +175,39 @@ export class ApiClient {
   revokeShareById(id: string, shareId: string) {
     return this.call("DELETE", `/api/files/${id}/shares/${shareId}`, ShareInfo);
   }
+  /** The key this client's token belongs to: proves server and token work (sfts login). */
+  whoAmI() {
+    return this.call("GET", "/api/keys/me", ApiKeyInfo);
+  }
+  listKeys() {
+    return this.call("GET", "/api/keys", KeyList);
+  }
+  createKey(body: { name: string; role?: CreateKeyRequest["role"] }) {
+    return this.call("POST", "/api/keys", CreatedKey, body);
+  }
+  revokeKey(keyId: string) {
+    return this.call("DELETE", `/api/keys/${keyId}`, ApiKeyInfo);
+  }
+}
+
+/** The client for a command: its config, its stop signal, and every retry reported as a `retry` event. */
+export function apiClientFor(c: ClientConfig, signal?: AbortSignal, emit?: (e: NewEvent) => void): ApiClient {
+  return new ApiClient({
+    server: c.server,
+    token: c.token,
+    timeoutMs: c.timeoutMs,
+    retry: c.retry,
+    signal,
+    ...(emit && {
+      onRetry: (operation: string, info: RetryInfo) =>
+        emit({
+          type: "retry",
+          operation,
+          attempt: info.attempt,
+          delayMs: info.delayMs,
+          reason: info.error.message,
+          code: info.error.code,
+        }),
+    }),
+  });
 }

@@ -24,7 +24,9 @@ export class BufferPool {
       if (b.length >= size && (!current || b.length < current.length)) best = i;
     });
     const whole =
-      best >= 0 ? (this.free.splice(best, 1)[0] as Buffer) : Buffer.allocUnsafeSlow(Math.ceil(size / ROUND) * ROUND);
+      best >= 0
+        ? (this.free.splice(best, 1)[0] as Buffer)
+        : Buffer.allocUnsafeSlow(Math.ceil(size / ROUND) * ROUND);
     this.inUse += whole.length;
     return whole.subarray(0, size);
   }

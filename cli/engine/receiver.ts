@@ -12,7 +12,7 @@ import { request as httpsRequest } from "node:https";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { PartInfo } from "../../functions/contract/schemas.js";
-import { ApiClient } from "./api-client.js";
+import { apiClientFor } from "./api-client.js";
 import { Bandwidth } from "./bandwidth.js";
 import { ConcurrencyController } from "./concurrency.js";
 import type { ClientConfig } from "./config.js";
@@ -215,22 +215,7 @@ async function hashRange(handle: FileHandle, range: Range): Promise<string> {
 
 export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
   const emit = opts.emit;
-  const api = new ApiClient({
-    server: opts.client.server,
-    token: opts.client.token,
-    timeoutMs: opts.client.timeoutMs,
-    retry: opts.client.retry,
-    signal: opts.abort,
-    onRetry: (operation, info) =>
-      emit({
-        type: "retry",
-        operation,
-        attempt: info.attempt,
-        delayMs: info.delayMs,
-        reason: info.error.message,
-        code: info.error.code,
-      }),
-  });
+  const api = apiClientFor(opts.client, opts.abort, emit);
   const file = await api.getFile(opts.id);
   if (file.status !== "complete")
     throw new CliError(

@@ -8,7 +8,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import type { MissingRange, Priority } from "../../functions/contract/schemas.js";
-import { ApiClient } from "./api-client.js";
+import { apiClientFor } from "./api-client.js";
 import { Bandwidth, PRIORITY_WEIGHT } from "./bandwidth.js";
 import { BufferPool } from "./buffer-pool.js";
 import { ConcurrencyController } from "./concurrency.js";
@@ -120,22 +120,7 @@ class FileTask {
 export async function send(opts: SendOptions): Promise<FileResult[]> {
   const env = opts.env ?? process.env;
   const emit = opts.emit;
-  const api = new ApiClient({
-    server: opts.client.server,
-    token: opts.client.token,
-    timeoutMs: opts.client.timeoutMs,
-    retry: opts.client.retry,
-    signal: opts.abort,
-    onRetry: (operation, info) =>
-      emit({
-        type: "retry",
-        operation,
-        attempt: info.attempt,
-        delayMs: info.delayMs,
-        reason: info.error.message,
-        code: info.error.code,
-      }),
-  });
+  const api = apiClientFor(opts.client, opts.abort, emit);
   const aimd = new ConcurrencyController({ max: opts.concurrency });
   const bandwidth = new Bandwidth(opts.limitRate);
   const pool = new BufferPool(opts.memoryBudget);
