@@ -50,8 +50,18 @@ export class Bandwidth {
     return new Promise<void>((resolve, reject) => {
       const start = Math.max(this.virtualTime, this.finish.get(flow) ?? 0);
       this.finish.set(flow, start + bytes / (this.weights.get(flow) ?? 1));
-      const w: Waiter = { bytes, start, seq: this.seq++, resolve, reject };
-      signal?.addEventListener("abort", () => this.drop(w, signal.reason), { once: true });
+      const onAbort = () => this.drop(w, signal?.reason);
+      const w: Waiter = {
+        bytes,
+        start,
+        seq: this.seq++,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject,
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.queue.push(w);
       this.pump();
     });

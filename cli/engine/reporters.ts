@@ -62,7 +62,7 @@ export function humanReporter(opts: {
           clearOnComplete: false,
           hideCursor: true,
           autopadding: true,
-          format: "{name} |{bar}| {percentage}% {done}/{total} {speed} ETA {eta} {note}",
+          format: "{name} |{bar}| {percentage}% {doneH}/{totalH} {speed} ETA {etaH} {note}",
           barsize: 24,
         },
         cliProgress.Presets.shades_classic,
@@ -87,10 +87,10 @@ export function humanReporter(opts: {
     const retries = [...totals.retries.values()].reduce((a, b) => a + b, 0);
     const payload = {
       name: short("total"),
-      done: formatBytes(bytes),
-      total: formatBytes(totals.size),
+      doneH: formatBytes(bytes),
+      totalH: formatBytes(totals.size),
       speed: formatRate(speed),
-      eta: formatDuration(speed > 0 ? (totals.size - bytes) / speed : null),
+      etaH: formatDuration(speed > 0 ? (totals.size - bytes) / speed : null),
       note: retries ? `${retries} retries` : "",
     };
     if (!totalBar) totalBar = multi.create(Math.max(1, totals.size), bytes, payload);
@@ -116,10 +116,10 @@ export function humanReporter(opts: {
           if (opts.verbose || e.resumed) note(`${e.name}: ${how}`);
           const bar = multi.create(Math.max(1, e.size), e.bytesDone, {
             name: short(e.name),
-            done: formatBytes(e.bytesDone),
-            total: formatBytes(e.size),
+            doneH: formatBytes(e.bytesDone),
+            totalH: formatBytes(e.size),
             speed: "",
-            eta: "--",
+            etaH: "--",
             note: e.priority === "normal" ? "" : e.priority,
           });
           bars.set(e.file, { bar, size: e.size, bytes: e.bytesDone });
@@ -134,9 +134,9 @@ export function humanReporter(opts: {
         if (b) {
           b.bytes = e.bytesDone;
           b.bar.update(e.bytesDone, {
-            done: formatBytes(e.bytesDone),
+            doneH: formatBytes(e.bytesDone),
             speed: formatRate(e.speedBps),
-            eta: formatDuration(e.etaSeconds),
+            etaH: formatDuration(e.etaSeconds),
             note: e.retries ? `${e.retries} retries` : "",
           });
           refreshTotal();
@@ -162,7 +162,7 @@ export function humanReporter(opts: {
         break;
       case "done": {
         const b = bars.get(e.file);
-        if (b) b.bar.update(e.size, { done: formatBytes(e.size), eta: "0s", note: "done" });
+        if (b) b.bar.update(e.size, { doneH: formatBytes(e.size), etaH: "0s", note: "done" });
         totals.bytes.set(e.file, e.size);
         refreshTotal();
         const how = e.deduplicated
