@@ -4,7 +4,7 @@
  */
 export function safeFileName(name: string, fallback: string): string {
   let base = name.split(/[\\/]/).pop() ?? "";
-  base = base.replace(/[\u0000-\u001f\u007f]/g, "_").trim();
+  base = base.replace(/\p{Cc}/gu, "_").trim();
   if (base === "" || /^\.+$/.test(base)) base = fallback;
   while (Buffer.byteLength(base) > 255) base = base.slice(0, -1);
   return base;

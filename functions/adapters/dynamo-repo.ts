@@ -633,4 +633,90 @@ export class DynamoTransferRepo implements TransferRepo {
       this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: "HEALTH", SK: "HEALTH" } })),
     );
   }
+
+  // ---- managed API keys: KEY#<hash>/KEY listed through index byCreated (listPk KEYS), KEYID#<id>/KEY → hash
+
+  async createApiKey(tokenHash: string, key: ApiKeyRecord): Promise<boolean> {
+    try {
+      await this.transact([
+        {
+          Put: {
+            TableName: this.table,
+            Item: {
+              ...key,
+              PK: `KEY#${tokenHash}`,
+              SK: "KEY",
+              type: "key",
+              listPk: "KEYS",
+              listSk: `${key.createdAt}#${key.keyId}`,
+            },
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
+        },
+        {
+          Put: {
+            TableName: this.table,
+            Item: { PK: `KEYID#${key.keyId}`, SK: "KEY", type: "key-ref", tokenHash },
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
+        },
+      ]);
+      return true;
+    } catch (err) {
+      if (reasons(err).some((r) => r.Code === "ConditionalCheckFailed")) return false;
+      return dbError(err);
+    }
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const out: ApiKeyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.run(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: INDEX_BY_CREATED,
+            KeyConditionExpression: "listPk = :pk",
+            ExpressionAttributeValues: { ":pk": "KEYS" },
+            ScanIndexForward: false,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of r.Items ?? []) out.push(strip<ApiKeyRecord>(item));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async revokeApiKey(keyId: string, now: string): Promise<ApiKeyRecord | undefined> {
+    const ref = await this.run(() =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { PK: `KEYID#${keyId}`, SK: "KEY" },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const tokenHash = (ref.Item as { tokenHash?: string } | undefined)?.tokenHash;
+    if (!tokenHash) return undefined;
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: `KEY#${tokenHash}`, SK: "KEY" },
+          UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :now)",
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeValues: { ":now": now },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return strip<ApiKeyRecord>(r.Attributes as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      return dbError(err);
+    }
+  }
 }

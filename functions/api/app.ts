@@ -11,9 +11,14 @@ import { ERRORS, type ErrorCode } from "../contract/errors.js";
 import { MAX_JSON_BODY_BYTES } from "../contract/limits.js";
 import type { ErrorBody } from "../contract/schemas.js";
 import { AppError } from "../core/errors.js";
+import type { KeyService } from "../core/key-service.js";
+import type { MonitorService } from "../core/monitor-service.js";
 import type { ShareService } from "../core/share-service.js";
 import type { TransferService } from "../core/transfer-service.js";
+import { registerKeyRoutes } from "./key-routes.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { allowedMethods } from "./methods.js";
+import { registerMonitorRoutes } from "./monitor-routes.js";
 import {
   abortRoute,
   assembleRoute,
@@ -36,6 +41,10 @@ import {
 export interface AppDeps {
   service: TransferService;
   shares: ShareService;
+  /** API-key management routes (/api/keys…); absent, the app has none. */
+  keys?: KeyService;
+  /** Dashboard reads (/api/stats/series, /api/files/{id}/events, /api/errors); absent, the app has none. */
+  monitor?: MonitorService;
   logger?: Logger;
 }
 
@@ -60,7 +69,7 @@ function describeIssues(issues: readonly { path: PropertyKey[]; message: string 
 /** Share tokens are secrets: logs show /s/… only. */
 const loggedPath = (path: string) => (path.startsWith("/s/") ? "/s/…" : path);
 
-export function createApp({ service, shares, logger = silentLogger }: AppDeps) {
+export function createApp({ service, shares, keys, monitor, logger = silentLogger }: AppDeps) {
   const app = new OpenAPIHono<Vars>({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -189,6 +198,9 @@ export function createApp({ service, shares, logger = silentLogger }: AppDeps) {
     return c.json(h, h.status === "ok" ? 200 : 503);
   });
 
+  if (keys) registerKeyRoutes(app, { keys, authenticate: (token) => service.authenticate(token) });
+  if (monitor) registerMonitorRoutes(app, monitor);
+
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -203,7 +215,17 @@ export function createApp({ service, shares, logger = silentLogger }: AppDeps) {
     },
   });
 
-  app.notFound((c) => errorResponse(c, "ROUTE_NOT_FOUND", `No route ${c.req.method} ${c.req.path}.`));
+  app.notFound((c) => {
+    const allowed = allowedMethods(app.routes, c.req.path);
+    if (allowed.length === 0)
+      return errorResponse(c, "ROUTE_NOT_FOUND", `No route ${c.req.method} ${c.req.path}.`);
+    c.header("allow", allowed.join(", "));
+    return errorResponse(
+      c,
+      "METHOD_NOT_ALLOWED",
+      `${c.req.path} answers ${allowed.join(", ")}, not ${c.req.method}.`,
+    );
+  });
 
   app.onError((err, c) => {
     if (err instanceof AppError) {

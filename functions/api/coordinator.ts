@@ -1,5 +1,7 @@
 /** Wires config → SDK clients → adapters → service → app. Used by the Lambda entry point and the local stack. */
 import { buildAdapters } from "../adapters/clients.js";
+import { KeyService } from "../core/key-service.js";
+import { MonitorService } from "../core/monitor-service.js";
 import { ShareService } from "../core/share-service.js";
 import { TransferService } from "../core/transfer-service.js";
 import { createApp } from "./app.js";
@@ -17,8 +19,11 @@ export function createCoordinator(config: AppConfig, logger: Logger = silentLogg
       version: config.version,
     },
     warn: (message, fields) => logger.log("warn", message, fields),
+    activity: adapters.activity,
   });
   const shares = new ShareService({ repo: adapters.repo, store: adapters.store });
-  const app = createApp({ service, shares, logger });
-  return { app, service, shares, adapters };
+  const keys = new KeyService({ repo: adapters.repo });
+  const monitor = new MonitorService(adapters.activity, adapters.repo);
+  const app = createApp({ service, shares, keys, monitor, logger });
+  return { app, service, shares, keys, adapters };
 }

@@ -1,13 +1,49 @@
-/** AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, built once per container. */
+/**
+ * AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, built once per container.
+ * Configuration: the resources sst.config.ts links (SST's Resource, read here and in janitor-lambda.ts
+ * only) become the SFTS_* environment loadConfig takes; plain SFTS_* variables work as well, and win.
+ * On a cold start the first admin API key (SST secret AdminApiKey, or SFTS_ADMIN_TOKEN) is stored hashed
+ * if the table does not know it yet: idempotent, and a key revoked since stays revoked.
+ */
 import { handle } from "hono/aws-lambda";
-import { loadConfig } from "./config.js";
+// sst/resource, not sst: only the link reader, so nothing else of SST's client is loaded or bundled.
+import { Resource } from "sst/resource";
+import { checkAdminToken } from "../core/key-service.js";
+import { ConfigError, loadConfig } from "./config.js";
 import { createCoordinator } from "./coordinator.js";
 import { createLogger } from "./logger.js";
+import { ADMIN_TOKEN_ENV, envFromLinks } from "./sst-links.js";
 
-const config = loadConfig(process.env);
-const { app } = createCoordinator(
-  config,
-  createLogger((line) => process.stdout.write(`${line}\n`), {}, config.logLevel),
-);
+const env = envFromLinks(Resource, process.env);
+const config = loadConfig(env);
+const adminToken = env[ADMIN_TOKEN_ENV] || undefined;
+const badToken = adminToken === undefined ? undefined : checkAdminToken(adminToken);
+if (badToken) throw new ConfigError(`Invalid coordinator configuration: ${badToken}`);
 
-export const handler = handle(app);
+const logger = createLogger((line) => process.stdout.write(`${line}\n`), {}, config.logLevel);
+const { app, keys } = createCoordinator(config, logger);
+const serve = handle(app);
+
+let adminKeyStored: Promise<void> | undefined;
+/** Once per container; a failure (the table unreachable) is logged and tried again on the next request. */
+function storeAdminKey(): Promise<void> {
+  adminKeyStored ??= keys.ensureAdminKey(adminToken, "first admin (AdminApiKey secret)").then(
+    (outcome) => {
+      if (outcome === "created") logger.log("info", "stored the first admin API key");
+    },
+    (err: unknown) => {
+      adminKeyStored = undefined;
+      logger.log("error", "could not store the first admin API key", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    },
+  );
+  return adminKeyStored;
+}
+
+export const handler = async (
+  ...args: Parameters<typeof serve>
+): Promise<Awaited<ReturnType<typeof serve>>> => {
+  await storeAdminKey();
+  return serve(...args);
+};

@@ -7,6 +7,7 @@ export const ERRORS = {
   INVALID_PART: { status: 400, message: "The part breaks the multipart rules." },
   INVALID_CURSOR: { status: 400, message: "The paging cursor is not valid." },
   UNAUTHORIZED: { status: 401, message: "A valid API token is required (Authorization: Bearer <token>)." },
+  FORBIDDEN: { status: 403, message: "This API key may not do this." },
   NOT_FOUND: { status: 404, message: "No such transfer." },
   ROUTE_NOT_FOUND: { status: 404, message: "No such route." },
   METHOD_NOT_ALLOWED: { status: 405, message: "Method not allowed on this route." },

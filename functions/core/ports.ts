@@ -49,6 +49,10 @@ export interface ApiKeyRecord {
   name: string;
   createdAt: string;
   revokedAt?: string;
+  /** Absent on keys made before roles existed: those could do everything, so they count as admin. */
+  role?: "admin" | "user";
+  /** The admin key that created this one. */
+  createdBy?: string;
 }
 
 export interface ShareRecord {
@@ -150,6 +154,12 @@ export interface TransferRepo {
   getApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(tokenHash: string, key: ApiKeyRecord): Promise<void>;
   ping(): Promise<void>;
+  /** Stores a new key, listed and revocable by its id; false (and nothing written) if the token's hash is known. */
+  createApiKey(tokenHash: string, key: ApiKeyRecord): Promise<boolean>;
+  /** Keys stored by createApiKey, newest first (never their hashes). */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked (once: a second revoke keeps the first time); undefined if no key has this id. */
+  revokeApiKey(keyId: string, now: string): Promise<ApiKeyRecord | undefined>;
 }
 
 export interface StoredPart {

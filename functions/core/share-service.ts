@@ -115,7 +115,7 @@ export class ShareService {
     const nowDate = this.clock.now();
     const now = nowDate.getTime();
     const file = await this.repo.getTransfer(share.fileId);
-    if (!file || file.status !== "complete")
+    if (file?.status !== "complete")
       throw new AppError("SHARE_NOT_FOUND", "The file behind this share link is no longer available.");
     const refuse = (s: ShareRecord): never => {
       const state = this.state(s, now);
