@@ -65,9 +65,11 @@ export async function ensureDevKey(repo: TransferRepo, existing: string | undefi
     if (key && !key.revokedAt) return existing;
   }
   const token = newApiToken();
-  await repo.putApiKey(hashToken(token), {
+  // Admin, so the local developer can also manage keys (sfts keys …); listed and revocable like any key.
+  await repo.createApiKey(hashToken(token), {
     keyId: newKeyId(),
     name: "local development",
+    role: "admin",
     createdAt: new Date().toISOString(),
   });
   return token;

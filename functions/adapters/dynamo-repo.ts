@@ -585,18 +585,23 @@ export class DynamoTransferRepo implements TransferRepo {
   }
 
   async revokeShare(tokenHash: string, now: string): Promise<ShareRecord | undefined> {
+    return this.markRevoked<ShareRecord>({ PK: `S#${tokenHash}`, SK: "SHARE" }, now);
+  }
+
+  /** Sets revokedAt once (the first time wins) on an existing item; undefined if there is none. */
+  private async markRevoked<T>(key: { PK: string; SK: string }, now: string): Promise<T | undefined> {
     try {
       const r = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { PK: `S#${tokenHash}`, SK: "SHARE" },
+          Key: key,
           UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :now)",
           ConditionExpression: "attribute_exists(PK)",
           ExpressionAttributeValues: { ":now": now },
           ReturnValues: "ALL_NEW",
         }),
       );
-      return strip<ShareRecord>(r.Attributes as Record<string, unknown>);
+      return strip<T>(r.Attributes as Record<string, unknown>);
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return undefined;
       return dbError(err);
@@ -615,17 +620,6 @@ export class DynamoTransferRepo implements TransferRepo {
       this.doc.send(new GetCommand({ TableName: this.table, Key: { PK: `KEY#${tokenHash}`, SK: "KEY" } })),
     );
     return r.Item ? strip<ApiKeyRecord>(r.Item) : undefined;
-  }
-
-  async putApiKey(tokenHash: string, key: ApiKeyRecord): Promise<void> {
-    await this.run(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { PK: `KEY#${tokenHash}`, SK: "KEY", type: "key", ...key },
-        }),
-      ),
-    );
   }
 
   async ping(): Promise<void> {
@@ -702,21 +696,6 @@ export class DynamoTransferRepo implements TransferRepo {
     );
     const tokenHash = (ref.Item as { tokenHash?: string } | undefined)?.tokenHash;
     if (!tokenHash) return undefined;
-    try {
-      const r = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { PK: `KEY#${tokenHash}`, SK: "KEY" },
-          UpdateExpression: "SET revokedAt = if_not_exists(revokedAt, :now)",
-          ConditionExpression: "attribute_exists(PK)",
-          ExpressionAttributeValues: { ":now": now },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return strip<ApiKeyRecord>(r.Attributes as Record<string, unknown>);
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      return dbError(err);
-    }
+    return this.markRevoked<ApiKeyRecord>({ PK: `KEY#${tokenHash}`, SK: "KEY" }, now);
   }
 }

@@ -152,7 +152,6 @@ export interface TransferRepo {
   shareTokenHash(fileId: string, shareId: string): Promise<string | undefined>;
   revokeShare(tokenHash: string, now: string): Promise<ShareRecord | undefined>;
   getApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined>;
-  putApiKey(tokenHash: string, key: ApiKeyRecord): Promise<void>;
   ping(): Promise<void>;
   /** Stores a new key, listed and revocable by its id; false (and nothing written) if the token's hash is known. */
   createApiKey(tokenHash: string, key: ApiKeyRecord): Promise<boolean>;

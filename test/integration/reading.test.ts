@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../functions/api/config.js";
 import { createCoordinator } from "../../functions/api/coordinator.js";
-import { hashToken, newApiToken } from "../../functions/core/ids.js";
+import { hashToken, newApiToken, newKeyId } from "../../functions/core/ids.js";
 import { getFreePort } from "../../local/ports.js";
 import {
   type Api,
@@ -223,9 +223,9 @@ describe("API keys", () => {
     const good = newApiToken();
     const revoked = newApiToken();
     const now = new Date().toISOString();
-    await c.adapters.repo.putApiKey(hashToken(good), { keyId: "key_a", name: "ops", createdAt: now });
-    await c.adapters.repo.putApiKey(hashToken(revoked), {
-      keyId: "key_b",
+    await c.adapters.repo.createApiKey(hashToken(good), { keyId: newKeyId(), name: "ops", createdAt: now });
+    await c.adapters.repo.createApiKey(hashToken(revoked), {
+      keyId: newKeyId(),
       name: "old",
       createdAt: now,
       revokedAt: now,
