@@ -11,7 +11,7 @@ export default $config({
       name: "sfts",
       home: "aws",
       // Production keeps the bucket and table when the stage is removed, and refuses `sst remove`
-      // unless SFTS_ALLOW_REMOVE=1 says that is meant (docs/DEPLOY.md, "Removing a stage").
+      // unless SFTS_ALLOW_REMOVE=1 says that is meant (README.md, "Removing a stage").
       removal: production ? "retain" : "remove",
       protect: production && process.env.SFTS_ALLOW_REMOVE !== "1",
       providers: { aws: { version: "6.66.2" } },
