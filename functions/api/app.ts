@@ -13,6 +13,7 @@ import type { ErrorBody } from "../contract/schemas.js";
 import { AppError } from "../core/errors.js";
 import type { KeyService } from "../core/key-service.js";
 import type { MonitorService } from "../core/monitor-service.js";
+import { type RateLimit, RateLimiter } from "../core/rate-limiter.js";
 import type { ShareService } from "../core/share-service.js";
 import type { TransferService } from "../core/transfer-service.js";
 import { registerKeyRoutes } from "./key-routes.js";
@@ -43,6 +44,8 @@ export interface AppDeps {
   shares: ShareService;
   /** API-key management routes (/api/keys…); absent, the app has none. */
   keys?: KeyService;
+  /** Requests per second per API key; unlimited if absent. */
+  rateLimit?: RateLimit;
   /** Dashboard reads (/api/stats/series, /api/files/{id}/events, /api/errors); absent, the app has none. */
   monitor?: MonitorService;
   logger?: Logger;
@@ -69,7 +72,8 @@ function describeIssues(issues: readonly { path: PropertyKey[]; message: string 
 /** Share tokens are secrets: logs show /s/… only. */
 const loggedPath = (path: string) => (path.startsWith("/s/") ? "/s/…" : path);
 
-export function createApp({ service, shares, keys, monitor, logger = silentLogger }: AppDeps) {
+export function createApp({ service, shares, keys, monitor, rateLimit, logger = silentLogger }: AppDeps) {
+  const limiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const app = new OpenAPIHono<Vars>({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -124,7 +128,16 @@ export function createApp({ service, shares, keys, monitor, logger = silentLogge
     if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith("/s/")) return next();
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    await service.authenticate(match?.[1]);
+    const key = await service.authenticate(match?.[1]);
+    const waitMs = limiter?.take(key.keyId) ?? 0;
+    if (waitMs > 0) {
+      c.header("retry-after", String(Math.ceil(waitMs / 1000)));
+      return errorResponse(
+        c,
+        "RATE_LIMITED",
+        `Too many requests for this API key; retry in ${Math.ceil(waitMs / 1000)} s.`,
+      );
+    }
     // JSON bodies only: refuse other media types before any validation sees them.
     if (["POST", "PUT", "PATCH"].includes(c.req.method)) {
       const type = c.req.header("content-type");

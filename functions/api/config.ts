@@ -25,6 +25,8 @@ export interface AppConfig {
   downloadExpiresSeconds: number;
   version: string;
   logLevel: LogLevel | "silent";
+  /** Requests per second per API key (a token bucket per process), and the burst allowed. */
+  rateLimit: { perSecond: number; burst: number };
 }
 
 const Seconds = z.coerce.number().int().min(1).max(MAX_PRESIGN_EXPIRES_SECONDS);
@@ -45,6 +47,8 @@ const Env = z.object({
   SFTS_DOWNLOAD_EXPIRES: Seconds.default(3600),
   SFTS_VERSION: z.string().default("0.1.0"),
   SFTS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  SFTS_RATE_LIMIT: z.coerce.number().positive().default(200),
+  SFTS_RATE_BURST: z.coerce.number().int().min(1).default(1000),
 });
 
 export class ConfigError extends Error {
@@ -68,6 +72,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     downloadExpiresSeconds: e.SFTS_DOWNLOAD_EXPIRES,
     version: e.SFTS_VERSION,
     logLevel: e.SFTS_LOG_LEVEL,
+    rateLimit: { perSecond: e.SFTS_RATE_LIMIT, burst: e.SFTS_RATE_BURST },
   };
   if (e.SFTS_S3_ENDPOINT) config.s3.endpoint = e.SFTS_S3_ENDPOINT;
   if (e.SFTS_S3_PUBLIC_ENDPOINT) config.s3.publicEndpoint = e.SFTS_S3_PUBLIC_ENDPOINT;

@@ -24,6 +24,6 @@ export function createCoordinator(config: AppConfig, logger: Logger = silentLogg
   const shares = new ShareService({ repo: adapters.repo, store: adapters.store });
   const keys = new KeyService({ repo: adapters.repo });
   const monitor = new MonitorService(adapters.activity, adapters.repo);
-  const app = createApp({ service, shares, keys, monitor, logger });
+  const app = createApp({ service, shares, keys, monitor, rateLimit: config.rateLimit, logger });
   return { app, service, shares, keys, adapters };
 }

@@ -41,6 +41,7 @@ describe("loadConfig", () => {
       downloadExpiresSeconds: 3600,
       version: "0.1.0",
       logLevel: "info",
+      rateLimit: { perSecond: 200, burst: 1000 },
     };
     expect(loadConfig(localEnv)).toEqual(expected);
   });
@@ -56,6 +57,7 @@ describe("loadConfig", () => {
       downloadExpiresSeconds: 3600,
       version: "0.1.0",
       logLevel: "info",
+      rateLimit: { perSecond: 200, burst: 1000 },
     });
   });
 
