@@ -147,7 +147,7 @@ export const InitRequest = z
     contentType: z
       .string()
       .max(256)
-      .regex(/^[\x21-\x7e]+\/[\x21-\x7e]+(\s*;[\x20-\x7e]*)?$/, "must be a media type such as video/mp4")
+      .regex(/^[\x21-\x7e]+\/[\x21-\x7e]+( *;[\x20-\x7e]*)?$/, "must be a media type such as video/mp4")
       .optional(),
   })
   .strict()

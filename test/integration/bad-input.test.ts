@@ -283,6 +283,12 @@ const cases: Case[] = [
     message: /media type/,
   },
   {
+    name: "a content type with a line break (a header injection)",
+    send: () => api.post("/upload/init", init({ contentType: "text/plain\n; x=y" })),
+    status: 400,
+    code: "INVALID_INPUT",
+  },
+  {
     name: "bad listing limit",
     send: () => api.get("/api/files?limit=0"),
     status: 400,
