@@ -19,6 +19,7 @@ import { reapOrphans } from "./pid-registry.js";
 import { assertPortFree, hostPort } from "./ports.js";
 import { StackError } from "./stack-error.js";
 import { ensureVersitygw, startVersitygw, VERSITYGW_VERSION } from "./versitygw.js";
+import { defaultWebDir, withDashboard } from "./web-static.js";
 
 export const DYNAMODB_LOCAL_VERSION = "3.3.1";
 
@@ -43,6 +44,8 @@ export interface StackOptions {
   corsOrigins?: string[];
   /** Address put in presigned URLs when clients reach storage another way (tests: a fault proxy). */
   s3PublicEndpoint?: string;
+  /** The built dashboard served at `/` (default: web/dist in the repository). */
+  webDir?: string;
 }
 
 export interface RunningStack {
@@ -57,6 +60,10 @@ export interface RunningStack {
   env: Record<string, string>;
   config: AppConfig;
   logFiles: { api: string; s3: string; dynamodb: string };
+  /** Closes only the HTTP server (storage and table keep running): clients see the API go away. */
+  stopApi(): Promise<void>;
+  /** Listens again on the same address after stopApi(). */
+  startApi(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -139,7 +146,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const apiLog = createWriteStream(logFiles.api, { flags: "a" });
     const coordinator = createCoordinator(
       config,
-      createLogger((line) => apiLog.write(`${line}\n`)),
+      // A request still running when the stack stops may log after the file is closed: drop that line.
+      createLogger((line) => {
+        if (!apiLog.writableEnded) apiLog.write(`${line}\n`);
+      }),
     );
     const { adapters, app } = coordinator;
 
@@ -158,18 +168,30 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const token = await ensureDevKey(adapters.repo, previous);
     if (token !== previous) await writeAtomic(tokenFile, `${token}\n`);
 
-    const server = await new Promise<ServerType>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port: opts.apiPort }, () => resolve(s));
-      s.once("error", (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === "EADDRINUSE"
-            ? new StackError(`Port ${opts.apiPort} on ${host} (needed for the SFTS API) is already in use`, {
-                hint: "set SFTS_PORT (or --port) to another port",
-              })
-            : err,
-        ),
-      );
-    });
+    const handler = withDashboard(app.fetch, opts.webDir ?? defaultWebDir(import.meta.dirname));
+    const listen = (port: number) =>
+      new Promise<ServerType>((resolve, reject) => {
+        // Long query strings reach the app (which answers 400) instead of Node's bare 431.
+        const s = serve(
+          { fetch: handler, hostname: host, port, serverOptions: { maxHeaderSize: 64 * 1024 } },
+          () => resolve(s),
+        );
+        s.once("error", (err: NodeJS.ErrnoException) =>
+          reject(
+            err.code === "EADDRINUSE"
+              ? new StackError(`Port ${port} on ${host} (needed for the SFTS API) is already in use`, {
+                  hint: "set SFTS_PORT (or --port) to another port",
+                })
+              : err,
+          ),
+        );
+      });
+    const close = (s: ServerType) =>
+      new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        (s as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+    let server: ServerType | undefined = await listen(opts.apiPort);
     const port = (server.address() as AddressInfo).port;
     const info: LocalStackInfo = {
       server: `http://${hostPort(host, port)}`,
@@ -191,12 +213,20 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       env,
       config,
       logFiles,
+      async stopApi() {
+        const s = server;
+        server = undefined;
+        if (s) await close(s);
+      },
+      async startApi() {
+        if (stopping) throw new Error("the stack is stopping");
+        server ??= await listen(port);
+      },
       stop() {
         stopping ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-          });
+          const s = server;
+          server = undefined;
+          if (s) await close(s);
           adapters.destroy();
           await stopAll();
           await new Promise<void>((resolve) => apiLog.end(() => resolve()));

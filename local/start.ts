@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   const out = [
     "",
     "SFTS local stack is running",
+    `  Dashboard  ${stack.apiUrl}/`,
     `  API        ${stack.apiUrl}   (OpenAPI ${stack.apiUrl}/openapi.json, health ${stack.apiUrl}/health)`,
     `  S3         ${stack.s3Endpoint}   (versitygw ${STACK_VERSIONS.versitygw}, bucket ${stack.bucket})`,
     `  DynamoDB   ${stack.dynamodbEndpoint}   (DynamoDB Local ${STACK_VERSIONS.dynamodbLocal}, table ${stack.table})`,

@@ -142,7 +142,8 @@ export async function tableSnapshot(stack: StackInfo): Promise<string> {
     // The activity log (timelines, recent errors, per-minute counters) records rejected requests on
     // purpose; it is a log, not state, so "nothing changed" is about everything else.
     for (const i of r.Items ?? [])
-      if (!["event", "error"].includes(String(i.type?.S)) && i.PK?.S !== "SERIES") items.push(canonicalJson(i));
+      if (!["event", "error"].includes(String(i.type?.S)) && i.PK?.S !== "SERIES")
+        items.push(canonicalJson(i));
     start = r.LastEvaluatedKey;
   } while (start);
   ddb.destroy();

@@ -37,8 +37,9 @@ describe("rate limiting per API key", () => {
     }
     expect(statuses.slice(0, 2)).toEqual([200, 200]);
     expect(statuses).toContain(429);
-    expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(((await limited?.json()) as { error: { code: string } }).error.code).toBe("RATE_LIMITED");
+    if (!limited) throw new Error("no 429");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe("RATE_LIMITED");
     // Health is not metered: it needs no key.
     expect((await fetch(`${url}/health`)).status).toBe(200);
   });

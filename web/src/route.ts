@@ -1,0 +1,50 @@
+/** Hash routes (#/transfers/tr_…), so the built site needs no server rewrites on any static host. */
+import { useEffect, useState } from "preact/hooks";
+import type { Priority, TransferStatus } from "../../functions/contract/schemas.js";
+
+export type Route =
+  | { view: "overview" }
+  | { view: "transfers"; status?: TransferStatus; priority?: Priority }
+  | { view: "transfer"; id: string }
+  | { view: "errors" };
+
+const STATUSES = new Set<string>(["uploading", "assembling", "complete", "aborted", "failed"]);
+const PRIORITIES = new Set<string>(["high", "normal", "low"]);
+
+export function parseHash(hash: string): Route {
+  const [path = "", search = ""] = hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean);
+  if (parts[0] === "transfers" && parts[1]) return { view: "transfer", id: decodeURIComponent(parts[1]) };
+  if (parts[0] === "transfers") {
+    const q = new URLSearchParams(search);
+    const status = q.get("status") ?? "";
+    const priority = q.get("priority") ?? "";
+    return {
+      view: "transfers",
+      ...(STATUSES.has(status) && { status: status as TransferStatus }),
+      ...(PRIORITIES.has(priority) && { priority: priority as Priority }),
+    };
+  }
+  if (parts[0] === "errors") return { view: "errors" };
+  return { view: "overview" };
+}
+
+export const href = {
+  overview: "#/",
+  transfers: (filter: { status?: TransferStatus; priority?: Priority } = {}) => {
+    const q = new URLSearchParams(filter as Record<string, string>).toString();
+    return `#/transfers${q ? `?${q}` : ""}`;
+  },
+  transfer: (id: string) => `#/transfers/${encodeURIComponent(id)}`,
+  errors: "#/errors",
+};
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseHash(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseHash(location.hash));
+    window.addEventListener("hashchange", onChange);
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return route;
+}
