@@ -348,21 +348,22 @@ export class DynamoTransferRepo implements TransferRepo {
   }
 
   async listParts(id: string): Promise<PartRecord[]> {
-    const out: PartRecord[] = [];
+    return this.queryAll<PartRecord>({
+      KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
+      ExpressionAttributeValues: { ":pk": tPk(id), ":p": "P#" },
+      ConsistentRead: true,
+    });
+  }
+
+  /** Every item a query matches, following LastEvaluatedKey page by page. */
+  private async queryAll<T>(input: Omit<QueryCommandInput, "TableName" | "ExclusiveStartKey">): Promise<T[]> {
+    const out: T[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const r = await this.run(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues: { ":pk": tPk(id), ":p": "P#" },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        ),
+        this.doc.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start })),
       );
-      for (const item of r.Items ?? []) out.push(strip<PartRecord>(item));
+      for (const item of r.Items ?? []) out.push(strip<T>(item));
       start = r.LastEvaluatedKey;
     } while (start);
     return out;
@@ -663,25 +664,12 @@ export class DynamoTransferRepo implements TransferRepo {
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    const out: ApiKeyRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.run(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: INDEX_BY_CREATED,
-            KeyConditionExpression: "listPk = :pk",
-            ExpressionAttributeValues: { ":pk": "KEYS" },
-            ScanIndexForward: false,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of r.Items ?? []) out.push(strip<ApiKeyRecord>(item));
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    return this.queryAll<ApiKeyRecord>({
+      IndexName: INDEX_BY_CREATED,
+      KeyConditionExpression: "listPk = :pk",
+      ExpressionAttributeValues: { ":pk": "KEYS" },
+      ScanIndexForward: false,
+    });
   }
 
   async revokeApiKey(keyId: string, now: string): Promise<ApiKeyRecord | undefined> {
