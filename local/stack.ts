@@ -40,6 +40,8 @@ export interface StackOptions {
   log: (line: string) => void;
   /** Presigned URL lifetime; tests shorten it. */
   presignExpiresSeconds?: number;
+  /** Download URL lifetime; tests shorten it. */
+  downloadExpiresSeconds?: number;
   /** Extra origins allowed by the bucket's CORS rules. */
   corsOrigins?: string[];
   /** Address put in presigned URLs when clients reach storage another way (tests: a fault proxy). */
@@ -137,6 +139,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       SFTS_S3_ACCESS_KEY_ID: S3_ACCESS_KEY,
       SFTS_S3_SECRET_ACCESS_KEY: S3_SECRET_KEY,
       SFTS_DYNAMODB_ENDPOINT: ddb.endpoint,
+      ...(opts.downloadExpiresSeconds !== undefined && {
+        SFTS_DOWNLOAD_EXPIRES: String(opts.downloadExpiresSeconds),
+      }),
       ...(opts.presignExpiresSeconds !== undefined && {
         SFTS_PRESIGN_EXPIRES: String(opts.presignExpiresSeconds),
       }),

@@ -179,3 +179,38 @@ describe("clients no one here wrote", () => {
     expect(sha256(await readFile(out))).toBe(sha256(data));
   });
 });
+
+describe("a download URL that expires mid-download", () => {
+  it("is fetched again and the download completes", async () => {
+    const { getFreePort } = await import("../../local/ports.js");
+    const { startFaultProxy } = await import("../helpers/fault-proxy.js");
+    const proxyPort = await getFreePort();
+    const short = await startTestStack({
+      downloadExpiresSeconds: 1,
+      s3PublicEndpoint: `http://127.0.0.1:${proxyPort}`,
+    });
+    const proxy = await startFaultProxy({ target: short.s3Endpoint, port: proxyPort });
+    try {
+      const shortEnv = await cliEnv(short);
+      const bytes = randomBytes(12 * MiB);
+      await writeFile(join(dir, "expiring-download.bin"), bytes);
+      const sent = await runCli(
+        ["send", join(dir, "expiring-download.bin"), "--json", "--chunk-size", "5MiB"],
+        shortEnv,
+      ).done;
+      expect(sent.code).toBe(0);
+      const fileId = ofType(sent.events, "done")[0]?.transferId ?? "";
+      // The first range request reaches storage after its URL's one second is over.
+      proxy.addRule({ match: { method: "GET" }, times: 1, fault: { kind: "delay", ms: 2500 } });
+      const out = await freshDir("expiring");
+      const r = await runCli(["receive", fileId, "--json", "--concurrency", "1"], shortEnv, undefined, out)
+        .done;
+      expect(r.code).toBe(0);
+      expect(ofType(r.events, "retry").map((e) => e.code)).toContain("URL_EXPIRED");
+      expect((await readFile(join(out, "expiring-download.bin"))).equals(bytes)).toBe(true);
+    } finally {
+      await proxy.close();
+      await short.cleanup();
+    }
+  }, 120_000);
+});

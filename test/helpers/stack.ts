@@ -14,7 +14,11 @@ export interface TestStack extends RunningStack {
 }
 
 export async function startTestStack(
-  options: { presignExpiresSeconds?: number; s3PublicEndpoint?: string } = {},
+  options: {
+    presignExpiresSeconds?: number;
+    downloadExpiresSeconds?: number;
+    s3PublicEndpoint?: string;
+  } = {},
 ): Promise<TestStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const dataDir = await mkdtemp(join(tmpdir(), "sfts-test-stack-"));
@@ -36,6 +40,9 @@ export async function startTestStack(
     clientInfoFile: join(dataDir, "client", "local-stack.json"),
     log: (line) => process.stderr.write(`[stack] ${line}\n`),
     ...(options.s3PublicEndpoint !== undefined && { s3PublicEndpoint: options.s3PublicEndpoint }),
+    ...(options.downloadExpiresSeconds !== undefined && {
+      downloadExpiresSeconds: options.downloadExpiresSeconds,
+    }),
     ...(options.presignExpiresSeconds !== undefined && {
       presignExpiresSeconds: options.presignExpiresSeconds,
     }),
