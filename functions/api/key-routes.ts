@@ -5,11 +5,10 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Env } from "hono";
-import type { z } from "zod";
 import { ApiKeyInfo, CreatedKey, CreateKeyRequest, KeyList, PathKey } from "../contract/keys.js";
-import { ErrorBody } from "../contract/schemas.js";
 import { type KeyService, keyInfo } from "../core/key-service.js";
 import type { ApiKeyRecord } from "../core/ports.js";
+import { errors, json, secured } from "./openapi-common.js";
 
 export interface KeyRouteDeps {
   keys: KeyService;
@@ -17,44 +16,34 @@ export interface KeyRouteDeps {
   authenticate(token: string | undefined): Promise<ApiKeyRecord>;
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const errors = {
-  401: json(ErrorBody, "Missing or invalid API token"),
-  403: json(ErrorBody, "Not an admin key"),
-  500: json(ErrorBody, "Internal error"),
-  503: json(ErrorBody, "Database unavailable"),
-};
-const secured = { security: [{ bearer: [] }], tags: ["keys"] };
+const keyErrors = errors(401, 403);
+const keyRoute = { ...secured, tags: ["keys"] };
 
 export const whoAmIRoute = createRoute({
   method: "get",
   path: "/api/keys/me",
   summary: "The API key making the request: id, name, role (never the token)",
-  ...secured,
-  responses: { 200: json(ApiKeyInfo, "The caller's key"), ...errors },
+  ...keyRoute,
+  responses: { 200: json(ApiKeyInfo, "The caller's key"), ...keyErrors },
 });
 
 export const listKeysRoute = createRoute({
   method: "get",
   path: "/api/keys",
   summary: "All API keys, newest first, with their state (admin only; never the tokens)",
-  ...secured,
-  responses: { 200: json(KeyList, "API keys"), ...errors },
+  ...keyRoute,
+  responses: { 200: json(KeyList, "API keys"), ...keyErrors },
 });
 
 export const createKeyRoute = createRoute({
   method: "post",
   path: "/api/keys",
   summary: "Create an API key (admin only); the token is in this answer and nowhere else",
-  ...secured,
+  ...keyRoute,
   request: { body: { content: { "application/json": { schema: CreateKeyRequest } }, required: true } },
   responses: {
     200: json(CreatedKey, "The new key with its token"),
-    400: json(ErrorBody, "Invalid input"),
-    ...errors,
+    ...errors(400, 401, 403, 413, 415),
   },
 });
 
@@ -62,14 +51,11 @@ export const revokeKeyRoute = createRoute({
   method: "delete",
   path: "/api/keys/{keyId}",
   summary: "Revoke an API key (admin only); other running API instances stop accepting it within 30 s",
-  ...secured,
+  ...keyRoute,
   request: { params: PathKey },
   responses: {
     200: json(ApiKeyInfo, "The revoked key"),
-    400: json(ErrorBody, "Invalid key id"),
-    404: json(ErrorBody, "No such key"),
-    409: json(ErrorBody, "The key making the request"),
-    ...errors,
+    ...errors(400, 401, 403, 404, 409),
   },
 });
 

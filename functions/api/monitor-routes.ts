@@ -1,16 +1,9 @@
 /** Routes the dashboard reads: throughput series, a transfer's timeline, recent errors. */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { ErrorsQuery, EventsResponse, SeriesQuery, SeriesResponse } from "../contract/monitor.js";
-import { ErrorBody, PathId } from "../contract/schemas.js";
+import { PathId } from "../contract/schemas.js";
 import type { MonitorService } from "../core/monitor-service.js";
-
-const json = <T>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const errorResponses = (...codes: number[]) =>
-  Object.fromEntries([...codes, 500, 503].map((c) => [c, json(ErrorBody, "Error")]));
-const secured = { security: [{ bearer: [] }] };
+import { errors, json, secured } from "./openapi-common.js";
 
 export const seriesRoute = createRoute({
   method: "get",
@@ -19,7 +12,7 @@ export const seriesRoute = createRoute({
   summary: "Bytes, parts, completions and failures per minute, and the last full minute's throughput",
   ...secured,
   request: { query: SeriesQuery },
-  responses: { 200: json(SeriesResponse, "Per-minute series"), ...errorResponses(400, 401) },
+  responses: { 200: json(SeriesResponse, "Per-minute series"), ...errors(400, 401) },
 });
 
 export const eventsRoute = createRoute({
@@ -29,7 +22,7 @@ export const eventsRoute = createRoute({
   summary: "A transfer's timeline: created, rejected parts, client errors, assembled, aborted…",
   ...secured,
   request: { params: PathId },
-  responses: { 200: json(EventsResponse, "Timeline, oldest first"), ...errorResponses(400, 401, 404) },
+  responses: { 200: json(EventsResponse, "Timeline, oldest first"), ...errors(400, 401, 404) },
 });
 
 export const errorsRoute = createRoute({
@@ -39,7 +32,7 @@ export const errorsRoute = createRoute({
   summary: "Recent failures across transfers, newest first",
   ...secured,
   request: { query: ErrorsQuery },
-  responses: { 200: json(EventsResponse, "Recent failures"), ...errorResponses(400, 401) },
+  responses: { 200: json(EventsResponse, "Recent failures"), ...errors(400, 401) },
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: the app's Env type parameter is the caller's.

@@ -2,7 +2,7 @@
  * Route definitions: paths, validation schemas and documented responses, from which the OpenAPI
  * document is generated. Handlers live in app.ts.
  */
-import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import {
   AbortResponse,
@@ -32,30 +32,7 @@ import {
   ShareList,
   StatsResponse,
 } from "../contract/schemas.js";
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const body = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { "application/json": { schema } }, required: true },
-});
-
-const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "Invalid input",
-  401: "Missing or invalid API token",
-  404: "Unknown transfer",
-  409: "Not allowed in the transfer's state",
-  413: "Body too large",
-  410: "Gone",
-  415: "Body is not JSON",
-  500: "Internal error",
-  503: "Storage or database unavailable",
-};
-const errors = (...codes: number[]) =>
-  Object.fromEntries([...codes, 500, 503].map((c) => [c, json(ErrorBody, ERROR_DESCRIPTIONS[c] ?? "Error")]));
-
-const secured = { security: [{ bearer: [] }] } satisfies Partial<RouteConfig>;
+import { body, errors, json, secured } from "./openapi-common.js";
 
 export const initRoute = createRoute({
   method: "post",
