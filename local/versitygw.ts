@@ -73,7 +73,7 @@ export async function ensureVersitygw(
         `Building versitygw ${VERSITYGW_VERSION} with \`go install\` failed (exit ${exit})`,
         {
           details: tail,
-          hint: `full output: ${buildLog}; the first build needs ${GO_NEEDED} and access to proxy.golang.org (or a warm Go module cache)`,
+          hint: `full output: ${buildLog}; the first build needs ${GO_NEEDED} and access to the Go module proxy (or a warm Go module cache)`,
         },
       );
     }
