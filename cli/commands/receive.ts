@@ -2,6 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
 import { CliError, EXIT } from "../engine/errors.js";
 import { type EventSink, emitter } from "../engine/events.js";
+import { onInterrupt } from "../engine/interrupt.js";
 import { receive } from "../engine/receiver.js";
 import { humanReporter, jsonReporter, logFilePath, logFileSink } from "../engine/reporters.js";
 import { parseRate, type UnitError } from "../engine/units.js";
@@ -52,18 +53,7 @@ overwritten without --force. The stored name is made safe: it cannot name a path
       }
     }
     const client = this.clientConfig(flags);
-    const stop = new AbortController();
-    const abort = new AbortController();
-    let grace: NodeJS.Timeout | undefined;
-    const onSignal = () => {
-      const reason = new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
-      if (!stop.signal.aborted) {
-        stop.abort(reason);
-        grace = setTimeout(() => abort.abort(reason), 10_000);
-      } else abort.abort(reason);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    const interrupt = onInterrupt();
     const log = logFileSink(logFilePath());
     const human = this.json
       ? undefined
@@ -79,8 +69,8 @@ overwritten without --force. The stored name is made safe: it cannot name a path
         stallMs: flags["stall-timeout"] * 1000,
         client,
         emit: emitter(sinks),
-        stop: stop.signal,
-        abort: abort.signal,
+        stop: interrupt.stop,
+        abort: interrupt.abort,
       });
     } catch (err) {
       if (err instanceof CliError && err.exitCode === EXIT.INTERRUPTED) {
@@ -97,9 +87,7 @@ overwritten without --force. The stored name is made safe: it cannot name a path
       }
       throw err;
     } finally {
-      clearTimeout(grace);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      interrupt.dispose();
       human?.stop();
       await log.close();
     }

@@ -3,6 +3,7 @@ import { PRIORITIES, type Priority } from "../../functions/contract/schemas.js";
 import { BaseCommand } from "../base-command.js";
 import { CliError, EXIT } from "../engine/errors.js";
 import { type EventSink, emitter } from "../engine/events.js";
+import { onInterrupt } from "../engine/interrupt.js";
 import { humanReporter, jsonReporter, logFilePath, logFileSink } from "../engine/reporters.js";
 import { type SendFile, send } from "../engine/sender.js";
 import { parseRate, parseSize, type UnitError } from "../engine/units.js";
@@ -97,22 +98,12 @@ Run the same command again after Ctrl-C, a crash, a reboot or a lost network: it
     const memoryBudget = unit(() => parseSize(flags.memory), "--memory");
     const client = this.clientConfig(flags);
 
-    const stop = new AbortController();
-    const abort = new AbortController();
-    let graceTimer: NodeJS.Timeout | undefined;
-    const onSigint = () => {
-      if (!stop.signal.aborted) {
-        stop.abort(new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED));
+    const interrupt = onInterrupt({
+      onFirst: () => {
         if (!this.json)
           process.stderr.write("\nStopping: finishing the parts in flight (Ctrl-C again to stop at once)…\n");
-        graceTimer = setTimeout(
-          () => abort.abort(new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED)),
-          10_000,
-        );
-      } else abort.abort(new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED));
-    };
-    process.on("SIGINT", onSigint);
-    process.on("SIGTERM", onSigint);
+      },
+    });
 
     const log = logFileSink(logFilePath());
     const sinks: EventSink[] = [log.sink];
@@ -133,13 +124,11 @@ Run the same command again after Ctrl-C, a crash, a reboot or a lost network: it
         stallMs: flags["stall-timeout"] * 1000,
         memoryBudget,
         emit: emitter(sinks),
-        stop: stop.signal,
-        abort: abort.signal,
+        stop: interrupt.stop,
+        abort: interrupt.abort,
       });
     } finally {
-      clearTimeout(graceTimer);
-      process.off("SIGINT", onSigint);
-      process.off("SIGTERM", onSigint);
+      interrupt.dispose();
       human?.stop();
       await log.close();
     }
