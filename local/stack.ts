@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import type { LocalStackInfo } from "../cli/engine/paths.js";
+import type { DynamoCall } from "../functions/adapters/clients.js";
 import { type AppConfig, loadConfig } from "../functions/api/config.js";
 import { createCoordinator } from "../functions/api/coordinator.js";
 import { createLogger } from "../functions/api/logger.js";
@@ -48,6 +49,10 @@ export interface StackOptions {
   s3PublicEndpoint?: string;
   /** The built dashboard served at `/` (default: web/dist in the repository). */
   webDir?: string;
+  /** Requests per second and burst per API key (SFTS_RATE_LIMIT, SFTS_RATE_BURST); the config's defaults if absent. */
+  rateLimit?: { perSecond: number; burst: number };
+  /** Told about every request the coordinator sends to DynamoDB (benchmarks count writes with it). */
+  onDynamoCall?: (call: DynamoCall) => void;
 }
 
 export interface RunningStack {
@@ -66,6 +71,11 @@ export interface RunningStack {
   stopApi(): Promise<void>;
   /** Listens again on the same address after stopApi(). */
   startApi(): Promise<void>;
+  /**
+   * Stops one emulator (SIGKILL with `kill`, else a clean stop), waits `downMs`, and starts it again on
+   * the same port over the same data: what a storage or table outage looks like to the coordinator.
+   */
+  restartService(service: "s3" | "dynamodb", options?: { kill?: boolean; downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -101,7 +111,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       s3: join(logs, "versitygw.log"),
       dynamodb: join(logs, "dynamodb.log"),
     };
-    const [s3, ddb] = await Promise.all([
+    const startS3 = () =>
       startVersitygw({
         binary,
         host,
@@ -116,7 +126,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       }).then((p) => {
         started.push(p);
         return p;
-      }),
+      });
+    const startDdb = () =>
       startDynamoDbLocal({
         host,
         port: opts.dynamodbPort,
@@ -127,8 +138,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       }).then((p) => {
         started.push(p);
         return p;
-      }),
-    ]);
+      });
+    const [s3, ddb] = await Promise.all([startS3(), startDdb()]);
+    const services: Record<"s3" | "dynamodb", ManagedProcess> = { s3, dynamodb: ddb };
 
     const env: Record<string, string> = {
       SFTS_BUCKET: opts.bucket,
@@ -146,6 +158,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         SFTS_PRESIGN_EXPIRES: String(opts.presignExpiresSeconds),
       }),
       ...(opts.s3PublicEndpoint !== undefined && { SFTS_S3_PUBLIC_ENDPOINT: opts.s3PublicEndpoint }),
+      ...(opts.rateLimit !== undefined && {
+        SFTS_RATE_LIMIT: String(opts.rateLimit.perSecond),
+        SFTS_RATE_BURST: String(opts.rateLimit.burst),
+      }),
     };
     const config = loadConfig(env);
     const apiLog = createWriteStream(logFiles.api, { flags: "a" });
@@ -155,6 +171,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       createLogger((line) => {
         if (!apiLog.writableEnded) apiLog.write(`${line}\n`);
       }),
+      opts.onDynamoCall ? { onDynamoCall: opts.onDynamoCall } : {},
     );
     const { adapters, app } = coordinator;
 
@@ -226,6 +243,19 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       async startApi() {
         if (stopping) throw new Error("the stack is stopping");
         server ??= await listen(port);
+      },
+      async restartService(service, { kill = false, downMs = 0 } = {}) {
+        if (stopping) throw new Error("the stack is stopping");
+        const old = services[service];
+        if (kill) {
+          old.child.kill("SIGKILL");
+          await old.exited;
+        } else {
+          await old.stop();
+        }
+        started.splice(started.indexOf(old), 1);
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        services[service] = await (service === "s3" ? startS3() : startDdb());
       },
       stop() {
         stopping ??= (async () => {

@@ -183,7 +183,7 @@ describe("clients no one here wrote", () => {
 describe("a download URL that expires mid-download", () => {
   it("is fetched again and the download completes", async () => {
     const { getFreePort } = await import("../../local/ports.js");
-    const { startFaultProxy } = await import("../helpers/fault-proxy.js");
+    const { startFaultProxy } = await import("../../harness/fault-proxy.js");
     const proxyPort = await getFreePort();
     const short = await startTestStack({
       downloadExpiresSeconds: 1,

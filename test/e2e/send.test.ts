@@ -7,7 +7,7 @@ import { journalDir } from "../../cli/engine/journal.js";
 import { getFreePort } from "../../local/ports.js";
 import { apiClient, MiB, sha256 } from "../helpers/api.js";
 import { cliEnv, ofType, runCli } from "../helpers/cli.js";
-import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
+import { type FaultProxy, startFaultProxy } from "../../harness/fault-proxy.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
 let stack: TestStack;

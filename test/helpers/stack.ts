@@ -18,16 +18,16 @@ export async function startTestStack(
     presignExpiresSeconds?: number;
     downloadExpiresSeconds?: number;
     s3PublicEndpoint?: string;
+    /** Fixed ports (a link in front of the stack needs them before it starts); default free ones. */
+    ports?: { api: number; s3: number; dynamodb: number };
   } = {},
 ): Promise<TestStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const dataDir = await mkdtemp(join(tmpdir(), "sfts-test-stack-"));
   const host = "127.0.0.1";
-  const [apiPort, s3Port, dynamodbPort] = [
-    await getFreePort(host),
-    await getFreePort(host),
-    await getFreePort(host),
-  ];
+  const [apiPort, s3Port, dynamodbPort] = options.ports
+    ? [options.ports.api, options.ports.s3, options.ports.dynamodb]
+    : [await getFreePort(host), await getFreePort(host), await getFreePort(host)];
   const stack = await startStack({
     host,
     apiPort,

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Agent, createServer, type IncomingMessage, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
+import { type FaultProxy, startFaultProxy } from "../../harness/fault-proxy.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -39,6 +39,8 @@ export type Fault =
   | { kind: "delay"; ms: number }
   /** XOR 0xff the request-body byte at offset `at` (storage must then reject a checksummed part with BadDigest). */
   | { kind: "flip-byte"; at: number }
+  /** XOR 0xff the response-body byte at offset `at` (a receiver must notice by its checksum). */
+  | { kind: "flip-response-byte"; at: number }
   /** Answer directly without forwarding (e.g. 503 SlowDown XML with Retry-After). */
   | { kind: "status"; status: number; body?: string; headers?: Record<string, string> }
   /** Read nothing and answer nothing for `ms`, then destroy the connection. */
@@ -75,10 +77,33 @@ export interface FaultProxy {
   setRate(bytesPerSecond: number | null): void;
   /** Fixed extra latency per request (before forwarding), and jitter (uniform 0..jitterMs). */
   setLatency(ms: number, jitterMs?: number): void;
+  /**
+   * Random faults: asked once per request that no rule matched (link profiles use it for resets and
+   * byte flips at random); null removes it.
+   */
+  setChaos(picker: ChaosPicker | null): void;
+  /**
+   * An outage of `ms`: nothing moves in either direction on any connection, and new requests wait,
+   * as when a link goes dark and TCP keeps retransmitting. Overlapping outages extend each other.
+   */
+  outage(ms: number): void;
+  /** Resets every client connection at once (TCP RST), as when a mobile link drops and NAT state is lost. */
+  resetAll(): void;
   stats(): FaultProxyStats;
   /** Closes the server and destroys all open sockets. */
   close(): Promise<void>;
 }
+
+/**
+ * Chooses a fault for one request, or none; `bodyBytes` is its Content-Length (0 when absent), `range`
+ * its Range header.
+ */
+export type ChaosPicker = (request: {
+  method: string;
+  path: string;
+  bodyBytes: number;
+  range: string | undefined;
+}) => Fault | undefined;
 
 export interface FaultProxyOptions {
   /** http://127.0.0.1:PORT; it may be down when the proxy starts (requests then get 502). */
@@ -116,6 +141,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const sockets = new Set<Socket>();
   let rules: RuleState[] = [];
   let latency = { ms: 0, jitterMs: 0 };
+  let chaos: ChaosPicker | null = null;
+  let outageUntil = 0;
+  /** Sleeps while an outage lasts (it may be extended meanwhile). */
+  async function outageOver(signal: AbortSignal): Promise<void> {
+    for (let left = outageUntil - Date.now(); left > 0 && !signal.aborted; left = outageUntil - Date.now())
+      await sleep(left, signal);
+  }
   const stats: FaultProxyStats = { requests: 0, faultsApplied: {}, bytesUp: 0, bytesDown: 0, log: [] };
 
   /** One fault per request: rules are tried in the order added; a rule counts (for skip/times) only the requests that reach it. */
@@ -136,6 +168,17 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     return undefined;
   }
 
+  function pickChaos(req: IncomingMessage): Fault | undefined {
+    if (chaos === null) return undefined;
+    const length = Number(req.headers["content-length"] ?? 0);
+    return chaos({
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      bodyBytes: Number.isFinite(length) ? length : 0,
+      range: req.headers.range,
+    });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
@@ -143,7 +186,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     stats.requests++;
     stats.log.push(entry);
     if (stats.log.length > MAX_LOG_ENTRIES) stats.log.shift();
-    const fault = pickFault(method, path);
+    const fault = pickFault(method, path) ?? pickChaos(req);
     if (fault) {
       entry.fault = fault.kind;
       stats.faultsApplied[fault.kind] = (stats.faultsApplied[fault.kind] ?? 0) + 1;
@@ -160,9 +203,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     });
 
     const extra = latency.ms + Math.random() * latency.jitterMs;
-    if (extra > 0) {
+    if (extra > 0 || outageUntil > Date.now()) {
       req.pause();
       await sleep(extra, signal);
+      await outageOver(signal);
     }
 
     switch (fault?.kind) {
@@ -265,6 +309,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     let discard = false;
     const send = async (chunk: Buffer): Promise<void> => {
       if (chunk.length === 0 || discard) return;
+      await outageOver(signal);
       await bucket.take(chunk.length, signal);
       if (signal.aborted) return;
       if (upReq.destroyed) {
@@ -344,10 +389,16 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     try {
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
       let sent = 0;
+      const flipAt = fault?.kind === "flip-response-byte" ? fault.at : -1;
       for await (const raw of upRes as AsyncIterable<Buffer>) {
         let chunk = raw;
         if (resetAt !== undefined && sent + chunk.length >= resetAt)
           chunk = chunk.subarray(0, resetAt - sent);
+        if (flipAt >= sent && flipAt < sent + chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[flipAt - sent] = (chunk[flipAt - sent] ?? 0) ^ 0xff;
+        }
+        await outageOver(signal);
         await bucket.take(chunk.length, signal);
         if (signal.aborted) return;
         sent += chunk.length;
@@ -415,6 +466,18 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     },
     setLatency(ms, jitterMs = 0) {
       latency = { ms: Math.max(0, ms), jitterMs: Math.max(0, jitterMs) };
+    },
+    setChaos(picker) {
+      chaos = picker;
+    },
+    outage(ms) {
+      outageUntil = Math.max(outageUntil, Date.now() + Math.max(0, ms));
+    },
+    resetAll() {
+      for (const socket of sockets) {
+        if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+        else socket.destroy();
+      }
     },
     stats() {
       return {

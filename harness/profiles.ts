@@ -1,0 +1,90 @@
+/**
+ * Named link profiles: what a remote lab, a ship, a field clinic or a hostile middlebox looks like to a
+ * transfer. Each profile is data; `openLink` (link.ts) turns it into kernel shaping (rate, loss,
+ * outages) and fault-proxy behaviour (latency, resets, byte flips, connection drops).
+ *
+ * Latency is added per HTTP request (this kernel has no netem): one round trip before each request is
+ * forwarded, plus jitter. Resets and byte flips hit storage traffic only: the API is served over TLS in
+ * any real deployment, where a flipped byte becomes a failed TLS record, i.e. a reset, not wrong data.
+ */
+
+export const PROFILE_NAMES = ["good", "satellite", "mobile", "flaky", "hostile"] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+export interface LinkProfile {
+  name: ProfileName;
+  summary: string;
+  /** Round trip added per request, and uniform jitter 0..jitterMs on top. */
+  rttMs: number;
+  jitterMs: number;
+  /** Each direction, bit/s; undefined: as fast as loopback. */
+  rateBitsPerSec?: number;
+  /** Random packet loss per direction, percent (kernel shaping only). */
+  lossPercent?: number;
+  /** Every ~everyMs (uniform 0.5–1.5×), the link goes dark for outageMs. */
+  outages?: { everyMs: number; outageMs: number };
+  /** Every ~everyMs, the link drops: dark for darkMs, and every open connection is lost (NAT state gone). */
+  drops?: { everyMs: number; darkMs: number };
+  /** Chance that an upload request is reset mid-body, per MiB of its body. */
+  resetPerMiB?: number;
+  /** Chance that a download response is reset mid-body. */
+  downloadResetChance?: number;
+  /** Chance that one byte of an upload body, or of a download body, is flipped. */
+  flipChance?: number;
+}
+
+export const PROFILES: Record<ProfileName, LinkProfile> = {
+  good: { name: "good", summary: "loopback: no delay, no loss", rttMs: 0, jitterMs: 0 },
+  satellite: {
+    name: "satellite",
+    summary: "600 ms RTT, 2 Mbit/s",
+    rttMs: 600,
+    jitterMs: 50,
+    rateBitsPerSec: 2_000_000,
+  },
+  mobile: {
+    name: "mobile",
+    summary: "100 ms RTT, 8 Mbit/s, 2% loss, drops every ~30 s",
+    rttMs: 100,
+    jitterMs: 40,
+    rateBitsPerSec: 8_000_000,
+    lossPercent: 2,
+    drops: { everyMs: 30_000, darkMs: 2_000 },
+  },
+  flaky: {
+    name: "flaky",
+    summary: "40 ms RTT, 20 Mbit/s, resets, 10 s outages",
+    rttMs: 40,
+    jitterMs: 20,
+    rateBitsPerSec: 20_000_000,
+    resetPerMiB: 0.03,
+    downloadResetChance: 0.1,
+    outages: { everyMs: 45_000, outageMs: 10_000 },
+  },
+  hostile: {
+    name: "hostile",
+    summary: "20 ms RTT, 50 Mbit/s, 10% of bodies with a flipped byte",
+    rttMs: 20,
+    jitterMs: 10,
+    rateBitsPerSec: 50_000_000,
+    flipChance: 0.1,
+  },
+};
+
+export function profileByName(name: string): LinkProfile {
+  const p = (PROFILES as Record<string, LinkProfile | undefined>)[name];
+  if (p === undefined) throw new Error(`unknown link profile "${name}" (known: ${PROFILE_NAMES.join(", ")})`);
+  return p;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same faults, for reruns of a failure. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
