@@ -1,0 +1,207 @@
+/**
+ * The soak: the fault suite's long form. For each link profile (harness/profiles.ts), with the
+ * profile's own timed outages and drops running, it sends and receives files of several sizes, each
+ * transfer interrupted at random (kill -9 of the CLI, storage / table / API restarts, link drops and
+ * outages) and resumed by running the same command again. Then every transfer the coordinator calls
+ * complete is read back from storage and hashed. It prints one table row per profile and exits 1 if
+ * any transfer ended corrupt, was lost, or failed without a resumable error.
+ *
+ * Usage: npm run soak -- [--profiles good,satellite,…] [--rounds 1] [--seed N] [--mode auto|kernel|proxy]
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  auditStorage,
+  type Cue,
+  type FaultContext,
+  INTERRUPTIONS,
+  type Ledger,
+  mergeLedgers,
+  newLedger,
+  receiveFile,
+  sendFile,
+  sha256File,
+  totalInterruptions,
+  writeRandomFile,
+} from "../harness/faults.js";
+import { openLink } from "../harness/link.js";
+import { PROFILE_NAMES, type ProfileName, profileByName, seededRandom } from "../harness/profiles.js";
+import { getFreePort } from "../local/ports.js";
+import { type RunningStack, startStack } from "../local/stack.js";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const MiB = 1024 * 1024;
+const repoRoot = resolve(import.meta.dirname, "..", "..");
+
+/** File sizes per profile (MiB): what each link moves in reasonable time. */
+const SIZES: Record<ProfileName, number[]> = {
+  good: [1, 24, 160],
+  satellite: [1, 3],
+  mobile: [2, 12, 24],
+  flaky: [6, 24, 64],
+  hostile: [6, 24, 64],
+};
+
+const { values } = parseArgs({
+  options: {
+    profiles: { type: "string", default: PROFILE_NAMES.join(",") },
+    rounds: { type: "string", default: "1" },
+    seed: { type: "string" },
+    mode: { type: "string", default: "auto" },
+    dir: { type: "string", default: tmpdir() },
+  },
+});
+const profiles = (values.profiles ?? "").split(",").map((p) => profileByName(p.trim()));
+const rounds = Math.max(1, Number(values.rounds));
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+const mode = values.mode as "auto" | "kernel" | "proxy";
+const random = seededRandom(seed);
+
+const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
+
+/** One or two interruptions at random points (in parts of the run in progress). */
+function randomCues(size: number): Cue[] {
+  const parts = Math.max(1, Math.floor(size / (5 * MiB)));
+  const n = 1 + Math.floor(random() * 2);
+  const cues: Cue[] = [];
+  for (let i = 0; i < n; i++) {
+    const action = INTERRUPTIONS[Math.floor(random() * INTERRUPTIONS.length)] ?? "kill-cli";
+    cues.push({ afterParts: 1 + Math.floor(random() * Math.max(1, parts - 1)), action });
+  }
+  return cues;
+}
+
+async function main(): Promise<number> {
+  const work = await mkdtemp(join(values.dir ?? tmpdir(), "sfts-soak-"));
+  const host = "127.0.0.1";
+  const ports = {
+    api: await getFreePort(host),
+    s3: await getFreePort(host),
+    dynamodb: await getFreePort(host),
+  };
+  const first = profiles[0] ?? profileByName("good");
+  const link = await openLink({
+    profile: first,
+    targets: { api: `http://${host}:${ports.api}`, s3: `http://${host}:${ports.s3}` },
+    mode,
+    seed,
+    log,
+  });
+  let stack: RunningStack | undefined;
+  const stop = async () => {
+    await link.close();
+    await stack?.stop();
+    await rm(work, { recursive: true, force: true });
+  };
+  process.once("SIGINT", () => void stop().finally(() => process.exit(130)));
+  try {
+    stack = await startStack({
+      host,
+      apiPort: ports.api,
+      s3Port: ports.s3,
+      dynamodbPort: ports.dynamodb,
+      dataDir: join(work, "stack"),
+      cacheDir: join(repoRoot, ".cache"),
+      bucket: "sfts-soak",
+      table: "sfts-soak",
+      log,
+      s3PublicEndpoint: link.s3Url,
+    });
+    const home = join(work, "home");
+    const ctx: FaultContext = {
+      stack,
+      link,
+      env: {
+        ...(process.env as Record<string, string>),
+        HOME: home,
+        XDG_STATE_HOME: join(home, "state"),
+        XDG_CONFIG_HOME: join(home, "config"),
+        SFTS_SERVER: link.apiUrl,
+        SFTS_TOKEN: stack.token,
+      },
+      ledger: newLedger(),
+      log,
+    };
+    const rows: { profile: string; ledger: Ledger; seconds: number; mib: number; lost: number }[] = [];
+    for (const profile of profiles) {
+      await link.setProfile(profile);
+      const ledger = newLedger();
+      ctx.ledger = ledger;
+      const lostBefore = (await link.counters()).packetsLost;
+      const t0 = performance.now();
+      let mib = 0;
+      for (let round = 0; round < rounds; round++) {
+        for (const sizeMiB of SIZES[profile.name]) {
+          const size = sizeMiB * MiB;
+          const name = `${profile.name}-${round}-${sizeMiB}`;
+          const file = join(work, `${name}.bin`);
+          await writeRandomFile(file, size);
+          const sha256 = await sha256File(file);
+          log(`${profile.name}: ${sizeMiB} MiB`);
+          const sent = await sendFile(ctx, file, size, randomCues(size));
+          if (sent.ok && sent.transferId) {
+            await receiveFile(
+              ctx,
+              sent.transferId,
+              join(work, `${name}.out`),
+              { sha256, size },
+              randomCues(size),
+            );
+            mib += 2 * sizeMiB;
+          }
+          await rm(file, { force: true });
+          await rm(join(work, `${name}.out`), { force: true });
+        }
+      }
+      rows.push({
+        profile: profile.name,
+        ledger,
+        seconds: (performance.now() - t0) / 1000,
+        mib,
+        lost: (await link.counters()).packetsLost - lostBefore,
+      });
+    }
+    const audit = await auditStorage(stack);
+    const total = newLedger();
+    for (const r of rows) mergeLedgers(total, r.ledger);
+
+    const fmt = (r: { profile: string; ledger: Ledger; seconds: number; mib: number; lost: number }) =>
+      `| ${r.profile} | ${r.ledger.transfers} | ${totalInterruptions(r.ledger)} | ${r.ledger.resumableFailures} | ` +
+      `${(r.ledger.bytesResent / MiB).toFixed(1)} | ${r.ledger.corruptCaught} | ${r.lost} | ` +
+      `${r.ledger.identical}/${r.ledger.receives} | ${r.ledger.failures.length} | ${r.ledger.corruptComplete} | ${r.seconds.toFixed(0)} |`;
+    const lines = [
+      `Soak: link via ${link.mode}${link.notes.length ? ` (${link.notes.join("; ")})` : ""}, seed ${seed}, rounds ${rounds}, ` +
+        `${cpus().length} cores, load ${loadavg()[0]?.toFixed(2)}`,
+      "",
+      "| profile | transfers | interruptions | resumable failures | MiB re-sent | corrupt parts caught | packets lost | identical | failed | corrupt complete | seconds |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+      ...rows.map(fmt),
+      fmt({
+        profile: "all",
+        ledger: total,
+        seconds: rows.reduce((s, r) => s + r.seconds, 0),
+        mib: 0,
+        lost: rows.reduce((s, r) => s + r.lost, 0),
+      }),
+      "",
+      `Interruptions by kind: ${INTERRUPTIONS.map((k) => `${k} ${total.interruptions[k]}`).join(", ")}.`,
+      `Audit: ${audit.complete} transfers marked complete, ${audit.verified} read back with the recorded SHA-256, ${audit.corrupt.length} corrupt.`,
+    ];
+    if (total.failures.length) lines.push("", "Failures:", ...total.failures.map((f) => `- ${f}`));
+    process.stdout.write(`${lines.join("\n")}\n`);
+    const bad = audit.corrupt.length > 0 || total.corruptComplete > 0 || total.failures.length > 0;
+    return bad ? 1 : 0;
+  } finally {
+    await stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`soak failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
