@@ -167,6 +167,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   proxy.clearRules();
+  proxy.setChaos(null);
   proxy.setRate(null);
   proxy.setLatency(0);
   target.seen.length = 0;
@@ -407,6 +408,62 @@ describe("faults", () => {
     expect((await send(proxy.port, "GET", "/other")).status).toBe(418);
     expect((await send(proxy.port, "GET", "/other")).status).toBe(419);
     expect(proxy.stats().faultsApplied.status! - (before.faultsApplied.status ?? 0)).toBe(4);
+  });
+});
+
+describe("link-profile faults", () => {
+  it("flip-response-byte: the client receives the body with exactly that byte inverted", async () => {
+    proxy.addRule({ fault: { kind: "flip-response-byte", at: 70_000 } });
+    const reply = await send(proxy.port, "GET", `/big?n=${100 * KiB}`);
+    const diffs: number[] = [];
+    for (let i = 0; i < reply.body.length; i++) if (reply.body[i] !== 0x61) diffs.push(i);
+    expect(reply.body.length).toBe(100 * KiB);
+    expect(diffs).toEqual([70_000]);
+  });
+
+  it("setChaos: asked for requests no rule matched, with method, path, body size and range", async () => {
+    const asked: unknown[] = [];
+    proxy.addRule({ match: { path: /^\/ruled/ }, fault: { kind: "delay", ms: 1 } });
+    proxy.setChaos((r) => {
+      asked.push(r);
+      return r.method === "PUT" ? { kind: "flip-byte", at: 0 } : undefined;
+    });
+    await send(proxy.port, "GET", "/ruled");
+    await send(proxy.port, "GET", "/r", { headers: { Range: "bytes=0-9" } });
+    const body = Buffer.alloc(10, 1);
+    await send(proxy.port, "PUT", "/p", { body });
+    expect(asked).toEqual([
+      { method: "GET", path: "/r", bodyBytes: 0, range: "bytes=0-9" },
+      { method: "PUT", path: "/p", bodyBytes: 10, range: undefined },
+    ]);
+    expect(target.seen.at(-1)!.body[0]).toBe(0xfe);
+  });
+
+  it("outage: a new request waits until the link is back, and so does a body already moving", async () => {
+    proxy.outage(400);
+    const t0 = performance.now();
+    await send(proxy.port, "GET", "/o");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(390);
+    // Mid-body: the target stops receiving for the outage, then gets the rest.
+    proxy.setRate(2 * MiB);
+    const sending = send(proxy.port, "PUT", "/ob", { body: randomBytes(MiB) });
+    await new Promise((r) => setTimeout(r, 150));
+    proxy.outage(500);
+    await sending;
+    const chunks = target.seen.at(-1)!.chunks;
+    const gaps = chunks.slice(1).map((c, i) => c.t - chunks[i]!.t);
+    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(400);
+    expect(target.seen.at(-1)!.body.length).toBe(MiB);
+  });
+
+  it("resetAll: every open client connection is reset at once", async () => {
+    proxy.setRate(256 * KiB);
+    const a = errorCode(send(proxy.port, "PUT", "/a", { body: randomBytes(MiB) }));
+    const b = errorCode(send(proxy.port, "GET", `/big?n=${MiB}`));
+    await new Promise((r) => setTimeout(r, 200));
+    proxy.resetAll();
+    expect(RESET_CODES).toContain(await a);
+    expect(RESET_CODES).toContain(await b);
   });
 });
 
