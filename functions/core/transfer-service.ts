@@ -254,13 +254,14 @@ export class TransferService {
 
     const objectKey = objectKeyFor(id);
     if (input.size === 0) {
-      // S3 multipart needs at least one part; an empty file is one plain PUT.
-      await this.store.putEmptyObject(objectKey, hexToBase64(EMPTY_SHA256_HEX));
+      // Refuse before writing anything: a rejected request leaves storage as it was.
       if (input.sha256 !== EMPTY_SHA256_HEX)
         throw new AppError(
           "INVALID_INPUT",
           "An empty file's SHA-256 is e3b0c442…b855; the one given differs.",
         );
+      // S3 multipart needs at least one part; an empty file is one plain PUT.
+      await this.store.putEmptyObject(objectKey, hexToBase64(EMPTY_SHA256_HEX));
       const t: TransferRecord = {
         ...base,
         status: "complete",
