@@ -6,10 +6,10 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { type FileHandle, open, rename } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { z } from "zod";
 import type { PartInfo } from "../../functions/contract/schemas.js";
 import { apiClientFor } from "./api-client.js";
@@ -86,7 +86,9 @@ export function targetPath(name: string, id: string, output: string | undefined,
   const safe = safeFileName(name, id);
   if (output === undefined) return join(cwd, safe);
   const abs = resolve(cwd, output);
-  return existsSync(abs) && statSync(abs).isDirectory() ? join(abs, safe) : abs;
+  // "-o incoming/" names a folder even before it exists (it is then created).
+  const meansFolder = output.endsWith("/") || output.endsWith(sep);
+  return meansFolder || (existsSync(abs) && statSync(abs).isDirectory()) ? join(abs, safe) : abs;
 }
 
 function getRange(
@@ -234,6 +236,8 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
 
   let handle: FileHandle;
   try {
+    if (opts.output !== undefined && /[/\\]$/.test(opts.output))
+      await mkdir(dirname(target), { recursive: true });
     handle = await open(partial, existsSync(partial) ? "r+" : "w+");
     await handle.truncate(file.size);
   } catch (err) {

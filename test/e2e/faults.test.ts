@@ -119,12 +119,12 @@ describe("transfers through each link profile end byte-identical", () => {
 
   it("mobile: 2% loss and a drop that loses every connection mid-send", async () => {
     await withProfile(PROFILES.mobile);
-    await roundTrip("mobile", 11 * MiB, [{ afterParts: 1, action: "link-drop" }]);
+    await roundTrip("mobile", 8 * MiB, [{ afterParts: 1, action: "link-drop" }]);
   }, 180_000);
 
   it("flaky: random resets and a 10 s outage mid-send", async () => {
     await withProfile(PROFILES.flaky);
-    await roundTrip("flaky", 16 * MiB, [{ afterParts: 1, action: "link-outage" }]);
+    await roundTrip("flaky", 11 * MiB, [{ afterParts: 1, action: "link-outage" }]);
   }, 180_000);
 
   it("hostile: flipped bytes up and down are refused and sent again, never stored or written", async () => {

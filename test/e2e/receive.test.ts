@@ -117,6 +117,12 @@ describe("sfts receive", () => {
     expect((await runCli(["receive", id, "-o", "sub"], env, undefined, out).done).code).toBe(0);
     expect((await readFile(join(out, "copy.bin"))).equals(data)).toBe(true);
     expect((await readFile(join(out, "sub", "original.bin"))).equals(data)).toBe(true);
+    // A trailing slash names a folder even when it does not exist yet; without one, a missing folder is an error.
+    expect((await runCli(["receive", id, "-o", "new/deeper/"], env, undefined, out).done).code).toBe(0);
+    expect((await readFile(join(out, "new", "deeper", "original.bin"))).equals(data)).toBe(true);
+    const missing = await runCli(["receive", id, "-o", "nowhere/copy.bin"], env, undefined, out).done;
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/nowhere/);
   });
 
   it.each([
