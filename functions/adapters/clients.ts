@@ -19,6 +19,23 @@ export interface Adapters {
   destroy(): void;
 }
 
+/** One request the coordinator sent to DynamoDB: every attempt, so retried requests count each time. */
+export interface DynamoCall {
+  /** The API operation, e.g. "TransactWriteItems". */
+  operation: string;
+  /** The request as sent, in DynamoDB's attribute-value form. */
+  input: Readonly<Record<string, unknown>>;
+  /** From sending the request to its parsed answer, in milliseconds. */
+  ms: number;
+  /** The error's name, if the request failed. */
+  error?: string;
+}
+
+export interface AdapterOptions {
+  /** Told about every DynamoDB request (benchmarks count writes with it); absent, nothing is observed. */
+  onDynamoCall?: (call: DynamoCall) => void;
+}
+
 const handler = () => new NodeHttpHandler({ connectionTimeout: 3000, requestTimeout: 30_000 });
 
 export function buildS3Client(config: AppConfig, endpoint = config.s3.endpoint): S3Client {
@@ -36,7 +53,26 @@ export function buildS3Client(config: AppConfig, endpoint = config.s3.endpoint):
   return new S3Client(c);
 }
 
-export function buildAdapters(config: AppConfig): Adapters {
+/** Reports each attempt after the SDK's retry step, with the marshalled input and the outcome. */
+function observeDynamo(client: DynamoDBClient, observe: (call: DynamoCall) => void): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? "").replace(/Command$/, "");
+      const input = args.input as Record<string, unknown>;
+      const started = performance.now();
+      const out = await next(args).catch((err: unknown) => {
+        const ms = performance.now() - started;
+        observe({ operation, input, ms, error: err instanceof Error ? err.name : "Error" });
+        throw err;
+      });
+      observe({ operation, input, ms: performance.now() - started });
+      return out;
+    },
+    { step: "finalizeRequest", priority: "low", name: "sftsObserveDynamo" },
+  );
+}
+
+export function buildAdapters(config: AppConfig, options: AdapterOptions = {}): Adapters {
   const s3 = buildS3Client(config);
   const presign =
     config.s3.publicEndpoint && config.s3.publicEndpoint !== config.s3.endpoint
@@ -49,6 +85,7 @@ export function buildAdapters(config: AppConfig): Adapters {
     ...(config.dynamodb.endpoint && { endpoint: config.dynamodb.endpoint }),
     ...(config.dynamodb.credentials && { credentials: config.dynamodb.credentials }),
   });
+  if (options.onDynamoCall) observeDynamo(dynamodb, options.onDynamoCall);
   const doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
   return {
     repo: new DynamoTransferRepo(doc, config.table),

@@ -1,5 +1,5 @@
 /** Wires config → SDK clients → adapters → service → app. Used by the Lambda entry point and the local stack. */
-import { buildAdapters } from "../adapters/clients.js";
+import { type AdapterOptions, buildAdapters } from "../adapters/clients.js";
 import { KeyService } from "../core/key-service.js";
 import { MonitorService } from "../core/monitor-service.js";
 import { ShareService } from "../core/share-service.js";
@@ -8,8 +8,12 @@ import { createApp } from "./app.js";
 import type { AppConfig } from "./config.js";
 import { type Logger, silentLogger } from "./logger.js";
 
-export function createCoordinator(config: AppConfig, logger: Logger = silentLogger) {
-  const adapters = buildAdapters(config);
+export function createCoordinator(
+  config: AppConfig,
+  logger: Logger = silentLogger,
+  adapterOptions: AdapterOptions = {},
+) {
+  const adapters = buildAdapters(config, adapterOptions);
   const service = new TransferService({
     repo: adapters.repo,
     store: adapters.store,
