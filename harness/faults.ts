@@ -189,7 +189,8 @@ export async function runUntilDone(
   let transferId: string | undefined;
   for (let run = 1; ; run++) {
     let parts = 0;
-    const busy: Promise<void>[] = [];
+    // Interruptions one after another, never two at once.
+    let busy: Promise<void> = Promise.resolve();
     const r = spawnCli([...args, "--json"], {
       env: ctx.env,
       wrap: (argv) => ctx.link.command(argv),
@@ -203,12 +204,12 @@ export async function runUntilDone(
         const cue = pending[0];
         if (cue && parts >= cue.afterParts) {
           pending.shift();
-          busy.push(interrupt(ctx, cue.action, child));
+          busy = busy.then(() => interrupt(ctx, cue.action, child));
         }
       },
     });
     const result = await r.done;
-    await Promise.all(busy);
+    await busy;
     const killed = result.signal === "SIGKILL";
     if (result.code === 0) return { ok: true, runs: run, transferId, last: result, events };
     const resumable = killed || (result.code !== null && RESUMABLE_EXITS.has(result.code));

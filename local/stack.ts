@@ -141,6 +141,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       });
     const [s3, ddb] = await Promise.all([startS3(), startDdb()]);
     const services: Record<"s3" | "dynamodb", ManagedProcess> = { s3, dynamodb: ddb };
+    const restarts: Record<"s3" | "dynamodb", Promise<void>> = {
+      s3: Promise.resolve(),
+      dynamodb: Promise.resolve(),
+    };
 
     const env: Record<string, string> = {
       SFTS_BUCKET: opts.bucket,
@@ -244,18 +248,23 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         if (stopping) throw new Error("the stack is stopping");
         server ??= await listen(port);
       },
-      async restartService(service, { kill = false, downMs = 0 } = {}) {
-        if (stopping) throw new Error("the stack is stopping");
-        const old = services[service];
-        if (kill) {
-          old.child.kill("SIGKILL");
-          await old.exited;
-        } else {
-          await old.stop();
-        }
-        started.splice(started.indexOf(old), 1);
-        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-        services[service] = await (service === "s3" ? startS3() : startDdb());
+      restartService(service, { kill = false, downMs = 0 } = {}) {
+        if (stopping) return Promise.reject(new Error("the stack is stopping"));
+        // One restart of a service at a time: a second one waits for the first to finish.
+        const next = restarts[service].then(async () => {
+          const old = services[service];
+          if (kill) {
+            old.child.kill("SIGKILL");
+            await old.exited;
+          } else {
+            await old.stop();
+          }
+          started.splice(started.indexOf(old), 1);
+          if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+          services[service] = await (service === "s3" ? startS3() : startDdb());
+        });
+        restarts[service] = next.catch(() => {});
+        return next;
       },
       stop() {
         stopping ??= (async () => {
