@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { PRIORITIES, type Priority, TRANSFER_STATUSES, type TransferStatus } from "../contract/schemas.js";
+import { MAX_PARTS, MIN_PART_NUMBER } from "../contract/limits.js";
 import { AppError } from "../core/errors.js";
 import type {
   ApiKeyRecord,
@@ -353,6 +354,30 @@ export class DynamoTransferRepo implements TransferRepo {
       ExpressionAttributeValues: { ":pk": tPk(id), ":p": "P#" },
       ConsistentRead: true,
     });
+  }
+
+  async partNeighbours(id: string, partNumber: number): Promise<PartRecord[]> {
+    const nearest = async (from: number, to: number, forward: boolean) => {
+      if (from > to) return [];
+      const r = await this.doc
+        .send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
+            ExpressionAttributeValues: { ":pk": tPk(id), ":from": partSk(from), ":to": partSk(to) },
+            ScanIndexForward: forward,
+            Limit: 1,
+            ConsistentRead: true,
+          }),
+        )
+        .catch(dbError);
+      return (r.Items ?? []) as PartRecord[];
+    };
+    const [below, above] = await Promise.all([
+      nearest(MIN_PART_NUMBER, partNumber - 1, false),
+      nearest(partNumber + 1, MAX_PARTS, true),
+    ]);
+    return [...below, ...above];
   }
 
   /** Every item a query matches, following LastEvaluatedKey page by page. */

@@ -135,6 +135,11 @@ export interface TransferRepo {
   /** Forgets parts storage no longer holds, fixing the counters. */
   forgetParts(id: string, parts: readonly PartRecord[], now: string): Promise<void>;
   listParts(id: string): Promise<PartRecord[]>;
+  /**
+   * The recorded parts numbered nearest below and above `partNumber` (none, one or two): recorded parts
+   * never overlap and ascend with their numbers, so these are the only ones a new part can collide with.
+   */
+  partNeighbours(id: string, partNumber: number): Promise<PartRecord[]>;
   findStoredObject(sha256: string, size: number): Promise<StoredObjectRecord | undefined>;
   /** Adds the dedupe entry unless one exists (the first stored copy wins). */
   putStoredObject(obj: StoredObjectRecord): Promise<void>;

@@ -89,6 +89,8 @@ export const KEY_CACHE_MS = 30_000;
 
 const stripQuotes = (etag: string) => etag.replace(/^"+|"+$/g, "");
 const objectKeyFor = (transferId: string) => `objects/${transferId}`;
+/** Presign batches up to this size look up each part's recorded neighbours instead of listing every part. */
+const NEIGHBOUR_LOOKUP_MAX = 4;
 
 /** Whether storage holds this recorded part as recorded (size, and SHA-256 where the store keeps one). */
 function storageHolds(stored: StoredPart | undefined, p: PartRecord): boolean {
@@ -312,17 +314,23 @@ export class TransferService {
       seen.add(p.partNumber);
       checkPart(t.size, p);
     }
-    const recorded = await this.repo.listParts(id);
-    for (const p of parts) {
+    // A few parts (the CLI asks for one at a time): read only their recorded neighbours, so a presign
+    // costs the same at part 9,999 as at part 2; a large batch reads the part list once.
+    const recorded: (PartRecord[] | undefined)[] =
+      parts.length <= NEIGHBOUR_LOOKUP_MAX
+        ? await Promise.all(parts.map((p) => this.repo.partNeighbours(id, p.partNumber)))
+        : parts.map(() => undefined);
+    const all = recorded.includes(undefined) ? await this.repo.listParts(id) : [];
+    parts.forEach((p, i) => {
       checkNeighbours(
         p,
         parts.filter((q) => q.partNumber !== p.partNumber),
       );
       checkNeighbours(
         p,
-        recorded.filter((r) => r.partNumber !== p.partNumber),
+        (recorded[i] ?? all).filter((r) => r.partNumber !== p.partNumber),
       );
-    }
+    });
     const expiresIn = this.config.presignExpiresSeconds;
     const expiresAt = new Date(this.clock.now().getTime() + expiresIn * 1000).toISOString();
     const uploadId = t.uploadId as string;
@@ -393,11 +401,7 @@ export class TransferService {
     let recorded: PartDoneResponse["recorded"] = "existing";
     if (old.sha256 !== part.sha256 || old.offset !== part.offset || old.size !== part.size) {
       // The part was sent again with other bytes; storage now holds the new ones (checked above).
-      const recordedParts = await this.repo.listParts(id);
-      checkNeighbours(
-        part,
-        recordedParts.filter((p) => p.partNumber !== partNumber),
-      );
+      checkNeighbours(part, await this.repo.partNeighbours(id, partNumber));
       if (!(await this.repo.replacePart(id, old, part, now)))
         throw new AppError("PART_CONFLICT", `Part ${partNumber} changed while it was being recorded; retry.`);
       await this.bumpStats({ bytesReceived: part.size - old.size });

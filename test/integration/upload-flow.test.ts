@@ -111,3 +111,49 @@ describe("an empty file", () => {
     expect((await res.arrayBuffer()).byteLength).toBe(0);
   });
 });
+
+describe("presign checks a part against the recorded parts around it, however far in number", () => {
+  const data = randomFile(80 * MiB + 1024);
+  const part = (partNumber: number, offsetMiB: number, sizeMiB: number, extra = 0) => {
+    const offset = offsetMiB * MiB;
+    const size = sizeMiB * MiB + extra;
+    return { partNumber, offset, size, sha256: sha256(data.subarray(offset, offset + size)) };
+  };
+  let id: string;
+
+  beforeAll(async () => {
+    id = (await initTransfer(api, data)).transferId;
+    // Recorded: part 1 = MiB 0–10, part 3 = MiB 20–25, part 20 = MiB 75 to the end.
+    await sendParts(api, id, data, [part(1, 0, 10), part(3, 20, 5), part(20, 75, 5, 1024)]);
+  });
+
+  it.each([
+    ["one part at a time (neighbour lookups)", false],
+    ["in a batch of five (the whole part list)", true],
+  ])("%s: fitting parts are signed, overlapping or unfillable ones refused", async (_name, batch) => {
+    // Four parts that fit (MiB 30–50), sent along so the batch is large enough to read the whole list.
+    const fillers = [part(5, 30, 5), part(6, 35, 5), part(7, 40, 5), part(8, 45, 5)];
+    const check = async (p: ReturnType<typeof part>) => {
+      const r = await api.post(`/upload/${id}/parts`, { parts: batch ? [p, ...fillers] : [p] });
+      return { status: r.status, message: String(r.body?.error?.message ?? "") };
+    };
+    expect(await check(part(2, 10, 10))).toEqual({ status: 200, message: "" });
+    expect(await check(part(2, 9, 5))).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/overlaps part 1 /),
+    });
+    expect(await check(part(2, 16, 5))).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/overlaps part 3 /),
+    });
+    expect(await check(part(19, 71, 5))).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/overlaps part 20 /),
+    });
+    // Part 19 ending 1 MiB before part 20 leaves a gap with no part number left to fill it.
+    expect(await check(part(19, 65, 9))).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/cannot be filled/),
+    });
+  });
+});
