@@ -190,8 +190,12 @@ async function main(): Promise<number> {
       `Audit: ${audit.complete} transfers marked complete, ${audit.verified} read back with the recorded SHA-256, ${audit.corrupt.length} corrupt.`,
     ];
     if (total.failures.length) lines.push("", "Failures:", ...total.failures.map((f) => `- ${f}`));
+    const lost = total.sent.filter((id) => !audit.verifiedIds.includes(id));
+    if (lost.length) lines.push(`Lost (sent, but not complete and verified): ${lost.join(", ")}`);
+
     process.stdout.write(`${lines.join("\n")}\n`);
-    const bad = audit.corrupt.length > 0 || total.corruptComplete > 0 || total.failures.length > 0;
+    const bad =
+      audit.corrupt.length > 0 || total.corruptComplete > 0 || total.failures.length > 0 || lost.length > 0;
     return bad ? 1 : 0;
   } finally {
     await stop();

@@ -61,6 +61,8 @@ export interface Ledger {
   failures: string[];
   /** Transfers marked complete whose bytes differ: must stay 0. */
   corruptComplete: number;
+  /** Transfer ids of the sends that reported success (each must be complete in the audit). */
+  sent: string[];
 }
 
 export function newLedger(): Ledger {
@@ -75,6 +77,7 @@ export function newLedger(): Ledger {
     identical: 0,
     failures: [],
     corruptComplete: 0,
+    sent: [],
   };
 }
 
@@ -89,6 +92,7 @@ export function mergeLedgers(into: Ledger, from: Ledger): void {
   into.identical += from.identical;
   into.failures.push(...from.failures);
   into.corruptComplete += from.corruptComplete;
+  into.sent.push(...from.sent);
 }
 
 export const totalInterruptions = (l: Ledger): number =>
@@ -236,6 +240,7 @@ export async function sendFile(
   ctx.ledger.transfers++;
   ctx.ledger.sends++;
   ctx.ledger.bytesResent += Math.max(0, after.storageBytesUp - before.storageBytesUp - size);
+  if (out.ok && out.transferId) ctx.ledger.sent.push(out.transferId);
   return out;
 }
 
@@ -267,6 +272,8 @@ export async function receiveFile(
 export interface AuditResult {
   complete: number;
   verified: number;
+  /** Ids of the transfers marked complete whose bytes were verified. */
+  verifiedIds: string[];
   /** Transfers marked complete whose stored bytes do not hash to the recorded SHA-256. */
   corrupt: string[];
 }
@@ -282,7 +289,7 @@ export async function auditStorage(stack: RunningStack): Promise<AuditResult> {
     forcePathStyle: true,
     credentials: stack.s3Credentials,
   });
-  const result: AuditResult = { complete: 0, verified: 0, corrupt: [] };
+  const result: AuditResult = { complete: 0, verified: 0, verifiedIds: [], corrupt: [] };
   try {
     let cursor: string | null = null;
     do {
@@ -307,8 +314,10 @@ export async function auditStorage(stack: RunningStack): Promise<AuditResult> {
           h.update(chunk);
           size += chunk.length;
         }
-        if (size === f.size && h.digest("hex") === f.sha256) result.verified++;
-        else result.corrupt.push(f.id);
+        if (size === f.size && h.digest("hex") === f.sha256) {
+          result.verified++;
+          result.verifiedIds.push(f.id);
+        } else result.corrupt.push(f.id);
       }
       cursor = page.nextCursor;
     } while (cursor);
