@@ -15,20 +15,18 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { repoRoot } from "../harness/cli-process.js";
 import { sha256File, writeRandomFile } from "../harness/faults.js";
-import { openLink } from "../harness/link.js";
+import { startLinkedStack } from "../harness/linked-stack.js";
 import { type LinkProfile, PROFILE_NAMES, type ProfileName, profileByName } from "../harness/profiles.js";
-import { getFreePort } from "../local/ports.js";
-import { type RunningStack, startStack } from "../local/stack.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
-const repoRoot = resolve(import.meta.dirname, "..", "..");
 const TOOLS = ["sfts", "rclone", "aws"] as const;
 type ToolName = (typeof TOOLS)[number];
 
@@ -118,42 +116,16 @@ function median(xs: number[]): number | undefined {
 }
 
 async function main(): Promise<number> {
-  const work = await mkdtemp(join(values.dir ?? tmpdir(), "sfts-links-"));
-  const host = "127.0.0.1";
-  const ports = {
-    api: await getFreePort(host),
-    s3: await getFreePort(host),
-    dynamodb: await getFreePort(host),
-  };
-  const link = await openLink({
+  const { link, stack, work, stop } = await startLinkedStack({
+    name: "links",
     profile: profiles[0] ?? profileByName("good"),
-    targets: { api: `http://${host}:${ports.api}`, s3: `http://${host}:${ports.s3}` },
     mode: values.mode as "auto" | "kernel" | "proxy",
-    ...(values.seed !== undefined && { seed: Number(values.seed) }),
+    seed: values.seed === undefined ? undefined : Number(values.seed),
     log,
+    dir: values.dir,
   });
-  let stack: RunningStack | undefined;
   let s3: S3Client | undefined;
-  const stop = async () => {
-    s3?.destroy();
-    await link.close();
-    await stack?.stop();
-    await rm(work, { recursive: true, force: true });
-  };
-  process.once("SIGINT", () => void stop().finally(() => process.exit(130)));
   try {
-    stack = await startStack({
-      host,
-      apiPort: ports.api,
-      s3Port: ports.s3,
-      dynamodbPort: ports.dynamodb,
-      dataDir: join(work, "stack"),
-      cacheDir: join(repoRoot, ".cache"),
-      bucket: "sfts-links",
-      table: "sfts-links",
-      log,
-      s3PublicEndpoint: link.s3Url,
-    });
     const st = stack;
     s3 = new S3Client({
       endpoint: st.s3Endpoint,
@@ -301,6 +273,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${lines.join("\n")}\n`);
     return 0;
   } finally {
+    s3?.destroy();
     await stop();
   }
 }

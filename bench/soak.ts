@@ -8,9 +8,9 @@
  *
  * Usage: npm run soak -- [--profiles good,satellite,…] [--rounds 1] [--seed N] [--mode auto|kernel|proxy]
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   auditStorage,
@@ -26,14 +26,11 @@ import {
   totalInterruptions,
   writeRandomFile,
 } from "../harness/faults.js";
-import { openLink } from "../harness/link.js";
+import { startLinkedStack } from "../harness/linked-stack.js";
 import { PROFILE_NAMES, type ProfileName, profileByName, seededRandom } from "../harness/profiles.js";
-import { getFreePort } from "../local/ports.js";
-import { type RunningStack, startStack } from "../local/stack.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
-const repoRoot = resolve(import.meta.dirname, "..", "..");
 
 /** File sizes per profile (MiB): what each link moves in reasonable time. */
 const SIZES: Record<ProfileName, number[]> = {
@@ -74,41 +71,15 @@ function randomCues(size: number): Cue[] {
 }
 
 async function main(): Promise<number> {
-  const work = await mkdtemp(join(values.dir ?? tmpdir(), "sfts-soak-"));
-  const host = "127.0.0.1";
-  const ports = {
-    api: await getFreePort(host),
-    s3: await getFreePort(host),
-    dynamodb: await getFreePort(host),
-  };
-  const first = profiles[0] ?? profileByName("good");
-  const link = await openLink({
-    profile: first,
-    targets: { api: `http://${host}:${ports.api}`, s3: `http://${host}:${ports.s3}` },
+  const { link, stack, work, stop } = await startLinkedStack({
+    name: "soak",
+    profile: profiles[0] ?? profileByName("good"),
     mode,
     seed,
     log,
+    dir: values.dir,
   });
-  let stack: RunningStack | undefined;
-  const stop = async () => {
-    await link.close();
-    await stack?.stop();
-    await rm(work, { recursive: true, force: true });
-  };
-  process.once("SIGINT", () => void stop().finally(() => process.exit(130)));
   try {
-    stack = await startStack({
-      host,
-      apiPort: ports.api,
-      s3Port: ports.s3,
-      dynamodbPort: ports.dynamodb,
-      dataDir: join(work, "stack"),
-      cacheDir: join(repoRoot, ".cache"),
-      bucket: "sfts-soak",
-      table: "sfts-soak",
-      log,
-      s3PublicEndpoint: link.s3Url,
-    });
     const home = join(work, "home");
     const ctx: FaultContext = {
       stack,
