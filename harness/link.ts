@@ -103,6 +103,8 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
     let outages = 0;
     let drops = 0;
     let dark = 0;
+    /** Packets lost under earlier shapes (re-shaping resets the kernel's counters). */
+    let lostEarlier = 0;
     const timers = new Set<NodeJS.Timeout>();
     let closed = false;
 
@@ -181,8 +183,11 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
         proxy.setRate(ns || p.rateBitsPerSec === undefined ? null : p.rateBitsPerSec / 8);
       }
       s3.setChaos(chaos);
-      if (ns) await ns.shape({ rateBitsPerSec: p.rateBitsPerSec, lossPercent: p.lossPercent });
-      else if (p.lossPercent) log(`link: ${p.name}: ${p.lossPercent}% loss not modelled without a namespace`);
+      if (ns) {
+        lostEarlier += await ns.droppedPackets();
+        await ns.shape({ rateBitsPerSec: p.rateBitsPerSec, lossPercent: p.lossPercent });
+      } else if (p.lossPercent)
+        log(`link: ${p.name}: ${p.lossPercent}% loss not modelled without a namespace`);
       if (opts.timedEvents !== false) {
         const { outages: o, drops: d } = p;
         if (o) schedule(o.everyMs, () => outage(o.outageMs));
@@ -216,7 +221,7 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
           flips: count("flip-byte") + count("flip-response-byte"),
           outages,
           drops,
-          packetsLost: ns ? await ns.droppedPackets() : 0,
+          packetsLost: ns ? lostEarlier + (await ns.droppedPackets()) : 0,
           bytesUp: a.bytesUp + b.bytesUp,
           bytesDown: a.bytesDown + b.bytesDown,
           storageBytesUp: b.bytesUp,

@@ -101,7 +101,12 @@ describe("kernel mode", () => {
       const r = await fetchThrough(link.command, `${link.apiUrl}/big?n=${2 * MiB}`);
       expect(r.n).toBe(2 * MiB);
       expect(r.s).toBeGreaterThan(1.8);
-      expect((await link.counters()).packetsLost).toBeGreaterThan(0);
+      const lost = (await link.counters()).packetsLost;
+      expect(lost).toBeGreaterThan(0);
+      // Counted across profiles: a new shape does not reset the count.
+      await link.setProfile(PROFILES.good);
+      expect((await link.counters()).packetsLost).toBe(lost);
+      await link.setProfile({ ...PROFILES.mobile, rttMs: 0, jitterMs: 0 });
       // The service is not reachable from the namespace except through the link's address.
       await expect(fetchThrough(link.command, `${target}/big?n=1`)).rejects.toThrow();
       // An outage: a request started during it completes only after it.
