@@ -95,14 +95,14 @@ async function main(): Promise<number> {
       ledger: newLedger(),
       log,
     };
-    const rows: { profile: string; ledger: Ledger; seconds: number; mib: number; lost: number }[] = [];
+    type Row = { profile: string; ledger: Ledger; seconds: number; lost: number; timed: number };
+    const rows: Row[] = [];
     for (const profile of profiles) {
       await link.setProfile(profile);
       const ledger = newLedger();
       ctx.ledger = ledger;
-      const lostBefore = (await link.counters()).packetsLost;
+      const before = await link.counters();
       const t0 = performance.now();
-      let mib = 0;
       for (let round = 0; round < rounds; round++) {
         for (const sizeMiB of SIZES[profile.name]) {
           const size = sizeMiB * MiB;
@@ -120,41 +120,48 @@ async function main(): Promise<number> {
               { sha256, size },
               randomCues(size),
             );
-            mib += 2 * sizeMiB;
           }
           await rm(file, { force: true });
           await rm(join(work, `${name}.out`), { force: true });
         }
       }
+      const after = await link.counters();
       rows.push({
         profile: profile.name,
         ledger,
         seconds: (performance.now() - t0) / 1000,
-        mib,
-        lost: (await link.counters()).packetsLost - lostBefore,
+        lost: after.packetsLost - before.packetsLost,
+        // The profile's own drops and outages, on top of the cued ones.
+        timed:
+          after.drops +
+          after.outages -
+          before.drops -
+          before.outages -
+          ledger.interruptions["link-drop"] -
+          ledger.interruptions["link-outage"],
       });
     }
     const audit = await auditStorage(stack);
     const total = newLedger();
     for (const r of rows) mergeLedgers(total, r.ledger);
 
-    const fmt = (r: { profile: string; ledger: Ledger; seconds: number; mib: number; lost: number }) =>
+    const fmt = (r: Row) =>
       `| ${r.profile} | ${r.ledger.transfers} | ${totalInterruptions(r.ledger)} | ${r.ledger.resumableFailures} | ` +
       `${(r.ledger.bytesResent / MiB).toFixed(1)} | ${r.ledger.corruptCaught} | ${r.lost} | ` +
-      `${r.ledger.identical}/${r.ledger.receives} | ${r.ledger.failures.length} | ${r.ledger.corruptComplete} | ${r.seconds.toFixed(0)} |`;
+      `${r.timed} | ${r.ledger.identical}/${r.ledger.receives} | ${r.ledger.failures.length} | ${r.ledger.corruptComplete} | ${r.seconds.toFixed(0)} |`;
     const lines = [
       `Soak: link via ${link.mode}${link.notes.length ? ` (${link.notes.join("; ")})` : ""}, seed ${seed}, rounds ${rounds}, ` +
         `${cpus().length} cores, load ${loadavg()[0]?.toFixed(2)}`,
       "",
-      "| profile | transfers | interruptions | resumable failures | MiB re-sent | corrupt parts caught | packets lost | identical | failed | corrupt complete | seconds |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+      "| profile | transfers | interruptions | resumable failures | MiB re-sent | corrupt parts caught | packets lost | timed drops + outages | identical | failed | corrupt complete | seconds |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
       ...rows.map(fmt),
       fmt({
         profile: "all",
         ledger: total,
         seconds: rows.reduce((s, r) => s + r.seconds, 0),
-        mib: 0,
         lost: rows.reduce((s, r) => s + r.lost, 0),
+        timed: rows.reduce((s, r) => s + r.timed, 0),
       }),
       "",
       `Interruptions by kind: ${INTERRUPTIONS.map((k) => `${k} ${total.interruptions[k]}`).join(", ")}.`,
