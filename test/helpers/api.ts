@@ -178,3 +178,22 @@ export function rawPut(
     req.end(body);
   });
 }
+
+/** Every documented operation but the public ones, with its path parameters filled in. */
+export async function protectedOperations(on: StackInfo): Promise<{ method: string; path: string }[]> {
+  const doc = (await apiClient(on, null).get("/openapi.json")).body as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  const open = new Set(["/health", "/openapi.json", "/s/{token}"]);
+  const fill = (path: string) =>
+    path
+      .replace("{id}", "tr_00000000000000000000000000")
+      .replace("{n}", "1")
+      .replace("{shareId}", "sh_00000000000000000000")
+      .replace("{keyId}", "key_0000000000000000");
+  return Object.entries(doc.paths)
+    .filter(([path]) => !open.has(path))
+    .flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: fill(path) })),
+    );
+}

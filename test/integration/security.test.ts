@@ -26,6 +26,7 @@ import {
   initTransfer,
   MiB,
   planParts,
+  protectedOperations,
   randomFile,
   sendParts,
   sha256,
@@ -63,25 +64,6 @@ async function startStage(name: string): Promise<Stage> {
       c.adapters.destroy();
     },
   };
-}
-
-/** Every documented operation but the public ones, with its path parameters filled in. */
-async function protectedOperations(on: StackInfo): Promise<{ method: string; path: string }[]> {
-  const doc = (await apiClient(on, null).get("/openapi.json")).body as {
-    paths: Record<string, Record<string, unknown>>;
-  };
-  const open = new Set(["/health", "/openapi.json", "/s/{token}"]);
-  const fill = (path: string) =>
-    path
-      .replace("{id}", "tr_00000000000000000000000000")
-      .replace("{n}", "1")
-      .replace("{shareId}", "sh_00000000000000000000")
-      .replace("{keyId}", "key_0000000000000000");
-  return Object.entries(doc.paths)
-    .filter(([path]) => !open.has(path))
-    .flatMap(([path, ops]) =>
-      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: fill(path) })),
-    );
 }
 
 const sendAll = async (on: StackInfo, token: string | null, ops: { method: string; path: string }[]) => {
