@@ -194,6 +194,8 @@ async function main(): Promise<number> {
             };
           }
           log(`${profile.name} round ${round + 1}: ${tool}`);
+          // Every run meets the profile's drops and outages at the same times after its start.
+          await link.restartEvents();
           const t0 = performance.now();
           const r = await run(link.command(argv), env, limitSeconds(profile, size) * 1000);
           const seconds = (performance.now() - t0) / 1000;

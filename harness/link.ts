@@ -59,6 +59,12 @@ export interface Link {
   setProfile(profile: LinkProfile): Promise<void>;
   /** A deterministic fault on storage traffic, on top of the profile's random ones (tests). */
   addStorageRule(rule: FaultRule): void;
+  /**
+   * Starts the profile's timed outages and drops afresh, on the same schedule every time (from the
+   * seed): a benchmark calls it before each run, so every tool meets the same events at the same times.
+   * Waits for an event still in progress to end first.
+   */
+  restartEvents(): Promise<void>;
   /** Go dark for `ms` (resolves when the link is back). */
   outage(ms: number): Promise<void>;
   /** Go dark for `darkMs` and lose every open connection, as a mobile handover does. */
@@ -89,6 +95,8 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
   }
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const random = seededRandom(seed);
+  /** The timed events' own generator, reset by restartEvents(). */
+  let eventRandom = seededRandom(seed ^ 0x5eed);
   let ns: NetNamespace | undefined;
   const proxies: FaultProxy[] = [];
   try {
@@ -156,17 +164,21 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
       return undefined;
     };
 
+    let generation = 0;
+    let firing: Promise<void> | undefined;
     const schedule = (every: number, fire: () => Promise<void>) => {
+      const mine = generation;
       const arm = () => {
         const t = setTimeout(
           () => {
             timers.delete(t);
-            if (closed) return;
-            void fire().finally(() => {
-              if (!closed) arm();
+            if (closed || mine !== generation) return;
+            firing = fire().finally(() => {
+              firing = undefined;
+              if (!closed && mine === generation) arm();
             });
           },
-          every * (0.5 + random()),
+          every * (0.5 + eventRandom()),
         );
         t.unref();
         timers.add(t);
@@ -174,9 +186,17 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
       arm();
     };
 
-    const apply = async (p: LinkProfile) => {
+    const armEvents = () => {
+      generation++;
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      eventRandom = seededRandom(seed ^ 0x5eed);
+      if (opts.timedEvents === false) return;
+      const { outages: o, drops: d } = profile;
+      if (o) schedule(o.everyMs, () => outage(o.outageMs));
+      if (d) schedule(d.everyMs, () => drop(d.darkMs));
+    };
+    const apply = async (p: LinkProfile) => {
       profile = p;
       for (const proxy of proxies) {
         proxy.setLatency(p.rttMs, p.jitterMs);
@@ -188,11 +208,7 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
         await ns.shape({ rateBitsPerSec: p.rateBitsPerSec, lossPercent: p.lossPercent });
       } else if (p.lossPercent)
         log(`link: ${p.name}: ${p.lossPercent}% loss not modelled without a namespace`);
-      if (opts.timedEvents !== false) {
-        const { outages: o, drops: d } = p;
-        if (o) schedule(o.everyMs, () => outage(o.outageMs));
-        if (d) schedule(d.everyMs, () => drop(d.darkMs));
-      }
+      armEvents();
       log(`link: ${p.name} (${p.summary}) via ${mode}, seed ${seed}`);
     };
     await apply(profile);
@@ -208,6 +224,11 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
       s3Url: s3.url,
       command: (argv) => [...(ns?.execPrefix ?? []), ...argv],
       setProfile: apply,
+      async restartEvents() {
+        generation++; // no event re-arms itself from here on
+        await firing;
+        armEvents();
+      },
       addStorageRule: (rule) => s3.addRule(rule),
       outage,
       drop,

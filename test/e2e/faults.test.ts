@@ -55,9 +55,10 @@ beforeAll(async () => {
     link,
     env,
     ledger,
-    // Shorter than the 30 s default so a connection lost while awaiting an answer is given up sooner.
-    sendArgs: ["--stall-timeout", "8", "--chunk-size", "5MiB"],
-    receiveArgs: ["--stall-timeout", "8"],
+    // A stall timeout shorter than the 30 s default, so a connection lost while awaiting an answer is
+    // given up sooner; two parts in flight, so a cue after the first part lands while others still wait.
+    sendArgs: ["--stall-timeout", "8", "--chunk-size", "5MiB", "--concurrency", "2"],
+    receiveArgs: ["--stall-timeout", "8", "--concurrency", "2"],
   };
 }, 180_000);
 
