@@ -74,6 +74,40 @@ describe("proxy mode", () => {
   }, 60_000);
 });
 
+describe("timed events", () => {
+  it("restartEvents() replays the same outage schedule from the seed, so every run meets the same events", async () => {
+    const seen: number[] = [];
+    let t0 = 0;
+    const link = await openLink({
+      profile: { ...PROFILES.good, outages: { everyMs: 200, outageMs: 20 } },
+      targets: { api: target, s3: target },
+      mode: "proxy",
+      seed: 99,
+      log: (line) => {
+        if (line.startsWith("link: outage")) seen.push(performance.now() - t0);
+      },
+    });
+    try {
+      const firstEvents = async () => {
+        seen.length = 0;
+        await link.restartEvents();
+        t0 = performance.now();
+        await new Promise((r) => setTimeout(r, 700));
+        return [...seen];
+      };
+      const a = await firstEvents();
+      const b = await firstEvents();
+      expect(a.length).toBeGreaterThanOrEqual(2);
+      // The same events at the same offsets (timers are not exact: within 40 ms).
+      expect(b.length).toBeGreaterThanOrEqual(a.length - 1);
+      for (let i = 0; i < Math.min(a.length, b.length, 2); i++)
+        expect(Math.abs((a[i] ?? 0) - (b[i] ?? 0))).toBeLessThan(40);
+    } finally {
+      await link.close();
+    }
+  });
+});
+
 describe("kernel mode", () => {
   it("runs the client in its own namespace over a rate-limited, lossy veth, and removes it all on close", async () => {
     const can = await kernelShapingAvailable();
