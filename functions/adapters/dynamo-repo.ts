@@ -15,8 +15,8 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { PRIORITIES, type Priority, TRANSFER_STATUSES, type TransferStatus } from "../contract/schemas.js";
 import { MAX_PARTS, MIN_PART_NUMBER } from "../contract/limits.js";
+import { PRIORITIES, type Priority, TRANSFER_STATUSES, type TransferStatus } from "../contract/schemas.js";
 import { AppError } from "../core/errors.js";
 import type {
   ApiKeyRecord,

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { journalDir } from "../../cli/engine/journal.js";
+import { type FaultProxy, startFaultProxy } from "../../harness/fault-proxy.js";
 import { getFreePort } from "../../local/ports.js";
 import { apiClient, MiB, sha256 } from "../helpers/api.js";
 import { cliEnv, ofType, runCli } from "../helpers/cli.js";
-import { type FaultProxy, startFaultProxy } from "../../harness/fault-proxy.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
 let stack: TestStack;
