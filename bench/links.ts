@@ -14,14 +14,13 @@
  *        [--size-mib N (all profiles)] [--mode auto|kernel|proxy] [--seed N]
  */
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { repoRoot } from "../harness/cli-process.js";
-import { sha256File, writeRandomFile } from "../harness/faults.js";
+import { sha256OfObject, writeRandomFile } from "../harness/files.js";
 import { startLinkedStack } from "../harness/linked-stack.js";
 import { type LinkProfile, PROFILE_NAMES, type ProfileName, profileByName } from "../harness/profiles.js";
 
@@ -97,16 +96,12 @@ function run(argv: string[], env: NodeJS.ProcessEnv, limitMs: number) {
   });
 }
 
-async function storedSha256(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
-  try {
-    const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const h = createHash("sha256");
-    for await (const chunk of obj.Body as AsyncIterable<Uint8Array>) h.update(chunk);
-    return h.digest("hex");
-  } catch {
-    return undefined;
-  }
-}
+/** The stored object's SHA-256, or undefined when it cannot be read. */
+const storedSha256 = (s3: S3Client, bucket: string, key: string) =>
+  sha256OfObject(s3, bucket, key).then(
+    (o) => o.sha256,
+    () => undefined,
+  );
 
 function median(xs: number[]): number | undefined {
   if (xs.length === 0) return undefined;
@@ -146,8 +141,7 @@ async function main(): Promise<number> {
       await link.setProfile(profile);
       const size = Number(values["size-mib"] ?? DEFAULT_SIZE[profile.name]) * MiB;
       const file = join(work, `${profile.name}.bin`);
-      await writeRandomFile(file, size);
-      const sha256 = await sha256File(file);
+      const sha256 = await writeRandomFile(file, size);
       const runs: RunResult[] = [];
       for (let round = 0; round < rounds; round++) {
         const order = tools.map((_, i) => tools[(i + round) % tools.length] as ToolName);

@@ -24,18 +24,19 @@
 import { type ChildProcess, execFile, fork, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../cli/engine/retry.js";
 import type { DynamoCall } from "../functions/adapters/clients.js";
 import { loadConfig } from "../functions/api/config.js";
 import { KiB, MIN_PART_SIZE, MiB } from "../functions/contract/limits.js";
+import { sha256OfObject, writeRandomFile } from "../harness/files.js";
 import { readRegistry } from "../local/pid-registry.js";
 import { getFreePort } from "../local/ports.js";
 import { type RunningStack, startStack } from "../local/stack.js";
@@ -597,23 +598,6 @@ interface CliReport {
   command: string;
 }
 
-/** Random bytes written in 8 MiB chunks, hashed on the way. */
-async function makeFile(file: string, size: number): Promise<string> {
-  const hash = createHash("sha256");
-  const fh = await open(file, "w");
-  try {
-    for (let done = 0; done < size; ) {
-      const chunk = randomBytes(Math.min(8 * MiB, size - done));
-      hash.update(chunk);
-      await fh.write(chunk);
-      done += chunk.length;
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest("hex");
-}
-
 function withoutAwsVars(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("AWS_") || k.startsWith("SFTS_")) delete env[k];
@@ -638,7 +622,7 @@ async function cliPhase(opts: {
     const file = join(dir, `send-${i}.bin`);
     const home = join(dir, `client-${i}`);
     await mkdir(home, { recursive: true });
-    files.push({ file, sha256: await makeFile(file, size), home });
+    files.push({ file, sha256: await writeRandomFile(file, size), home });
   }
   await promisify(execFile)("sync", []);
 
@@ -718,12 +702,7 @@ async function cliPhase(opts: {
   let verified = 0;
   for (const s of senders) {
     if (s.error || !s.transferId) continue;
-    const r = await opts.s3.send(
-      new GetObjectCommand({ Bucket: stack.bucket, Key: `objects/${s.transferId}` }),
-    );
-    const hash = createHash("sha256");
-    for await (const chunk of r.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
-    const got = hash.digest("hex");
+    const { sha256: got } = await sha256OfObject(opts.s3, stack.bucket, `objects/${s.transferId}`);
     if (got !== s.sha256)
       throw new Error(`stored object of ${s.transferId} hashes to ${got}, not ${s.sha256} (${s.file})`);
     verified++;

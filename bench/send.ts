@@ -17,19 +17,13 @@
  *        [--dir /tmp] [--aws-bin /usr/bin/aws]
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { sha256OfObject, writeRandomFile } from "../harness/files.js";
 import { readRegistry } from "../local/pid-registry.js";
 import { getFreePort } from "../local/ports.js";
 import { type RunningStack, startStack } from "../local/stack.js";
@@ -163,24 +157,6 @@ async function timed(cmd: Command, timeFile: string, stackPids: number[]): Promi
 
 // ---------------------------------------------------------------------------------------------
 // The file
-
-/** Random bytes written in 8 MiB chunks, hashed on the way; flushed to disk before any timing. */
-async function makeFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  const fh = await open(file, "w");
-  try {
-    for (let left = size; left > 0; ) {
-      const chunk = randomBytes(Math.min(8 * MiB, left));
-      hash.update(chunk);
-      await fh.write(chunk);
-      left -= chunk.length;
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return hash.digest("hex");
-}
 
 // ---------------------------------------------------------------------------------------------
 // The tools
@@ -421,13 +397,6 @@ async function head(s3: S3Client, bucket: string, key: string): Promise<Head> {
   };
 }
 
-async function hashObject(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const hash = createHash("sha256");
-  for await (const chunk of r.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
-  return hash.digest("hex");
-}
-
 // ---------------------------------------------------------------------------------------------
 
 interface Sample extends Measured {
@@ -478,7 +447,8 @@ async function main() {
       .join(" ");
     const file = join(dir, "bench.bin");
     log(`Writing ${sizeMiB} MiB of random bytes to ${file}`);
-    const sha256 = await makeFile(file);
+    // Flushed to disk before any timing.
+    const sha256 = await writeRandomFile(file, size, { sync: true });
     log(`SHA-256 ${sha256}`);
 
     const host = "127.0.0.1";
@@ -537,7 +507,7 @@ async function main() {
             sample.checksum = h.checksum;
             sample.meta = h.meta;
             if (!verified.has(tool.name)) {
-              const got = await hashObject(client, bucket, key);
+              const got = (await sha256OfObject(client, bucket, key)).sha256;
               if (got !== sha256) throw new Error(`stored bytes hash to ${got}, not ${sha256}`);
               verified.add(tool.name);
             }

@@ -22,10 +22,9 @@ import {
   newLedger,
   receiveFile,
   sendFile,
-  sha256File,
   totalInterruptions,
-  writeRandomFile,
 } from "../harness/faults.js";
+import { writeRandomFile } from "../harness/files.js";
 import { startLinkedStack } from "../harness/linked-stack.js";
 import { PROFILE_NAMES, type ProfileName, profileByName, seededRandom } from "../harness/profiles.js";
 
@@ -108,8 +107,7 @@ async function main(): Promise<number> {
           const size = sizeMiB * MiB;
           const name = `${profile.name}-${round}-${sizeMiB}`;
           const file = join(work, `${name}.bin`);
-          await writeRandomFile(file, size);
-          const sha256 = await sha256File(file);
+          const sha256 = await writeRandomFile(file, size);
           log(`${profile.name}: ${sizeMiB} MiB`);
           const sent = await sendFile(ctx, file, size, randomCues(size));
           if (sent.ok && sent.transferId) {

@@ -6,14 +6,13 @@
  * resumable. A ledger counts what happened; `auditStorage` then checks the promise itself: every
  * transfer the coordinator calls complete holds exactly the bytes whose SHA-256 it recorded.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
 import { EXIT } from "../cli/engine/errors.js";
 import type { SendEvent } from "../cli/engine/events.js";
+import { hashFile } from "../cli/engine/file-io.js";
 import type { RunningStack } from "../local/stack.js";
 import { type CliResult, spawnCli } from "./cli-process.js";
+import { sha256OfObject } from "./files.js";
 import type { Link } from "./link.js";
 
 export type Interruption =
@@ -97,26 +96,6 @@ export function mergeLedgers(into: Ledger, from: Ledger): void {
 
 export const totalInterruptions = (l: Ledger): number =>
   INTERRUPTIONS.reduce((n, k) => n + l.interruptions[k], 0);
-
-/** A file of random bytes (incompressible, never deduplicated by accident). */
-export async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const f = await open(path, "w");
-  try {
-    for (let done = 0; done < bytes; ) {
-      const n = Math.min(8 * 1024 * 1024, bytes - done);
-      await f.write(randomBytes(n));
-      done += n;
-    }
-  } finally {
-    await f.close();
-  }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
-}
 
 export interface FaultContext {
   stack: RunningStack;
@@ -263,7 +242,7 @@ export async function receiveFile(
   ctx.ledger.transfers++;
   ctx.ledger.receives++;
   ctx.ledger.bytesResent += Math.max(0, after.storageBytesDown - before.storageBytesDown - original.size);
-  const identical = out.ok && (await sha256File(dest).catch(() => "")) === original.sha256;
+  const identical = out.ok && (await hashFile(dest).catch(() => "")) === original.sha256;
   if (identical) ctx.ledger.identical++;
   else if (out.ok) ctx.ledger.corruptComplete++;
   return { ...out, identical };
@@ -305,16 +284,12 @@ export async function auditStorage(stack: RunningStack): Promise<AuditResult> {
       };
       for (const f of page.items) {
         result.complete++;
-        const obj = await s3.send(
-          new GetObjectCommand({ Bucket: stack.bucket, Key: `objects/${f.deduplicatedFrom ?? f.id}` }),
+        const { sha256, size } = await sha256OfObject(
+          s3,
+          stack.bucket,
+          `objects/${f.deduplicatedFrom ?? f.id}`,
         );
-        const h = createHash("sha256");
-        let size = 0;
-        for await (const chunk of obj.Body as AsyncIterable<Uint8Array>) {
-          h.update(chunk);
-          size += chunk.length;
-        }
-        if (size === f.size && h.digest("hex") === f.sha256) {
+        if (size === f.size && sha256 === f.sha256) {
           result.verified++;
           result.verifiedIds.push(f.id);
         } else result.corrupt.push(f.id);

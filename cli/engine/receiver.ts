@@ -86,10 +86,11 @@ export function targetPath(name: string, id: string, output: string | undefined,
   const safe = safeFileName(name, id);
   if (output === undefined) return join(cwd, safe);
   const abs = resolve(cwd, output);
-  // "-o incoming/" names a folder even before it exists (it is then created).
-  const meansFolder = output.endsWith("/") || output.endsWith(sep);
-  return meansFolder || (existsSync(abs) && statSync(abs).isDirectory()) ? join(abs, safe) : abs;
+  return namesFolder(output) || (existsSync(abs) && statSync(abs).isDirectory()) ? join(abs, safe) : abs;
 }
+
+/** "-o incoming/" names a folder even before it exists (it is then created). */
+const namesFolder = (output: string): boolean => output.endsWith("/") || output.endsWith(sep);
 
 function getRange(
   url: string,
@@ -236,7 +237,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
 
   let handle: FileHandle;
   try {
-    if (opts.output !== undefined && /[/\\]$/.test(opts.output))
+    if (opts.output !== undefined && namesFolder(opts.output))
       await mkdir(dirname(target), { recursive: true });
     handle = await open(partial, existsSync(partial) ? "r+" : "w+");
     await handle.truncate(file.size);

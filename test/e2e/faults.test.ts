@@ -17,10 +17,9 @@ import {
   newLedger,
   receiveFile,
   sendFile,
-  sha256File,
   totalInterruptions,
-  writeRandomFile,
 } from "../../harness/faults.js";
+import { writeRandomFile } from "../../harness/files.js";
 import { type Link, openLink } from "../../harness/link.js";
 import { type LinkProfile, PROFILES } from "../../harness/profiles.js";
 import { getFreePort } from "../../local/ports.js";
@@ -77,8 +76,7 @@ afterAll(async () => {
 /** Send a new random file and receive it back, each with its cues; both must end identical. */
 async function roundTrip(name: string, size: number, sendCues: Cue[] = [], receiveCues: Cue[] = []) {
   const file = join(work, `${name}.bin`);
-  await writeRandomFile(file, size);
-  const sha256 = await sha256File(file);
+  const sha256 = await writeRandomFile(file, size);
   const sent = await sendFile(ctx, file, size, sendCues);
   expect(sent.ok, sent.last.stderr).toBe(true);
   expect(sent.transferId).toMatch(/^tr_/);
