@@ -37,6 +37,7 @@ import type { DynamoCall } from "../functions/adapters/clients.js";
 import { loadConfig } from "../functions/api/config.js";
 import { KiB, MIN_PART_SIZE, MiB } from "../functions/contract/limits.js";
 import { sha256OfObject, writeRandomFile } from "../harness/files.js";
+import { cleanUpOnSignal } from "../harness/signals.js";
 import { readRegistry } from "../local/pid-registry.js";
 import { getFreePort } from "../local/ports.js";
 import { type RunningStack, startStack } from "../local/stack.js";
@@ -990,13 +991,12 @@ async function main(): Promise<void> {
       await stack?.stop().catch((err: unknown) => log(`stopping the stack: ${String(err)}`));
       await rm(dir, { recursive: true, force: true });
     })());
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupted = true;
-    log(`\n${signal}: stopping and cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  cleanUpOnSignal(cleanup, {
+    log,
+    onSignal: () => {
+      interrupted = true;
+    },
+  });
 
   const machine =
     `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ` +

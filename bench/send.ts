@@ -24,6 +24,7 @@ import { join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { sha256OfObject, writeRandomFile } from "../harness/files.js";
+import { cleanUpOnSignal } from "../harness/signals.js";
 import { readRegistry } from "../local/pid-registry.js";
 import { getFreePort } from "../local/ports.js";
 import { type RunningStack, startStack } from "../local/stack.js";
@@ -431,13 +432,12 @@ async function main() {
       await stack?.stop().catch((err: unknown) => log(`stopping the stack: ${String(err)}`));
       await rm(dir, { recursive: true, force: true });
     })());
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupted = true;
-    log(`\n${signal}: stopping and cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  cleanUpOnSignal(cleanup, {
+    log,
+    onSignal: () => {
+      interrupted = true;
+    },
+  });
 
   let failed = false;
   let loadStart = "";

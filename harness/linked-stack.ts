@@ -11,6 +11,7 @@ import { type RunningStack, startStack } from "../local/stack.js";
 import { repoRoot } from "./cli-process.js";
 import { type Link, type LinkOptions, openLink } from "./link.js";
 import type { LinkProfile } from "./profiles.js";
+import { cleanUpOnSignal } from "./signals.js";
 
 export interface LinkedStack {
   link: Link;
@@ -46,7 +47,7 @@ export async function startLinkedStack(opts: {
       await stack?.stop();
       await rm(work, { recursive: true, force: true });
     })());
-  process.once("SIGINT", () => void stop().finally(() => process.exit(130)));
+  cleanUpOnSignal(stop, { log: opts.log });
   try {
     link = await openLink({
       profile: opts.profile,
