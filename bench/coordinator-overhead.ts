@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   CompleteMultipartUploadCommand,
@@ -16,8 +16,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { getFreePort } from "../local/ports.js";
-import { startStack } from "../local/stack.js";
+import { startLocalStack } from "../harness/local-stack.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
@@ -58,18 +57,8 @@ function slices(size: number) {
 
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), "sfts-bench-"));
-  const host = "127.0.0.1";
-  const stack = await startStack({
-    host,
-    apiPort: await getFreePort(host),
-    s3Port: await getFreePort(host),
-    dynamodbPort: await getFreePort(host),
-    dataDir: dir,
-    cacheDir: resolve(import.meta.dirname, "..", "..", ".cache"),
-    bucket: "sfts-bench",
-    table: "sfts-bench",
-    log: (l) => console.error(l),
-  });
+  const _host = "127.0.0.1";
+  const stack = await startLocalStack({ name: "bench", dataDir: dir, log: (l) => console.error(l) });
   const auth = { authorization: `Bearer ${stack.token}`, "content-type": "application/json" };
   const api = async (path: string, body?: unknown) => {
     const r = await fetch(`${stack.apiUrl}${path}`, {

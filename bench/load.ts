@@ -36,18 +36,18 @@ import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../cli/engine/retr
 import type { DynamoCall } from "../functions/adapters/clients.js";
 import { loadConfig } from "../functions/api/config.js";
 import { KiB, MIN_PART_SIZE, MiB } from "../functions/contract/limits.js";
+import { repoRoot } from "../harness/cli-process.js";
 import { sha256OfObject, writeRandomFile } from "../harness/files.js";
+import { startLocalStack } from "../harness/local-stack.js";
 import { cleanUpOnSignal } from "../harness/signals.js";
 import { readRegistry } from "../local/pid-registry.js";
-import { getFreePort } from "../local/ports.js";
-import { type RunningStack, startStack } from "../local/stack.js";
+import type { RunningStack } from "../local/stack.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 /** The last (or only) part of a simulated transfer. */
 const LAST_PART_SIZE = 4 * KiB;
 /** Simulated transfers before the measured rounds. */
 const WARM_UP_TRANSFERS = 50;
-const repoRoot = resolve(import.meta.dirname, "..", "..");
 const log = (line: string) => console.error(line);
 /** Set by Ctrl-C/SIGTERM: the run stops, cleans up and exits 130. */
 let interrupted = false;
@@ -1004,16 +1004,9 @@ async function main(): Promise<void> {
   const loadAtStart = load();
   try {
     const calls: CountedCall[] = [];
-    const host = "127.0.0.1";
-    stack = await startStack({
-      host,
-      apiPort: await getFreePort(host),
-      s3Port: await getFreePort(host),
-      dynamodbPort: await getFreePort(host),
+    stack = await startLocalStack({
+      name: "bench",
       dataDir: join(dir, "stack"),
-      cacheDir: join(repoRoot, ".cache"),
-      bucket: "sfts-bench",
-      table: "sfts-bench",
       log,
       rateLimit,
       onDynamoCall: (call) => calls.push(countCall(call)),

@@ -23,15 +23,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { repoRoot } from "../harness/cli-process.js";
 import { sha256OfObject, writeRandomFile } from "../harness/files.js";
+import { startLocalStack } from "../harness/local-stack.js";
 import { cleanUpOnSignal } from "../harness/signals.js";
 import { readRegistry } from "../local/pid-registry.js";
-import { getFreePort } from "../local/ports.js";
-import { type RunningStack, startStack } from "../local/stack.js";
+import type { RunningStack } from "../local/stack.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
-const repoRoot = resolve(import.meta.dirname, "..", "..");
 const TIME = "/usr/bin/time";
 const ALL_TOOLS = [
   "sfts",
@@ -451,18 +451,7 @@ async function main() {
     const sha256 = await writeRandomFile(file, size, { sync: true });
     log(`SHA-256 ${sha256}`);
 
-    const host = "127.0.0.1";
-    stack = await startStack({
-      host,
-      apiPort: await getFreePort(host),
-      s3Port: await getFreePort(host),
-      dynamodbPort: await getFreePort(host),
-      dataDir: join(dir, "stack"),
-      cacheDir: join(repoRoot, ".cache"),
-      bucket: "sfts-bench",
-      table: "sfts-bench",
-      log,
-    });
+    stack = await startLocalStack({ name: "bench", dataDir: join(dir, "stack"), log });
     const stackPids = readRegistry(join(dir, "stack"))
       .filter((e) => e.ownerPid === process.pid)
       .map((e) => e.pid);

@@ -7,9 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getFreePort } from "../local/ports.js";
-import { type RunningStack, startStack } from "../local/stack.js";
-import { repoRoot } from "./cli-process.js";
+import type { RunningStack } from "../local/stack.js";
 import { type Link, type LinkOptions, openLink } from "./link.js";
+import { startLocalStack } from "./local-stack.js";
 import type { LinkProfile } from "./profiles.js";
 import { cleanUpOnSignal } from "./signals.js";
 
@@ -56,15 +56,10 @@ export async function startLinkedStack(opts: {
       ...(opts.seed !== undefined && { seed: opts.seed }),
       log: opts.log,
     });
-    stack = await startStack({
-      host,
-      apiPort: ports.api,
-      s3Port: ports.s3,
-      dynamodbPort: ports.dynamodb,
+    stack = await startLocalStack({
+      name: opts.name,
+      ports,
       dataDir: join(work, "stack"),
-      cacheDir: join(repoRoot, ".cache"),
-      bucket: `sfts-${opts.name}`,
-      table: `sfts-${opts.name}`,
       log: opts.log,
       s3PublicEndpoint: link.s3Url,
     });

@@ -4,9 +4,9 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { getFreePort } from "../../local/ports.js";
-import { type RunningStack, startStack } from "../../local/stack.js";
+import { join } from "node:path";
+import { startLocalStack } from "../../harness/local-stack.js";
+import type { RunningStack } from "../../local/stack.js";
 
 export interface TestStack extends RunningStack {
   dataDir: string;
@@ -24,19 +24,10 @@ export async function startTestStack(
 ): Promise<TestStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const dataDir = await mkdtemp(join(tmpdir(), "sfts-test-stack-"));
-  const host = "127.0.0.1";
-  const [apiPort, s3Port, dynamodbPort] = options.ports
-    ? [options.ports.api, options.ports.s3, options.ports.dynamodb]
-    : [await getFreePort(host), await getFreePort(host), await getFreePort(host)];
-  const stack = await startStack({
-    host,
-    apiPort,
-    s3Port,
-    dynamodbPort,
+  const stack = await startLocalStack({
+    name: "test",
+    ports: options.ports,
     dataDir,
-    cacheDir: resolve(import.meta.dirname, "..", "..", ".cache"),
-    bucket: "sfts-test",
-    table: "sfts-test",
     clientInfoFile: join(dataDir, "client", "local-stack.json"),
     log: (line) => process.stderr.write(`[stack] ${line}\n`),
     ...(options.s3PublicEndpoint !== undefined && { s3PublicEndpoint: options.s3PublicEndpoint }),
