@@ -3,6 +3,18 @@
  * every call retried by the one retry policy, failures turned into CliErrors with exit codes.
  */
 import type { z } from "zod";
+import {
+  AbortBatchResponse,
+  type AddBatchFilesRequest,
+  AddBatchFilesResponse,
+  BatchDetail,
+  type CompleteBatchFilesRequest,
+  CompleteBatchFilesResponse,
+  type CreateBatchRequest,
+  CreateBatchResponse,
+  ListBatchesResponse,
+  ListBatchFilesResponse,
+} from "../../functions/contract/batches.js";
 import { ApiKeyInfo, CreatedKey, type CreateKeyRequest, KeyList } from "../../functions/contract/keys.js";
 import {
   AbortResponse,
@@ -16,8 +28,10 @@ import {
   ListFilesResponse,
   MissingResponse,
   PartDoneResponse,
+  type PartRecordSpec,
   type PartSpec,
   PresignResponse,
+  RecordPartsResponse,
   ShareInfo,
   ShareList,
 } from "../../functions/contract/schemas.js";
@@ -47,6 +61,12 @@ function networkCode(err: unknown): string {
   type Cause = { code?: string; errors?: { code?: string }[] };
   const cause = (err as { cause?: Cause })?.cause;
   return cause?.code ?? cause?.errors?.find((e) => e.code)?.code ?? "NETWORK";
+}
+
+function queryString(query: Record<string, string | number | undefined>): URLSearchParams {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+  return q;
 }
 
 export class ApiClient {
@@ -121,7 +141,10 @@ export class ApiClient {
   }
 
   private call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
-    const operation = `${method} ${path.replace(/tr_[0-9a-z]{26}/, "{id}").replace(/\/parts\/\d+\//, "/parts/{n}/")}`;
+    const operation = `${method} ${path
+      .split("?")[0]
+      ?.replace(/(tr|bt)_[0-9a-z]{26}/, "{id}")
+      .replace(/\/parts\/\d+\//, "/parts/{n}/")}`;
     return withRetries(() => this.once(method, path, schema, body), {
       policy: this.opts.retry,
       signal: this.opts.signal,
@@ -132,8 +155,50 @@ export class ApiClient {
   init(body: InitRequest) {
     return this.call("POST", "/upload/init", InitResponse, body);
   }
-  presign(id: string, parts: PartSpec[]) {
-    return this.call("POST", `/upload/${id}/parts`, PresignResponse, { parts });
+  /** Presigns `parts`; records `done` (parts sent since the last call) first, in the same round trip. */
+  presign(id: string, parts: PartSpec[], done?: PartRecordSpec[], client?: Record<string, unknown>) {
+    return this.call("POST", `/upload/${id}/parts`, PresignResponse, {
+      parts,
+      ...(done?.length && { done }),
+      ...(client && { client }),
+    });
+  }
+  recordParts(id: string, parts: PartRecordSpec[], client?: Record<string, unknown>) {
+    return this.call("POST", `/upload/${id}/parts/done`, RecordPartsResponse, {
+      parts,
+      ...(client && { client }),
+    });
+  }
+  /** The sender gave up on a transfer: it is marked failed with the reason (and aborted if asked). */
+  failTransfer(id: string, reason: string, abort = false) {
+    return this.call("POST", `/upload/${id}/fail`, AbortResponse, { reason: reason.slice(0, 500), abort });
+  }
+  createBatch(body: CreateBatchRequest) {
+    return this.call("POST", "/batch", CreateBatchResponse, body);
+  }
+  addBatchFiles(batchId: string, body: AddBatchFilesRequest) {
+    return this.call("POST", `/batch/${batchId}/files`, AddBatchFilesResponse, body);
+  }
+  completeBatchFiles(batchId: string, body: CompleteBatchFilesRequest) {
+    return this.call("POST", `/batch/${batchId}/complete`, CompleteBatchFilesResponse, body);
+  }
+  abortBatch(batchId: string) {
+    return this.call("DELETE", `/batch/${batchId}`, AbortBatchResponse);
+  }
+  listBatches(query: Record<string, string | number | undefined>) {
+    return this.call("GET", `/api/batches?${queryString(query)}`, ListBatchesResponse);
+  }
+  getBatch(batchId: string) {
+    return this.call("GET", `/api/batches/${batchId}`, BatchDetail);
+  }
+  listBatchFiles(batchId: string, query: Record<string, string | number | undefined> = {}) {
+    return this.call("GET", `/api/batches/${batchId}/files?${queryString(query)}`, ListBatchFilesResponse);
+  }
+  createBatchShare(batchId: string, body: { expiresIn?: number; maxDownloads?: number }) {
+    return this.call("POST", `/api/batches/${batchId}/share`, CreatedShare, body);
+  }
+  listBatchShares(batchId: string) {
+    return this.call("GET", `/api/batches/${batchId}/shares`, ShareList);
   }
   partDone(
     id: string,
@@ -145,16 +210,17 @@ export class ApiClient {
   missing(id: string) {
     return this.call("GET", `/upload/missing/${id}`, MissingResponse);
   }
-  assemble(id: string) {
-    return this.call("POST", `/assemble/${id}`, FileSummary);
+  /** Completes a multipart upload; `parts` are records not sent yet (recorded, then assembled). */
+  assemble(id: string, parts?: PartRecordSpec[], client?: Record<string, unknown>) {
+    const body =
+      parts?.length || client ? { ...(parts?.length && { parts }), ...(client && { client }) } : undefined;
+    return this.call("POST", `/assemble/${id}`, FileSummary, body);
   }
   abort(id: string) {
     return this.call("DELETE", `/upload/${id}`, AbortResponse);
   }
   listFiles(query: Record<string, string | number | undefined>) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
-    return this.call("GET", `/api/files?${q}`, ListFilesResponse);
+    return this.call("GET", `/api/files?${queryString(query)}`, ListFilesResponse);
   }
   getFile(id: string) {
     return this.call("GET", `/api/files/${id}`, FileDetail);

@@ -35,3 +35,24 @@ export const SHARE_RESUME_WINDOW_SECONDS = 60 * 60;
 /** Page size bounds for listings. */
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
+
+/** Part size the coordinator advises when the client gives no hint. */
+export const DEFAULT_PART_SIZE = 8 * MiB;
+/**
+ * Files up to this size go to storage as one presigned PutObject (signed SHA-256, verified by storage)
+ * instead of a multipart upload: one PUT, no CreateMultipartUpload or CompleteMultipartUpload.
+ * The client may choose multipart below it; single PUTs above it are refused.
+ */
+export const MAX_SINGLE_PUT_SIZE = 64 * MiB;
+/** Files one batch-files or batch-complete call may carry (keeps bodies under MAX_JSON_BODY_BYTES). */
+export const MAX_BATCH_CALL_FILES = 500;
+/** Parts whose URLs may be asked for within a file's init entry (the first ones to send). */
+export const MAX_INIT_PARTS = 32;
+/** Part records one call may carry (presign, parts/done, assemble). */
+export const MAX_RECORD_BATCH = 500;
+/** Longest relative path stored for a file of a batch (Linux's PATH_MAX). */
+export const MAX_PATH_LENGTH = 4096;
+/** Empty folders a batch may record (they live on the batch's own item, under DynamoDB's 400 KB). */
+export const MAX_BATCH_DIRS = 2000;
+/** Files one batch may hold. */
+export const MAX_BATCH_FILES = 1_000_000;

@@ -8,11 +8,13 @@ import {
   DEFAULT_PAGE_SIZE,
   DEFAULT_SHARE_EXPIRES_SECONDS,
   MAX_FILE_NAME_LENGTH,
+  MAX_INIT_PARTS,
   MAX_OBJECT_SIZE,
   MAX_PAGE_SIZE,
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_PRESIGN_BATCH,
+  MAX_RECORD_BATCH,
   MAX_SHARE_EXPIRES_SECONDS,
   MIN_PART_NUMBER,
 } from "./limits.js";
@@ -30,6 +32,11 @@ export const TransferId = z
   .string()
   .regex(/^tr_[0-9a-z]{26}$/, "must be a transfer id (tr_ followed by 26 characters)")
   .meta({ description: "Transfer id", example: "tr_01kb4x5q2m3n4p5r6s7t8v9w0x" });
+
+export const BatchId = z
+  .string()
+  .regex(/^bt_[0-9a-z]{26}$/, "must be a batch id (bt_ followed by 26 characters)")
+  .meta({ description: "Batch id", example: "bt_01kb4x5q2m3n4p5r6s7t8v9w0x" });
 
 export const Priority = z.enum(["high", "normal", "low"]);
 export type Priority = z.infer<typeof Priority>;
@@ -128,12 +135,93 @@ export const FileSummary = z
       .optional()
       .meta({ description: "While uploading: bytes left at the sender's last reported speed" }),
     lastError: z.string().optional(),
+    batchId: BatchId.optional().meta({ description: "The batch (one send command) this file belongs to" }),
+    path: z
+      .string()
+      .optional()
+      .meta({ description: "The file's path relative to the folder it was sent from, with / separators" }),
+    upload: z
+      .enum(["single", "multipart"])
+      .optional()
+      .meta({ description: "One presigned PutObject, or a multipart upload" }),
   })
   .meta({ id: "FileSummary" });
 export type FileSummary = z.infer<typeof FileSummary>;
 
 export const FileDetail = FileSummary.extend({ parts: z.array(PartInfo) }).meta({ id: "FileDetail" });
 export type FileDetail = z.infer<typeof FileDetail>;
+
+// ---- parts: what to presign, what storage holds
+
+export const PartSpec = z
+  .object({
+    partNumber: PartNumber,
+    offset: ByteCount,
+    size: PartSize,
+    sha256: Sha256Hex,
+  })
+  .strict();
+export type PartSpec = z.infer<typeof PartSpec>;
+
+/** A part the client PUT and storage accepted: recorded (after the coordinator checks storage) on a later call. */
+export const PartRecordSpec = PartSpec.extend({ etag: z.string().min(1).max(256) })
+  .strict()
+  .meta({ id: "PartRecord" });
+export type PartRecordSpec = z.infer<typeof PartRecordSpec>;
+
+export const ClientMetrics = z
+  .object({
+    retries: z.number().int().nonnegative().max(1_000_000).optional(),
+    speedBps: z.number().nonnegative().max(1e12).optional(),
+    lastError: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const RecordedPart = z.object({
+  partNumber: z.number().int(),
+  recorded: z.enum(["new", "existing", "replaced"]),
+});
+export type RecordedPart = z.infer<typeof RecordedPart>;
+
+export const PresignedPart = z.object({
+  partNumber: z.number().int(),
+  method: z.literal("PUT"),
+  url: z.string(),
+  headers: z
+    .record(z.string(), z.string())
+    .meta({ description: "Headers the PUT must carry exactly (they are signed)" }),
+  expiresAt: Timestamp,
+});
+export type PresignedPart = z.infer<typeof PresignedPart>;
+
+export const MissingRange = z.object({
+  offset: ByteCount,
+  size: ByteCount,
+  firstPart: z.number().int().meta({ description: "Lowest part number free for this range" }),
+  lastPart: z.number().int().meta({ description: "Highest part number free for this range" }),
+});
+export type MissingRange = z.infer<typeof MissingRange>;
+
+const RecordedPartInfo = z.object({
+  partNumber: z.number().int(),
+  offset: ByteCount,
+  size: ByteCount,
+  sha256: z.string(),
+});
+
+/**
+ * A part storage holds that the coordinator never recorded (the sender crashed between the PUT and the
+ * record). `offset` is where it would sit if it follows the part before it; the client hashes its file
+ * there and, if the SHA-256 matches, records it instead of sending it again.
+ */
+export const UnrecordedPart = z.object({
+  partNumber: z.number().int(),
+  offset: ByteCount,
+  size: ByteCount,
+  sha256: z.string(),
+  etag: z.string(),
+});
+export type UnrecordedPart = z.infer<typeof UnrecordedPart>;
 
 // ---- init
 
@@ -149,6 +237,15 @@ export const InitRequest = z
       .max(256)
       .regex(/^[\x21-\x7e]+\/[\x21-\x7e]+( *;[\x20-\x7e]*)?$/, "must be a media type such as video/mp4")
       .optional(),
+    resumeId: TransferId.optional().meta({
+      description:
+        "An unfinished transfer of this content the client knows of (its journal); else the coordinator looks one up by SHA-256 and size",
+    }),
+    parts: z
+      .array(PartSpec)
+      .max(MAX_INIT_PARTS)
+      .optional()
+      .meta({ description: "The first parts to send: their presigned URLs come back with the answer" }),
   })
   .strict()
   .meta({ id: "InitRequest" });
@@ -162,41 +259,85 @@ export const InitResponse = z
     partSize: z.number().int().meta({ description: "Recommended part size for this file" }),
     limits: Limits,
     file: FileSummary,
+    resumed: z
+      .boolean()
+      .meta({ description: "An unfinished upload of this content was found (find-or-create by content)" }),
+    missing: z
+      .array(MissingRange)
+      .meta({ description: "Byte ranges storage does not hold yet (all of the file for a new upload)" }),
+    parts: z.array(RecordedPartInfo).meta({ description: "Parts recorded so far (resumed uploads)" }),
+    unrecorded: z.array(UnrecordedPart),
+    presigned: z
+      .array(PresignedPart)
+      .meta({ description: "URLs for the parts asked for in the request (those still missing)" }),
   })
   .meta({ id: "InitResponse" });
 export type InitResponse = z.infer<typeof InitResponse>;
 
 // ---- presign
 
-export const PartSpec = z
-  .object({
-    partNumber: PartNumber,
-    offset: ByteCount,
-    size: PartSize,
-    sha256: Sha256Hex,
-  })
-  .strict();
-export type PartSpec = z.infer<typeof PartSpec>;
-
 export const PresignRequest = z
-  .object({ parts: z.array(PartSpec).min(1).max(MAX_PRESIGN_BATCH) })
+  .object({
+    parts: z.array(PartSpec).max(MAX_PRESIGN_BATCH),
+    done: z
+      .array(PartRecordSpec)
+      .max(MAX_RECORD_BATCH)
+      .optional()
+      .meta({ description: "Parts sent since the last call, recorded (checked against storage) first" }),
+    client: ClientMetrics.optional(),
+  })
   .strict()
+  .refine((r) => r.parts.length + (r.done?.length ?? 0) > 0, "ask for at least one part or record one")
   .meta({ id: "PresignRequest" });
 export type PresignRequest = z.input<typeof PresignRequest>;
 
-export const PresignedPart = z.object({
-  partNumber: z.number().int(),
-  method: z.literal("PUT"),
-  url: z.string(),
-  headers: z
-    .record(z.string(), z.string())
-    .meta({ description: "Headers the PUT must carry exactly (they are signed)" }),
-  expiresAt: Timestamp,
-});
-export type PresignedPart = z.infer<typeof PresignedPart>;
-
-export const PresignResponse = z.object({ parts: z.array(PresignedPart) }).meta({ id: "PresignResponse" });
+export const PresignResponse = z
+  .object({
+    parts: z.array(PresignedPart),
+    recorded: z.array(RecordedPart).optional(),
+    partsDone: z.number().int().optional(),
+    bytesDone: ByteCount.optional(),
+  })
+  .meta({ id: "PresignResponse" });
 export type PresignResponse = z.infer<typeof PresignResponse>;
+
+// ---- recording parts in bulk, assembling with the last records, giving up
+
+export const RecordPartsRequest = z
+  .object({ parts: z.array(PartRecordSpec).min(1).max(MAX_RECORD_BATCH), client: ClientMetrics.optional() })
+  .strict()
+  .meta({ id: "RecordPartsRequest" });
+export type RecordPartsRequest = z.input<typeof RecordPartsRequest>;
+
+export const RecordPartsResponse = z
+  .object({ recorded: z.array(RecordedPart), partsDone: z.number().int(), bytesDone: ByteCount })
+  .meta({ id: "RecordPartsResponse" });
+export type RecordPartsResponse = z.infer<typeof RecordPartsResponse>;
+
+/** The body of POST /assemble/{id} is optional; it may carry the parts not recorded yet. */
+export const AssembleRequest = z
+  .object({
+    parts: z.array(PartRecordSpec).max(MAX_RECORD_BATCH).optional(),
+    client: ClientMetrics.optional(),
+  })
+  .strict()
+  .meta({ id: "AssembleRequest" });
+export type AssembleRequest = z.input<typeof AssembleRequest>;
+
+/** The sender gave up on a file: the transfer says why instead of looking busy forever. */
+export const FailRequest = z
+  .object({
+    reason: z.string().min(1).max(500),
+    abort: z
+      .boolean()
+      .default(false)
+      .meta({
+        description: "Also abort the upload (storage releases its parts); else it stays resumable as failed",
+      }),
+  })
+  .strict()
+  .meta({ id: "FailRequest" });
+export type FailRequest = z.input<typeof FailRequest>;
 
 // ---- part done
 
@@ -206,14 +347,7 @@ export const PartDoneRequest = z
     size: PartSize,
     sha256: Sha256Hex,
     etag: z.string().min(1).max(256),
-    client: z
-      .object({
-        retries: z.number().int().nonnegative().max(1_000_000).optional(),
-        speedBps: z.number().nonnegative().max(1e12).optional(),
-        lastError: z.string().max(500).optional(),
-      })
-      .strict()
-      .optional(),
+    client: ClientMetrics.optional(),
   })
   .strict()
   .meta({ id: "PartDoneRequest" });
@@ -231,14 +365,6 @@ export type PartDoneResponse = z.infer<typeof PartDoneResponse>;
 
 // ---- missing
 
-export const MissingRange = z.object({
-  offset: ByteCount,
-  size: ByteCount,
-  firstPart: z.number().int().meta({ description: "Lowest part number free for this range" }),
-  lastPart: z.number().int().meta({ description: "Highest part number free for this range" }),
-});
-export type MissingRange = z.infer<typeof MissingRange>;
-
 export const MissingResponse = z
   .object({
     transferId: TransferId,
@@ -247,9 +373,8 @@ export const MissingResponse = z
     bytesDone: ByteCount,
     partsDone: z.number().int(),
     missing: z.array(MissingRange),
-    parts: z.array(
-      z.object({ partNumber: z.number().int(), offset: ByteCount, size: ByteCount, sha256: z.string() }),
-    ),
+    parts: z.array(RecordedPartInfo),
+    unrecorded: z.array(UnrecordedPart),
   })
   .meta({ id: "MissingResponse" });
 export type MissingResponse = z.infer<typeof MissingResponse>;
@@ -362,7 +487,7 @@ export const ShareState = z.enum(["active", "expired", "used-up", "revoked"]);
 export const ShareInfo = z
   .object({
     shareId: ShareId,
-    fileId: TransferId,
+    fileId: z.union([TransferId, BatchId]).meta({ description: "The file, or the batch, the link serves" }),
     createdAt: Timestamp,
     expiresAt: Timestamp,
     maxDownloads: z.number().int().optional(),
