@@ -24,6 +24,11 @@ export interface TransferRecord {
   retries?: number;
   speedBps?: number;
   lastError?: string;
+  /** The batch this file was sent in, and its path relative to the folder sent (index byBatch). */
+  batchId?: string;
+  path?: string;
+  /** "single": one presigned PutObject to objectKey, no uploadId; absent means multipart. */
+  upload?: "single" | "multipart";
 }
 
 export interface PartRecord {
