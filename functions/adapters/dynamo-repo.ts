@@ -40,7 +40,36 @@ const partSk = (n: number) => `P#${String(n).padStart(5, "0")}`;
 const shaPk = (sha256: string, size: number) => `SHA#${sha256}#${size}`;
 const STATS_KEY = { PK: "STATS", SK: "TOTALS" };
 
-const INTERNAL_ATTRS = ["PK", "SK", "type", "listPk", "listSk", "statusPk", "openKey", "ttl"] as const;
+const INTERNAL_ATTRS = [
+  "PK",
+  "SK",
+  "type",
+  "listPk",
+  "listSk",
+  "statusPk",
+  "openKey",
+  "batchPk",
+  "batchSk",
+  "ttl",
+] as const;
+
+/**
+ * A transfer's META item: the one shape every writer of transfers uses (this repo, the batch repo's
+ * bulk writes). Files of a batch also feed the sparse index byBatch (batchPk, batchSk = path).
+ */
+export function transferItem(t: TransferRecord): Record<string, unknown> {
+  return {
+    ...t,
+    PK: tPk(t.id),
+    SK: META,
+    type: "transfer",
+    listPk: "FILES",
+    listSk: `${t.createdAt}#${t.id}`,
+    statusPk: `STATUS#${t.status}`,
+    ...(t.status === "uploading" && { openKey: shaPk(t.sha256, t.size) }),
+    ...(t.batchId !== undefined && t.path !== undefined && { batchPk: `B#${t.batchId}`, batchSk: t.path }),
+  };
+}
 
 function strip<T>(item: Record<string, unknown>): T {
   const out: Record<string, unknown> = { ...item };
@@ -132,25 +161,12 @@ export class DynamoTransferRepo implements TransferRepo {
     }
   }
 
-  private metaItem(t: TransferRecord): Record<string, unknown> {
-    return {
-      ...t,
-      PK: tPk(t.id),
-      SK: META,
-      type: "transfer",
-      listPk: "FILES",
-      listSk: `${t.createdAt}#${t.id}`,
-      statusPk: `STATUS#${t.status}`,
-      ...(t.status === "uploading" && { openKey: shaPk(t.sha256, t.size) }),
-    };
-  }
-
   async createTransfer(t: TransferRecord): Promise<void> {
     await this.run(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: this.metaItem(t),
+          Item: transferItem(t),
           ConditionExpression: "attribute_not_exists(PK)",
         }),
       ),
