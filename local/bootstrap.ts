@@ -2,7 +2,12 @@
  * Makes the emulators ready for the coordinator: the bucket (with CORS so the dashboard and browsers can
  * PUT parts and read ETag and checksum headers), the table, and one development API key.
  */
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  UpdateTableCommand,
+} from "@aws-sdk/client-dynamodb";
 import {
   CreateBucketCommand,
   HeadBucketCommand,
@@ -43,17 +48,52 @@ export async function ensureBucket(
   );
 }
 
+/**
+ * Creates the table if missing; on a table made by an older version (an old `.sfts-local/`), adds the
+ * indexes it lacks, one UpdateTable each (DynamoDB creates one GSI per call), waiting until each is active.
+ */
 export async function ensureTable(ddb: DynamoDBClient, table: string): Promise<void> {
+  const def = tableDefinition(table);
+  let existing: Awaited<ReturnType<typeof describe>> | undefined;
   try {
-    await ddb.send(new DescribeTableCommand({ TableName: table }));
-    return;
+    existing = await describe(ddb, table);
   } catch (err) {
     if (!(err instanceof Error && err.name === "ResourceNotFoundException")) throw err;
   }
-  await ddb.send(new CreateTableCommand(tableDefinition(table)));
-  for (let i = 0; i < 50; i++) {
-    const d = await ddb.send(new DescribeTableCommand({ TableName: table }));
-    if (d.Table?.TableStatus === "ACTIVE") return;
+  if (!existing) {
+    await ddb.send(new CreateTableCommand(def));
+    await waitActive(ddb, table);
+    return;
+  }
+  const have = new Set((existing.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+  for (const gsi of def.GlobalSecondaryIndexes ?? []) {
+    if (!gsi.IndexName || have.has(gsi.IndexName) || !gsi.KeySchema || !gsi.Projection) continue;
+    const used = new Set(gsi.KeySchema.map((k) => k.AttributeName));
+    await ddb.send(
+      new UpdateTableCommand({
+        TableName: table,
+        AttributeDefinitions: (def.AttributeDefinitions ?? []).filter((a) => used.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [
+          { Create: { IndexName: gsi.IndexName, KeySchema: gsi.KeySchema, Projection: gsi.Projection } },
+        ],
+      }),
+    );
+    await waitActive(ddb, table);
+  }
+}
+
+async function describe(ddb: DynamoDBClient, table: string) {
+  const d = await ddb.send(new DescribeTableCommand({ TableName: table }));
+  if (!d.Table) throw Object.assign(new Error(`no table ${table}`), { name: "ResourceNotFoundException" });
+  return d.Table;
+}
+
+/** The table and every index active (an index being built answers no queries yet). */
+async function waitActive(ddb: DynamoDBClient, table: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const t = await describe(ddb, table);
+    const building = (t.GlobalSecondaryIndexes ?? []).some((g) => g.IndexStatus !== "ACTIVE");
+    if (t.TableStatus === "ACTIVE" && !building) return;
     await sleep(100);
   }
 }

@@ -8,12 +8,18 @@
  *   S#<sha256(token)> / SHARE   a share link (only the token's hash is stored), with its download counter
  *   T#<id> / SH#<shareId>  pointer from a file to its share links
  *   STATS / TOTALS         advisory counters for /api/stats
+ *   B#<bt> / META          a batch (listPk "BATCHES", listSk → byCreated; statusPk "BATCH#<status>" → byStatus)
+ *   BD#<digest> / BATCH    the batch holding a manifest digest (put-if-absent: one batch per manifest)
+ *   T#<bt> / SH#<shareId>  pointer from a batch to its share links (the share's fileId is the bt_ id)
+ * A transfer of a batch also carries batchPk "B#<bt>" and batchSk (its path) → sparse index byBatch,
+ * which lists a batch's files by path.
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 
 export const INDEX_BY_CREATED = "byCreated";
 export const INDEX_BY_STATUS = "byStatus";
 export const INDEX_OPEN = "open";
+export const INDEX_BY_BATCH = "byBatch";
 
 export function tableDefinition(tableName: string): CreateTableCommandInput {
   const all = { ProjectionType: "ALL" as const };
@@ -27,6 +33,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: "listSk", AttributeType: "S" },
       { AttributeName: "statusPk", AttributeType: "S" },
       { AttributeName: "openKey", AttributeType: "S" },
+      { AttributeName: "batchPk", AttributeType: "S" },
+      { AttributeName: "batchSk", AttributeType: "S" },
     ],
     KeySchema: [
       { AttributeName: "PK", KeyType: "HASH" },
@@ -54,6 +62,14 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
         KeySchema: [
           { AttributeName: "openKey", KeyType: "HASH" },
           { AttributeName: "listSk", KeyType: "RANGE" },
+        ],
+        Projection: all,
+      },
+      {
+        IndexName: INDEX_BY_BATCH,
+        KeySchema: [
+          { AttributeName: "batchPk", KeyType: "HASH" },
+          { AttributeName: "batchSk", KeyType: "RANGE" },
         ],
         Projection: all,
       },

@@ -211,6 +211,36 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async presignPutObject(
+    key: string,
+    object: { size: number; sha256Base64: string; contentType?: string | undefined },
+    expiresInSeconds: number,
+  ): Promise<PresignedRequest> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ContentLength: object.size,
+      ChecksumSHA256: object.sha256Base64,
+      ...(object.contentType !== undefined && { ContentType: object.contentType }),
+    });
+    // As for parts: the checksum stays a signed header (never hoisted into the query, no SDK-added CRC32:
+    // the client is built WHEN_REQUIRED), so storage checks the body against it and answers BadDigest.
+    const signed = ["content-length", ...(object.contentType !== undefined ? ["content-type"] : [])];
+    const url = await getSignedUrl(this.presignClient, command, {
+      expiresIn: expiresInSeconds,
+      unhoistableHeaders: new Set([CHECKSUM_HEADER]),
+      signableHeaders: new Set(signed),
+    });
+    return {
+      url,
+      headers: {
+        [CHECKSUM_HEADER]: object.sha256Base64,
+        "content-length": String(object.size),
+        ...(object.contentType !== undefined && { "content-type": object.contentType }),
+      },
+    };
+  }
+
   async putEmptyObject(key: string, sha256Base64: string): Promise<void> {
     await this.run(() =>
       this.client.send(

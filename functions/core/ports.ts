@@ -2,6 +2,7 @@
  * The ports the core talks through. Adapters (DynamoDB, S3) implement them and translate their SDK's
  * failures into AppErrors (UPLOAD_GONE, STORAGE_UNAVAILABLE, DATABASE_UNAVAILABLE) at the edge.
  */
+import type { BatchStatus } from "../contract/batches.js";
 import type { Priority, TransferStatus } from "../contract/schemas.js";
 
 export interface TransferRecord {
@@ -85,6 +86,12 @@ export type RecordPartOutcome =
   | { outcome: "existing"; existing: PartRecord }
   | { outcome: "not-uploading" };
 
+/** Several parts recorded at once: all new (one transaction), or why not (nothing was written then). */
+export type RecordPartsOutcome =
+  | { outcome: "new" }
+  | { outcome: "existing"; existing: PartRecord[] }
+  | { outcome: "not-uploading" };
+
 export interface ListTransfersQuery {
   status?: TransferStatus | undefined;
   priority?: Priority | undefined;
@@ -135,6 +142,18 @@ export interface TransferRepo {
     metrics: ClientMetrics | undefined,
     now: string,
   ): Promise<RecordPartOutcome>;
+  /**
+   * Records up to 99 new parts and adds their count and bytes to the transfer in one transaction
+   * (condition: uploading). If any is recorded already, nothing is written and those are returned.
+   */
+  recordParts(
+    id: string,
+    parts: readonly PartRecord[],
+    metrics: ClientMetrics | undefined,
+    now: string,
+  ): Promise<RecordPartsOutcome>;
+  /** Puts an uploading transfer that belongs to no batch into one (a batch resuming its content). */
+  adoptIntoBatch(id: string, batchId: string, path: string, now: string): Promise<TransferRecord | undefined>;
   /** Replaces a recorded part whose stored bytes changed (same number, re-sent), fixing the counters. */
   replacePart(id: string, old: PartRecord, next: PartRecord, now: string): Promise<boolean>;
   /** Forgets parts storage no longer holds, fixing the counters. */
@@ -202,10 +221,92 @@ export interface ObjectStore {
   ): Promise<{ etag: string; checksumSha256?: string }>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   headObject(key: string): Promise<{ size: number; etag: string; checksumSha256?: string } | undefined>;
+  /**
+   * A presigned PutObject of exactly `size` bytes whose SHA-256 is a signed header, so storage refuses
+   * other bytes (BadDigest); the returned headers must be sent as they are.
+   */
+  presignPutObject(
+    key: string,
+    object: { size: number; sha256Base64: string; contentType?: string | undefined },
+    expiresInSeconds: number,
+  ): Promise<PresignedRequest>;
   putEmptyObject(key: string, sha256Base64: string): Promise<void>;
   presignGet(key: string, opts: { fileName: string; expiresInSeconds: number }): Promise<string>;
   ping(): Promise<void>;
 }
+
+export interface BatchRecord {
+  id: string;
+  name: string;
+  /** SHA-256 of the manifest's text: the batch is found again by it. */
+  digest: string;
+  priority: Priority;
+  status: BatchStatus;
+  fileCount: number;
+  totalBytes: number;
+  filesComplete: number;
+  bytesComplete: number;
+  filesFailed: number;
+  /** Empty folders, recreated by receivers. */
+  dirs: string[];
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}
+
+/** What one call adds to a batch's counters (only transitions that really happened). */
+export interface BatchCounts {
+  filesComplete?: number;
+  bytesComplete?: number;
+  filesFailed?: number;
+}
+
+export interface ListBatchesQuery {
+  status?: BatchStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface BatchRepo {
+  /**
+   * Creates the batch unless one with its digest exists (the digest pointer is put-if-absent, so two
+   * concurrent creates of one manifest end with one batch): the batch holding the digest, and whether
+   * this call made it.
+   */
+  createOrFindBatch(b: BatchRecord): Promise<{ batch: BatchRecord; created: boolean }>;
+  getBatch(id: string): Promise<BatchRecord | undefined>;
+  /** Newest first. */
+  listBatches(q: ListBatchesQuery): Promise<{ items: BatchRecord[]; cursor?: string }>;
+  /** The batch's transfers by path (index byBatch). */
+  listBatchFiles(
+    batchId: string,
+    q: { limit: number; cursor?: string | undefined },
+  ): Promise<{ items: TransferRecord[]; cursor?: string }>;
+  /** Transfers by id, in bulk (absent ones are left out). */
+  getTransfers(ids: readonly string[]): Promise<TransferRecord[]>;
+  /** Dedupe entries in bulk, keyed `<sha256>#<size>`. */
+  findStoredObjects(
+    keys: readonly { sha256: string; size: number }[],
+  ): Promise<Map<string, StoredObjectRecord>>;
+  /** Writes new transfer records in bulk (fresh ids, so no condition is needed). */
+  createTransfers(ts: readonly TransferRecord[]): Promise<void>;
+  /** Takes a transfer out of its batch's listing (a newer transfer of that path replaces it). */
+  detachFromBatch(transferId: string, now: string): Promise<void>;
+  /**
+   * Adds to the counters; an open batch whose filesComplete reaches fileCount becomes complete.
+   * Undefined if the batch does not exist.
+   */
+  addToBatch(id: string, counts: BatchCounts, now: string): Promise<BatchRecord | undefined>;
+  /** Conditionally changes status (only from one of `from`); undefined if the condition failed. */
+  setBatchStatus(
+    id: string,
+    from: readonly BatchStatus[],
+    to: BatchStatus,
+    now: string,
+  ): Promise<BatchRecord | undefined>;
+}
+
+export const storedObjectKey = (sha256: string, size: number): string => `${sha256}#${size}`;
 
 export interface Clock {
   now(): Date;

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  INDEX_BY_BATCH,
   INDEX_BY_CREATED,
   INDEX_BY_STATUS,
   INDEX_OPEN,
@@ -83,7 +84,7 @@ describe("table", () => {
     );
     expect(Object.values(args.fields)).toEqual(def.AttributeDefinitions?.map(() => "string"));
     expect(Object.keys(args.globalIndexes).sort()).toEqual(
-      [INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN].sort(),
+      [INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN, INDEX_BY_BATCH].sort(),
     );
     expect(args.globalIndexes[INDEX_BY_STATUS]).toEqual({
       hashKey: "statusPk",
@@ -93,6 +94,11 @@ describe("table", () => {
     expect(args.globalIndexes[INDEX_OPEN]).toEqual({
       hashKey: "openKey",
       rangeKey: "listSk",
+      projection: "all",
+    });
+    expect(args.globalIndexes[INDEX_BY_BATCH]).toEqual({
+      hashKey: "batchPk",
+      rangeKey: "batchSk",
       projection: "all",
     });
     expect(args.ttl).toBe(TTL_ATTRIBUTE);
