@@ -35,6 +35,7 @@ import {
   ShareInfo,
   ShareList,
 } from "../../functions/contract/schemas.js";
+import { classifyHttp, classifyNetwork, toCliError } from "./classify.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
 import type { NewEvent } from "./events.js";
@@ -47,20 +48,6 @@ export interface ApiClientOptions {
   retry: RetryPolicy;
   onRetry?: (operation: string, info: RetryInfo) => void;
   signal?: AbortSignal | undefined;
-}
-
-/** Codes the coordinator uses for failures that a retry can fix. */
-const RETRYABLE_API_CODES = new Set([
-  "PART_CONFLICT",
-  "RATE_LIMITED",
-  "STORAGE_UNAVAILABLE",
-  "DATABASE_UNAVAILABLE",
-]);
-
-function networkCode(err: unknown): string {
-  type Cause = { code?: string; errors?: { code?: string }[] };
-  const cause = (err as { cause?: Cause })?.cause;
-  return cause?.code ?? cause?.errors?.find((e) => e.code)?.code ?? "NETWORK";
 }
 
 function queryString(query: Record<string, string | number | undefined>): URLSearchParams {
@@ -97,13 +84,14 @@ export class ApiClient {
       text = await res.text();
     } catch (err) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason;
-      const code = timeout.aborted ? "TIMEOUT" : networkCode(err);
-      const what = timeout.aborted ? `no answer within ${this.opts.timeoutMs / 1000}s` : code;
-      throw new CliError(
-        this.reached ? "NETWORK" : "SERVER_UNREACHABLE",
-        `Cannot reach the SFTS server at ${this.opts.server} (${what})`,
-        this.reached ? EXIT.NETWORK : EXIT.SERVER_UNREACHABLE,
-        true,
+      throw toCliError(
+        classifyNetwork({
+          service: "api",
+          error: err,
+          timeoutMs: timeout.aborted ? this.opts.timeoutMs : undefined,
+          reached: this.reached,
+          server: this.opts.server,
+        }),
       );
     }
     this.reached = true;
@@ -124,20 +112,15 @@ export class ApiClient {
       return parsed.data;
     }
     const error = ErrorBody.safeParse(json);
-    const code = error.success ? error.data.error.code : `HTTP_${res.status}`;
-    const message = error.success ? error.data.error.message : `${method} ${path} answered ${res.status}`;
-    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
-    if (res.status === 401)
-      throw new CliError(
-        "UNAUTHORIZED",
-        `The server refused the API token (${message}); check --token or SFTS_TOKEN`,
-        EXIT.AUTH,
-      );
-    if (res.status === 404 && (code === "NOT_FOUND" || code === "SHARE_NOT_FOUND"))
-      throw new CliError(code, message, EXIT.NOT_FOUND);
-    const retryable =
-      res.status >= 500 || res.status === 429 || res.status === 408 || RETRYABLE_API_CODES.has(code);
-    throw new CliError(code, message, retryable ? EXIT.NETWORK : EXIT.REJECTED, retryable, retryAfterMs);
+    throw toCliError(
+      classifyHttp({
+        service: "api",
+        status: res.status,
+        code: error.success ? error.data.error.code : undefined,
+        message: error.success ? error.data.error.message : `${method} ${path} answered ${res.status}`,
+        retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+      }),
+    );
   }
 
   private call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {

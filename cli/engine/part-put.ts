@@ -11,6 +11,7 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Bandwidth } from "./bandwidth.js";
+import { classifyNetwork, storageError, toCliError } from "./classify.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseRetryAfter } from "./retry.js";
 
@@ -27,34 +28,6 @@ export interface PutOptions {
   stallMs: number;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
-}
-
-function s3Error(status: number, body: string, retryAfterMs: number | undefined): CliError {
-  const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? `HTTP_${status}`;
-  const message = /<Message>([^<]+)<\/Message>/.exec(body)?.[1] ?? `storage answered ${status}`;
-  const text = `Storage refused the part: ${code} (${message})`;
-  if (code === "BadDigest" || code === "XAmzContentSHA256Mismatch" || code === "InvalidDigest")
-    return new CliError(code, `${text}; the bytes were damaged on the way`, EXIT.NETWORK, true);
-  if (status === 403 && /expired/i.test(`${code} ${message}`))
-    return new CliError(
-      "URL_EXPIRED",
-      "The presigned URL expired before the part was sent",
-      EXIT.NETWORK,
-      true,
-    );
-  if (code === "RequestTimeTooSkewed")
-    return new CliError(code, `${text}; check this machine's clock`, EXIT.REJECTED, false);
-  if (status === 403) return new CliError(code, text, EXIT.REJECTED, true);
-  if (code === "NoSuchUpload")
-    return new CliError(
-      code,
-      "The upload no longer exists in storage (aborted or expired)",
-      EXIT.REJECTED,
-      false,
-    );
-  if (status >= 500 || status === 429 || status === 408 || code === "SlowDown")
-    return new CliError(code, text, EXIT.NETWORK, true, retryAfterMs);
-  return new CliError(code, text, EXIT.REJECTED, false);
 }
 
 export function putPart(o: PutOptions): Promise<{ etag: string }> {
@@ -84,9 +57,7 @@ export function putPart(o: PutOptions): Promise<{ etag: string }> {
     const watchdog = setInterval(
       () => {
         if (performance.now() - lastProgress > o.stallMs)
-          finish(
-            new CliError("STALL", `No progress for ${Math.round(o.stallMs / 1000)}s`, EXIT.NETWORK, true),
-          );
+          finish(toCliError(classifyNetwork({ service: "storage", stallMs: o.stallMs })));
       },
       Math.min(1000, Math.max(50, o.stallMs / 4)),
     );
@@ -100,14 +71,7 @@ export function putPart(o: PutOptions): Promise<{ etag: string }> {
     });
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (settled) return;
-      finish(
-        new CliError(
-          err.code ?? "NETWORK",
-          `Sending the part failed (${err.code ?? err.message})`,
-          EXIT.NETWORK,
-          true,
-        ),
-      );
+      finish(toCliError(classifyNetwork({ service: "storage", error: err, what: "sending the part" })));
     });
     req.on("response", (res: IncomingMessage) => {
       lastProgress = performance.now();
@@ -130,10 +94,11 @@ export function putPart(o: PutOptions): Promise<{ etag: string }> {
           return finish(undefined, etag);
         }
         finish(
-          s3Error(
+          storageError(
             status,
             Buffer.concat(chunks).toString("utf8"),
             parseRetryAfter(res.headers["retry-after"]),
+            "the part",
           ),
         );
       });

@@ -14,6 +14,7 @@ import { z } from "zod";
 import type { PartInfo } from "../../functions/contract/schemas.js";
 import { apiClientFor } from "./api-client.js";
 import { Bandwidth } from "./bandwidth.js";
+import { classifyNetwork, isUrlExpired, storageError, toCliError } from "./classify.js";
 import { ConcurrencyController } from "./concurrency.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT, fileError } from "./errors.js";
@@ -122,7 +123,7 @@ function getRange(
     const watchdog = setInterval(
       () => {
         if (performance.now() - last > opts.stallMs)
-          fail(new CliError("STALL", `No data for ${Math.round(opts.stallMs / 1000)}s`, EXIT.NETWORK, true));
+          fail(toCliError(classifyNetwork({ service: "storage", stallMs: opts.stallMs })));
       },
       Math.min(1000, Math.max(50, opts.stallMs / 4)),
     );
@@ -132,14 +133,7 @@ function getRange(
       headers: { range: `bytes=${range.offset}-${range.offset + range.size - 1}` },
     });
     req.on("error", (err: NodeJS.ErrnoException) =>
-      fail(
-        new CliError(
-          err.code ?? "NETWORK",
-          `Fetching failed (${err.code ?? err.message})`,
-          EXIT.NETWORK,
-          true,
-        ),
-      ),
+      fail(toCliError(classifyNetwork({ service: "storage", error: err, what: "fetching the range" }))),
     );
     req.on("response", async (res: IncomingMessage) => {
       last = performance.now();
@@ -147,19 +141,7 @@ function getRange(
       if (status !== 206 && !(status === 200 && range.offset === 0)) {
         let body = "";
         for await (const c of res) if (body.length < 4096) body += String(c);
-        const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? `HTTP_${status}`;
-        if (status === 403 && /expired/i.test(body))
-          return fail(new CliError("URL_EXPIRED", "The download URL expired", EXIT.NETWORK, true));
-        const retryable = status >= 500 || status === 429 || status === 403;
-        return fail(
-          new CliError(
-            code,
-            `Storage answered ${status} (${code})`,
-            retryable ? EXIT.NETWORK : EXIT.REJECTED,
-            retryable,
-            parseRetryAfter(res.headers["retry-after"]),
-          ),
-        );
+        return fail(storageError(status, body, parseRetryAfter(res.headers["retry-after"]), "the range"));
       }
       let pos = range.offset;
       try {
@@ -352,7 +334,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
                   true,
                 );
             } catch (err) {
-              if (err instanceof CliError && err.code === "URL_EXPIRED") {
+              if (isUrlExpired(err)) {
                 link = await api.downloadUrl(file.id);
                 url = link.url;
               } else if (err instanceof CliError && err.retryable) aimd.onFailure();
