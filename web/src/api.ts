@@ -5,6 +5,12 @@
  * indicator turns red), the token is refused (UnauthorizedError: the token prompt), and anything else
  * the API said (ApiError with its catalogue code and message, shown where it happened).
  */
+import type {
+  BatchDetail,
+  BatchStatus,
+  ListBatchesResponse,
+  ListBatchFilesResponse,
+} from "../../functions/contract/batches.js";
 import type { EventsResponse, SeriesResponse } from "../../functions/contract/monitor.js";
 import type {
   CreatedShare,
@@ -62,6 +68,17 @@ export interface HealthReading {
 export interface ListQuery {
   status?: TransferStatus | undefined;
   priority?: Priority | undefined;
+  limit?: number;
+  cursor?: string | undefined;
+}
+
+export interface BatchListQuery {
+  status?: BatchStatus | undefined;
+  limit?: number;
+  cursor?: string | undefined;
+}
+
+export interface PageQuery {
   limit?: number;
   cursor?: string | undefined;
 }
@@ -151,6 +168,16 @@ export function createApi(getToken: () => string | null) {
     events: (fileId: string) => get<EventsResponse>(`/api/files/${id(fileId)}/events`),
     errors: (limit: number) => get<EventsResponse>(`/api/errors${query({ limit })}`),
     shares: (fileId: string) => get<{ items: ShareInfo[] }>(`/api/files/${id(fileId)}/shares`),
+    batches: (q: BatchListQuery) =>
+      get<ListBatchesResponse>(
+        `/api/batches${query({ status: q.status, limit: q.limit, cursor: q.cursor })}`,
+      ),
+    batch: (batchId: string) => get<BatchDetail>(`/api/batches/${id(batchId)}`),
+    /** A batch's files, by path. */
+    batchFiles: (batchId: string, q: PageQuery = {}) =>
+      get<ListBatchFilesResponse>(
+        `/api/batches/${id(batchId)}/files${query({ limit: q.limit, cursor: q.cursor })}`,
+      ),
     download: (fileId: string) => get<DownloadResponse>(`/download/${id(fileId)}?redirect=false`),
     async createShare(fileId: string, body: CreateShareRequest): Promise<CreatedShare> {
       return (

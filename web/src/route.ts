@@ -1,15 +1,19 @@
-/** Hash routes (#/transfers/tr_…), so the built site needs no server rewrites on any static host. */
+/** Hash routes (#/transfers/tr_…, #/batches/bt_…), so the built site needs no server rewrites on any static host. */
 import { useEffect, useState } from "preact/hooks";
+import type { BatchStatus } from "../../functions/contract/batches.js";
 import type { Priority, TransferStatus } from "../../functions/contract/schemas.js";
 
 export type Route =
   | { view: "overview" }
   | { view: "transfers"; status?: TransferStatus; priority?: Priority }
   | { view: "transfer"; id: string }
+  | { view: "batches"; status?: BatchStatus }
+  | { view: "batch"; id: string }
   | { view: "errors" };
 
 const STATUSES = new Set<string>(["uploading", "assembling", "complete", "aborted", "failed"]);
 const PRIORITIES = new Set<string>(["high", "normal", "low"]);
+const BATCH_STATUSES = new Set<string>(["open", "complete", "aborted"]);
 
 export function parseHash(hash: string): Route {
   const [path = "", search = ""] = hash.replace(/^#/, "").split("?");
@@ -25,6 +29,11 @@ export function parseHash(hash: string): Route {
       ...(PRIORITIES.has(priority) && { priority: priority as Priority }),
     };
   }
+  if (parts[0] === "batches" && parts[1]) return { view: "batch", id: decodeURIComponent(parts[1]) };
+  if (parts[0] === "batches") {
+    const status = new URLSearchParams(search).get("status") ?? "";
+    return { view: "batches", ...(BATCH_STATUSES.has(status) && { status: status as BatchStatus }) };
+  }
   if (parts[0] === "errors") return { view: "errors" };
   return { view: "overview" };
 }
@@ -36,6 +45,8 @@ export const href = {
     return `#/transfers${q ? `?${q}` : ""}`;
   },
   transfer: (id: string) => `#/transfers/${encodeURIComponent(id)}`,
+  batches: (status?: BatchStatus) => `#/batches${status ? `?status=${status}` : ""}`,
+  batch: (id: string) => `#/batches/${encodeURIComponent(id)}`,
   errors: "#/errors",
 };
 

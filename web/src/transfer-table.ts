@@ -21,7 +21,7 @@ export interface Sort {
 export interface Filter {
   status: TransferStatus | "";
   priority: Priority | "";
-  /** Matched against name, id and SHA-256, case-insensitively. */
+  /** Matched against name, path, id and SHA-256, case-insensitively. */
   text: string;
 }
 
@@ -77,7 +77,12 @@ export function matches(t: FileSummary, f: Filter): boolean {
   if (f.priority && t.priority !== f.priority) return false;
   const text = f.text.trim().toLowerCase();
   if (!text) return true;
-  return t.name.toLowerCase().includes(text) || t.id.includes(text) || t.sha256.startsWith(text);
+  return (
+    t.name.toLowerCase().includes(text) ||
+    (t.path?.toLowerCase().includes(text) ?? false) ||
+    t.id.includes(text) ||
+    t.sha256.startsWith(text)
+  );
 }
 
 export interface Page<T> {

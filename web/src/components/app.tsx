@@ -6,6 +6,8 @@ import { usePollState } from "../poller.js";
 import { href, type Route, useRoute } from "../route.js";
 import { poller, session } from "../services.js";
 import { applyTheme, loadTheme, NEXT_THEME, type Theme } from "../theme.js";
+import { BatchDetail } from "./batch-detail.js";
+import { BatchesView } from "./batches-view.js";
 import { useNow } from "./bits.js";
 import { ErrorsView } from "./errors-view.js";
 import { Overview } from "./overview.js";
@@ -28,9 +30,14 @@ export function App() {
     }
   }, [poll.authProblem]);
 
-  const section = route.view === "transfer" ? "transfers" : route.view;
+  const section = route.view === "transfer" ? "transfers" : route.view === "batch" ? "batches" : route.view;
   useEffect(() => {
-    const names = { overview: "Overview", transfers: "Transfers", errors: "Errors" } as const;
+    const names = {
+      overview: "Overview",
+      transfers: "Transfers",
+      batches: "Batches",
+      errors: "Errors",
+    } as const;
     document.title = `SFTS — ${names[section]}`;
   }, [section]);
 
@@ -49,6 +56,7 @@ export function App() {
           <nav aria-label="Sections" class="tabs">
             <Tab to={href.overview} current={section === "overview"} label="Overview" />
             <Tab to={href.transfers()} current={section === "transfers"} label="Transfers" />
+            <Tab to={href.batches()} current={section === "batches"} label="Batches" />
             <Tab to={href.errors} current={section === "errors"} label="Errors" />
           </nav>
           <div class="topbar-actions">
@@ -120,6 +128,10 @@ function View({ route }: { route: Route }) {
       );
     case "transfer":
       return <TransferDetail id={route.id} />;
+    case "batches":
+      return <BatchesView key={route.status ?? ""} {...(route.status && { status: route.status })} />;
+    case "batch":
+      return <BatchDetail key={route.id} id={route.id} />;
     case "errors":
       return <ErrorsView />;
   }

@@ -1,8 +1,10 @@
 /** Small shared pieces: badges, progress bar, copy button, cards, live "ago" times. */
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import type { BatchStatus } from "../../../functions/contract/batches.js";
 import type { Priority, TransferStatus } from "../../../functions/contract/schemas.js";
-import { formatAgo, formatDateTime, formatPercent } from "../format.js";
+import { formatAgo, formatCount, formatDateTime, formatPercent } from "../format.js";
+import type { Page } from "../transfer-table.js";
 
 const PRIORITY_LABEL: Record<Priority, string> = { high: "High", normal: "Normal", low: "Low" };
 
@@ -31,6 +33,16 @@ export function StatusBadge({ status }: { status: TransferStatus }) {
   return <span class={`badge status status-${status}`}>{STATUS_LABEL[status]}</span>;
 }
 
+const BATCH_STATUS_LABEL: Record<BatchStatus, string> = {
+  open: "Open",
+  complete: "Complete",
+  aborted: "Aborted",
+};
+
+export function BatchStatusBadge({ status }: { status: BatchStatus }) {
+  return <span class={`badge status status-${status}`}>{BATCH_STATUS_LABEL[status]}</span>;
+}
+
 export function ProgressBar({
   ratio,
   label,
@@ -38,7 +50,7 @@ export function ProgressBar({
 }: {
   ratio: number;
   label: string;
-  status: TransferStatus;
+  status: TransferStatus | BatchStatus;
 }) {
   const pct = Math.max(0, Math.min(1, ratio)) * 100;
   return (
@@ -148,5 +160,51 @@ export function ErrorNote({ error }: { error: Error | undefined }) {
     <p class="note note-error" role="alert">
       {code ? <code>{code}</code> : null} {error.message}
     </p>
+  );
+}
+
+/** First / Previous / "Page n of m" / Next / Last under a table paged in the browser. */
+export function Pager({
+  label,
+  shown,
+  onPage,
+  rangeTestId,
+}: {
+  label: string;
+  shown: Page<unknown>;
+  onPage: (page: number) => void;
+  rangeTestId: string;
+}) {
+  const last = shown.page >= shown.pages - 1;
+  return (
+    <nav class="pager" aria-label={label}>
+      <span class="muted small" data-testid={rangeTestId}>
+        {shown.total
+          ? `${formatCount(shown.first)}–${formatCount(shown.last)} of ${formatCount(shown.total)}`
+          : ""}
+      </span>
+      <div class="pager-buttons">
+        <button type="button" class="btn btn-small" disabled={shown.page === 0} onClick={() => onPage(0)}>
+          First
+        </button>
+        <button
+          type="button"
+          class="btn btn-small"
+          disabled={shown.page === 0}
+          onClick={() => onPage(shown.page - 1)}
+        >
+          Previous
+        </button>
+        <span class="small" aria-live="polite">
+          Page {shown.page + 1} of {shown.pages}
+        </span>
+        <button type="button" class="btn btn-small" disabled={last} onClick={() => onPage(shown.page + 1)}>
+          Next
+        </button>
+        <button type="button" class="btn btn-small" disabled={last} onClick={() => onPage(shown.pages - 1)}>
+          Last
+        </button>
+      </div>
+    </nav>
   );
 }

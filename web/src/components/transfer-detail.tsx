@@ -1,5 +1,5 @@
 /**
- * One transfer: what is stored (parts map, per-part sizes and SHA-256s), the whole-file SHA-256, its
+ * One transfer: its path and batch when it came with a folder, why it failed when it did, what is stored (parts map, per-part sizes and SHA-256s), the whole-file SHA-256, its
  * timeline, and the links to hand out — a short-lived download link (copied) and counted share links.
  */
 import type { ComponentChildren } from "preact";
@@ -33,7 +33,8 @@ import {
 import { transfersHref } from "./transfers-view.js";
 
 const PARTS_SHOWN = 50;
-const ENDED = new Set(["complete", "aborted", "failed"]);
+// A failed transfer is not ended: its sender may resume it (it stays resumable unless it was aborted).
+const ENDED = new Set(["complete", "aborted"]);
 
 export function TransferDetail({ id }: { id: string }) {
   const last = useRef<FileDetail | undefined>(undefined);
@@ -79,7 +80,25 @@ export function TransferDetail({ id }: { id: string }) {
             <p class="mono small muted detail-id">
               {t.id} <CopyButton text={t.id} label="Copy the transfer id" compact />
             </p>
+            {t.batchId && (
+              <p class="small detail-batch" data-testid="file-batch">
+                <span class="muted">Path</span>{" "}
+                <code class="path" data-testid="file-path">
+                  {t.path ?? t.name}
+                </code>{" "}
+                <span class="muted">in batch</span>{" "}
+                <a href={href.batch(t.batchId)} class="mono">
+                  {t.batchId}
+                </a>
+              </p>
+            )}
           </div>
+
+          {t.status === "failed" && (
+            <p class="note note-error note-failed" role="alert" data-testid="failed-reason">
+              <strong>Failed:</strong> {t.lastError ?? "the sender gave no reason"}
+            </p>
+          )}
 
           <Card title="Progress" class={t.priority === "high" ? "is-high" : undefined}>
             <ProgressBar ratio={progressOf(t)} status={t.status} label={`Progress of ${t.name}`} />
@@ -106,7 +125,7 @@ export function TransferDetail({ id }: { id: string }) {
               <Fact label="Completed" value={<When at={t.completedAt} />} />
               {t.contentType && <Fact label="Content type" value={t.contentType} />}
             </dl>
-            {t.lastError && (
+            {t.lastError && t.status !== "failed" && (
               <p class="note note-error">
                 <strong>Last error:</strong> {t.lastError}
               </p>
@@ -315,6 +334,7 @@ const EVENT_LABEL: Record<TransferEvent["kind"], string> = {
   "checksum-mismatch": "Checksum mismatch",
   "upload-gone": "Upload gone",
   aborted: "Aborted",
+  failed: "Failed",
 };
 
 export const EVENT_TONE: Record<TransferEvent["kind"], "info" | "good" | "bad" | "muted"> = {
@@ -326,6 +346,7 @@ export const EVENT_TONE: Record<TransferEvent["kind"], "info" | "good" | "bad" |
   "checksum-mismatch": "bad",
   "upload-gone": "bad",
   aborted: "muted",
+  failed: "bad",
 };
 
 export function EventKind({ kind }: { kind: TransferEvent["kind"] }) {

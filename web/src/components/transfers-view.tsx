@@ -19,7 +19,7 @@ import {
   type Sort,
   type SortKey,
 } from "../transfer-table.js";
-import { ErrorNote, PriorityBadge, ProgressBar, StatusBadge, When } from "./bits.js";
+import { ErrorNote, Pager, PriorityBadge, ProgressBar, StatusBadge, When } from "./bits.js";
 
 const PAGE_SIZES = [25, 50, 100, 250];
 
@@ -240,45 +240,7 @@ export function TransfersView({ status, priority }: { status?: TransferStatus; p
         )}
         {!loaded && <p class="empty muted">Loading transfers…</p>}
       </div>
-      <nav class="pager" aria-label="Pages of transfers">
-        <span class="muted small" data-testid="pager-range">
-          {shown.total
-            ? `${formatCount(shown.first)}–${formatCount(shown.last)} of ${formatCount(shown.total)}`
-            : ""}
-        </span>
-        <div class="pager-buttons">
-          <button type="button" class="btn btn-small" disabled={shown.page === 0} onClick={() => setPage(0)}>
-            First
-          </button>
-          <button
-            type="button"
-            class="btn btn-small"
-            disabled={shown.page === 0}
-            onClick={() => setPage(shown.page - 1)}
-          >
-            Previous
-          </button>
-          <span class="small" aria-live="polite">
-            Page {shown.page + 1} of {shown.pages}
-          </span>
-          <button
-            type="button"
-            class="btn btn-small"
-            disabled={shown.page >= shown.pages - 1}
-            onClick={() => setPage(shown.page + 1)}
-          >
-            Next
-          </button>
-          <button
-            type="button"
-            class="btn btn-small"
-            disabled={shown.page >= shown.pages - 1}
-            onClick={() => setPage(shown.pages - 1)}
-          >
-            Last
-          </button>
-        </div>
-      </nav>
+      <Pager label="Pages of transfers" shown={shown} onPage={setPage} rangeTestId="pager-range" />
     </div>
   );
 }
@@ -314,7 +276,7 @@ function Row({ t }: { t: FileSummary }) {
   return (
     <tr class={t.priority === "high" ? "is-high" : undefined} data-id={t.id} data-status={t.status}>
       <td data-label="Name" class="cell-name">
-        <a href={href.transfer(t.id)} class="strong ellipsis" title={t.name}>
+        <a href={href.transfer(t.id)} class="strong ellipsis" title={t.path ?? t.name}>
           {t.name}
         </a>
         <span class="mono muted tiny">{t.id}</span>
