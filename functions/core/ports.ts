@@ -221,6 +221,8 @@ export interface ObjectStore {
   ): Promise<{ etag: string; checksumSha256?: string }>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   headObject(key: string): Promise<{ size: number; etag: string; checksumSha256?: string } | undefined>;
+  /** Deletes an object (a single PUT given up on); deleting one that does not exist is no error. */
+  deleteObject(key: string): Promise<void>;
   /**
    * A presigned PutObject of exactly `size` bytes whose SHA-256 is a signed header, so storage refuses
    * other bytes (BadDigest); the returned headers must be sent as they are.
