@@ -5,14 +5,14 @@
  * is fetched again) and fetches the rest; the whole-file SHA-256 is checked before the rename into place.
  */
 import { createHash } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { constants, existsSync, statSync } from "node:fs";
 import { type FileHandle, mkdir, open, rename } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { dirname, join, resolve, sep } from "node:path";
 import { z } from "zod";
-import type { PartInfo } from "../../functions/contract/schemas.js";
-import { apiClientFor } from "./api-client.js";
+import type { FileSummary, PartInfo } from "../../functions/contract/schemas.js";
+import { type ApiClient, apiClientFor } from "./api-client.js";
 import { Bandwidth } from "./bandwidth.js";
 import { classifyNetwork, isUrlExpired, storageError, toCliError } from "./classify.js";
 import { ConcurrencyController } from "./concurrency.js";
@@ -22,7 +22,7 @@ import type { NewEvent } from "./events.js";
 import { hashFile } from "./file-io.js";
 import { readJournalFile, removeJournal, writeJournal } from "./journal.js";
 import { safeFileName } from "./names.js";
-import { parseRetryAfter, withRetries } from "./retry.js";
+import { parseRetryAfter, type RetryPolicy, withRetries } from "./retry.js";
 
 export interface ReceiveOptions {
   id: string;
@@ -199,8 +199,7 @@ async function hashRange(handle: FileHandle, range: Range): Promise<string> {
 }
 
 export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
-  const emit = opts.emit;
-  const api = apiClientFor(opts.client, opts.abort, emit);
+  const api = apiClientFor(opts.client, opts.abort, opts.emit);
   const file = await api.getFile(opts.id);
   if (file.status !== "complete")
     throw new CliError(
@@ -213,15 +212,69 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
   const target = targetPath(file.name, file.id, opts.output, opts.cwd ?? process.cwd());
   if (existsSync(target) && !opts.force)
     throw new CliError("EXISTS", `${target} already exists; use --force to overwrite it`, EXIT.EXISTS);
+  if (opts.output !== undefined && namesFolder(opts.output))
+    try {
+      await mkdir(dirname(target), { recursive: true });
+    } catch (err) {
+      throw fileError(err, dirname(target));
+    }
+  return receiveFile({
+    api,
+    file: { ...file, parts },
+    target,
+    concurrency: opts.concurrency,
+    bandwidth: new Bandwidth(opts.limitRate),
+    stallMs: opts.stallMs,
+    retry: opts.client.retry,
+    emit: opts.emit,
+    stop: opts.stop,
+    abort: opts.abort,
+  });
+}
+
+/** Range slots shared by the files of a batch received at once (one budget for the whole receive). */
+export interface RangeSlots {
+  acquire(signal: AbortSignal): Promise<void>;
+  release(): void;
+}
+
+export interface FileReceiveOptions {
+  api: ApiClient;
+  /** A complete file, with the parts that tile it (the origin's for a deduplicated file) when known. */
+  file: FileSummary & { parts: readonly PartInfo[] };
+  /** Where it goes; its folder exists. PATH.sfts-partial and its journal are written beside it. */
+  target: string;
+  concurrency: number;
+  bandwidth: Bandwidth;
+  slots?: RangeSlots | undefined;
+  stallMs: number;
+  retry: RetryPolicy;
+  emit: (e: NewEvent) => void;
+  stop: AbortSignal;
+  abort: AbortSignal;
+  /** Per-file progress events every 250 ms (a batch reports one total instead). */
+  progress?: boolean;
+  /** Called with every byte count fetched (a batch's total). */
+  onBytes?: (n: number) => void;
+}
+
+/** One file: resumable ranged GETs into TARGET.sfts-partial, each range and the whole file checked. */
+export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResult> {
+  const { api, file, target, emit } = opts;
   const partial = `${target}.sfts-partial`;
   const journalFile = `${partial}.json`;
-  const ranges = planRanges(file.size, parts);
+  const ranges = planRanges(file.size, file.parts);
+  // A file of one range needs no journal: an interrupted range is fetched again whole anyway.
+  const journaled = ranges.length > 1;
 
   let handle: FileHandle;
   try {
-    if (opts.output !== undefined && namesFolder(opts.output))
-      await mkdir(dirname(target), { recursive: true });
-    handle = await open(partial, existsSync(partial) ? "r+" : "w+");
+    // O_NOFOLLOW: a symlink planted at the partial's name is refused, never written through.
+    handle = await open(
+      partial,
+      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (journaled ? 0 : constants.O_TRUNC),
+      0o644,
+    );
     await handle.truncate(file.size);
   } catch (err) {
     throw fileError(err, partial);
@@ -234,7 +287,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
   let resumed = false;
   try {
     // Ranges a previous run finished count only if their bytes on disk still hash right.
-    const saved = readJournalFile(journalFile, PartialJournal);
+    const saved = journaled ? readJournalFile(journalFile, PartialJournal) : undefined;
     if (saved && saved.transferId === file.id && saved.size === file.size && saved.sha256 === file.sha256) {
       for (const i of saved.done) {
         const r = ranges[i];
@@ -262,7 +315,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
       sha256: file.sha256,
       done: [...done].sort((a, b) => a - b),
     });
-    writeJournal(journalFile, journal());
+    if (journaled) writeJournal(journalFile, journal());
     emit({
       type: "start",
       file: target,
@@ -275,17 +328,19 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
       bytesDone: bytesDone(),
     });
 
-    let link = await api.downloadUrl(file.id);
+    // An empty file needs no URL (and no GET).
+    let link = { url: "", expiresAt: new Date(0).toISOString() };
     const freshUrl = async () => {
       if (Date.parse(link.expiresAt) - Date.now() < 60_000) link = await api.downloadUrl(file.id);
       return link.url;
     };
-    const bandwidth = new Bandwidth(opts.limitRate);
+    const bandwidth = opts.bandwidth;
     const aimd = new ConcurrencyController({ max: opts.concurrency });
     const queue = ranges.filter((r) => !done.has(r.index));
     let failure: unknown;
     let speed = { bytes: bytesDone(), at: performance.now(), bps: 0 };
     const progress = setInterval(() => {
+      if (opts.progress === false) return;
       const now = performance.now();
       const bytes = bytesDone() + [...inFlight.values()].reduce((a, b) => a + b, 0);
       const inst = Math.max(0, bytes - speed.bytes) / ((now - speed.at) / 1000);
@@ -305,6 +360,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
     }, 250);
 
     const fetchRange = async (r: Range) => {
+      await opts.slots?.acquire(opts.abort);
       inFlight.set(r.index, 0);
       try {
         const t0 = performance.now();
@@ -323,6 +379,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
                 signal: opts.abort,
                 onBytes: (n) => {
                   bytesFetched += n;
+                  opts.onBytes?.(n);
                   inFlight.set(r.index, (inFlight.get(r.index) ?? 0) + n);
                 },
               });
@@ -342,7 +399,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
             }
           },
           {
-            policy: opts.client.retry,
+            policy: opts.retry,
             signal: opts.abort,
             onRetry: (info) => {
               retries++;
@@ -362,7 +419,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
         );
         aimd.onSuccess(r.size);
         done.add(r.index);
-        writeJournal(journalFile, journal());
+        if (journaled) writeJournal(journalFile, journal());
         emit({
           type: "part",
           file: target,
@@ -376,6 +433,7 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
         });
       } finally {
         inFlight.delete(r.index);
+        opts.slots?.release();
       }
     };
 
