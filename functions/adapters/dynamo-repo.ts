@@ -4,6 +4,7 @@
  * Part records and the transfer's counters change together in one transaction, so counters stay exact
  * under any number of parallel calls; transaction conflicts are retried here. SDK failures become AppErrors.
  */
+import { randomInt } from "node:crypto";
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
@@ -18,6 +19,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { MAX_PARTS, MIN_PART_NUMBER } from "../contract/limits.js";
 import { PRIORITIES, type Priority, TRANSFER_STATUSES, type TransferStatus } from "../contract/schemas.js";
 import { AppError } from "../core/errors.js";
+import { RECORD_TRANSACTION_PARTS } from "../core/part-math.js";
 import type {
   ApiKeyRecord,
   ClientMetrics,
@@ -25,6 +27,7 @@ import type {
   ListTransfersQuery,
   PartRecord,
   RecordPartOutcome,
+  RecordPartsOutcome,
   ShareRecord,
   StatsCounters,
   StatsDelta,
@@ -38,7 +41,13 @@ const tPk = (id: string) => `T#${id}`;
 const META = "META";
 const partSk = (n: number) => `P#${String(n).padStart(5, "0")}`;
 const shaPk = (sha256: string, size: number) => `SHA#${sha256}#${size}`;
-const STATS_KEY = { PK: "STATS", SK: "TOTALS" };
+/**
+ * Stats live in STATS_SHARDS items (PK STATS, SK TOTALS#<n>), each update going to a random one, so no
+ * single item takes every transfer's writes; reads sum every item under PK STATS, the legacy TOTALS too.
+ */
+export const STATS_SHARDS = 16;
+const STATS_PK = "STATS";
+const statsShardKey = () => ({ PK: STATS_PK, SK: `TOTALS#${randomInt(STATS_SHARDS)}` });
 
 const INTERNAL_ATTRS = [
   "PK",
@@ -297,6 +306,104 @@ export class DynamoTransferRepo implements TransferRepo {
     return { outcome: "new", partsDone: t?.partsDone ?? 0, bytesDone: t?.bytesDone ?? 0 };
   }
 
+  async recordParts(
+    id: string,
+    parts: readonly PartRecord[],
+    metrics: ClientMetrics | undefined,
+    now: string,
+  ): Promise<RecordPartsOutcome> {
+    if (parts.length === 0) return { outcome: "new" };
+    if (parts.length > RECORD_TRANSACTION_PARTS)
+      throw new AppError("INTERNAL", `recordParts takes at most ${RECORD_TRANSACTION_PARTS} parts at once.`);
+    const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt" };
+    const values: Record<string, unknown> = {
+      ":count": parts.length,
+      ":bytes": parts.reduce((a, p) => a + p.size, 0),
+      ":now": now,
+      ":uploading": "uploading",
+    };
+    const sets = ["#updatedAt = :now"];
+    for (const k of ["retries", "speedBps", "lastError"] as const) {
+      const v = metrics?.[k];
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    try {
+      await this.transact([
+        ...parts.map((part) => ({
+          Put: {
+            TableName: this.table,
+            Item: { PK: tPk(id), SK: partSk(part.partNumber), type: "part", ...part },
+            ConditionExpression: "attribute_not_exists(PK)",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+          },
+        })),
+        {
+          Update: {
+            TableName: this.table,
+            Key: { PK: tPk(id), SK: META },
+            UpdateExpression: `SET ${sets.join(", ")} ADD partsDone :count, bytesDone :bytes`,
+            ConditionExpression: "#status = :uploading",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          },
+        },
+      ]);
+      return { outcome: "new" };
+    } catch (err) {
+      const rs = reasons(err);
+      if (rs.length === 0) return dbError(err);
+      const existing: PartRecord[] = [];
+      rs.slice(0, parts.length).forEach((r) => {
+        if (r.Code === "ConditionalCheckFailed" && r.Item)
+          existing.push(strip<PartRecord>(unmarshall(r.Item as never)));
+      });
+      if (existing.length) return { outcome: "existing", existing };
+      if (rs[parts.length]?.Code === "ConditionalCheckFailed") return { outcome: "not-uploading" };
+      return dbError(err);
+    }
+  }
+
+  async adoptIntoBatch(
+    id: string,
+    batchId: string,
+    path: string,
+    now: string,
+  ): Promise<TransferRecord | undefined> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: tPk(id), SK: META },
+          UpdateExpression:
+            "SET batchId = :b, #path = :p, batchPk = :bpk, batchSk = :p, #upload = :multipart, #updatedAt = :now",
+          ConditionExpression: "#status = :uploading AND attribute_not_exists(batchId)",
+          ExpressionAttributeNames: {
+            "#path": "path",
+            "#upload": "upload",
+            "#status": "status",
+            "#updatedAt": "updatedAt",
+          },
+          ExpressionAttributeValues: {
+            ":b": batchId,
+            ":p": path,
+            ":bpk": `B#${batchId}`,
+            ":multipart": "multipart",
+            ":uploading": "uploading",
+            ":now": now,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return strip<TransferRecord>(r.Attributes as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      return dbError(err);
+    }
+  }
+
   async replacePart(id: string, old: PartRecord, next: PartRecord, now: string): Promise<boolean> {
     try {
       await this.transact([
@@ -522,7 +629,7 @@ export class DynamoTransferRepo implements TransferRepo {
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: STATS_KEY,
+          Key: statsShardKey(),
           UpdateExpression: `ADD ${adds.join(", ")}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -532,9 +639,15 @@ export class DynamoTransferRepo implements TransferRepo {
   }
 
   async getStats(): Promise<StatsCounters> {
-    const r = await this.run(() => this.doc.send(new GetCommand({ TableName: this.table, Key: STATS_KEY })));
-    const item = (r.Item ?? {}) as Record<string, number | undefined>;
-    const n = (k: string) => Math.max(0, Number(item[k] ?? 0));
+    // Every shard and the legacy TOTALS item: at most STATS_SHARDS + 1 small items, one page.
+    const items = await this.queryAll<Record<string, unknown>>({
+      KeyConditionExpression: "PK = :pk",
+      ExpressionAttributeValues: { ":pk": STATS_PK },
+      ConsistentRead: true,
+    });
+    const sum = (k: string) =>
+      items.reduce((a, i) => a + (typeof i[k] === "number" ? (i[k] as number) : 0), 0);
+    const n = (k: string) => Math.max(0, sum(k));
     return {
       byStatus: Object.fromEntries(TRANSFER_STATUSES.map((s) => [s, n(`s_${s}`)])) as Record<
         TransferStatus,

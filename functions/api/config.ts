@@ -27,6 +27,8 @@ export interface AppConfig {
   logLevel: LogLevel | "silent";
   /** Requests per second per API key (a token bucket per process), and the burst allowed. */
   rateLimit: { perSecond: number; burst: number };
+  /** Longest the advisory counters (stats, per-minute series) wait in process before they are written; 0 = at once. */
+  statsFlushMs: number;
 }
 
 const Seconds = z.coerce.number().int().min(1).max(MAX_PRESIGN_EXPIRES_SECONDS);
@@ -49,6 +51,7 @@ const Env = z.object({
   SFTS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   SFTS_RATE_LIMIT: z.coerce.number().positive().default(200),
   SFTS_RATE_BURST: z.coerce.number().int().min(1).default(1000),
+  SFTS_STATS_FLUSH_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
 });
 
 export class ConfigError extends Error {
@@ -73,6 +76,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     version: e.SFTS_VERSION,
     logLevel: e.SFTS_LOG_LEVEL,
     rateLimit: { perSecond: e.SFTS_RATE_LIMIT, burst: e.SFTS_RATE_BURST },
+    statsFlushMs: e.SFTS_STATS_FLUSH_MS,
   };
   if (e.SFTS_S3_ENDPOINT) config.s3.endpoint = e.SFTS_S3_ENDPOINT;
   if (e.SFTS_S3_PUBLIC_ENDPOINT) config.s3.publicEndpoint = e.SFTS_S3_PUBLIC_ENDPOINT;

@@ -4,13 +4,16 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
+import { SharedBatchListing } from "../contract/batches.js";
 import {
   AbortResponse,
+  AssembleRequest,
   CreatedShare,
   CreateShareRequest,
   DownloadQuery,
   DownloadResponse,
   ErrorBody,
+  FailRequest,
   FileDetail,
   FileSummary,
   HealthResponse,
@@ -27,6 +30,8 @@ import {
   PathShareToken,
   PresignRequest,
   PresignResponse,
+  RecordPartsRequest,
+  RecordPartsResponse,
   RevokeShareRequest,
   ShareInfo,
   ShareList,
@@ -34,11 +39,17 @@ import {
 } from "../contract/schemas.js";
 import { body, errors, json, secured } from "./openapi-common.js";
 
+/** GET /s/{token} of a batch's link: the next page of its files. */
+const ShareListingQuery = z.object({ cursor: z.string().max(2048).optional() }).strict();
+
 export const initRoute = createRoute({
   method: "post",
   path: "/upload/init",
   tags: ["upload"],
-  summary: "Start a transfer (or complete it at once if the same content is stored)",
+  summary:
+    "Find or create a transfer by content: complete at once if stored (dedupe), resume an unfinished upload " +
+    "of the same SHA-256 and size (missing ranges, recorded and unrecorded parts), or start one; " +
+    "the first parts asked for come back presigned",
   ...secured,
   request: body(InitRequest),
   responses: { 200: json(InitResponse, "Transfer started or deduplicated"), ...errors(400, 401, 413, 415) },
@@ -48,7 +59,9 @@ export const presignRoute = createRoute({
   method: "post",
   path: "/upload/{id}/parts",
   tags: ["upload"],
-  summary: "Presign UploadPart URLs for a batch of parts; each part's SHA-256 is a signed header",
+  summary:
+    "Presign UploadPart URLs for a batch of parts (each part's SHA-256 is a signed header); " +
+    "parts in `done` are recorded first, checked against storage",
   ...secured,
   request: { params: PathId, ...body(PresignRequest) },
   responses: { 200: json(PresignResponse, "Presigned PUTs"), ...errors(400, 401, 404, 409, 413, 415) },
@@ -62,6 +75,30 @@ export const partDoneRoute = createRoute({
   ...secured,
   request: { params: PathPart, ...body(PartDoneRequest) },
   responses: { 200: json(PartDoneResponse, "Part recorded"), ...errors(400, 401, 404, 409, 413, 415) },
+});
+
+export const recordPartsRoute = createRoute({
+  method: "post",
+  path: "/upload/{id}/parts/done",
+  tags: ["upload"],
+  summary: "Record parts storage holds, in bulk (one storage check, one write per part; idempotent)",
+  ...secured,
+  request: { params: PathId, ...body(RecordPartsRequest) },
+  responses: {
+    200: json(RecordPartsResponse, "Parts recorded"),
+    ...errors(400, 401, 404, 409, 410, 413, 415),
+  },
+});
+
+export const failRoute = createRoute({
+  method: "post",
+  path: "/upload/{id}/fail",
+  tags: ["upload"],
+  summary:
+    "The sender gives up: the transfer is failed with the reason (with abort, also released and aborted)",
+  ...secured,
+  request: { params: PathId, ...body(FailRequest) },
+  responses: { 200: json(AbortResponse, "Failed or aborted"), ...errors(400, 401, 404, 409, 413, 415) },
 });
 
 export const missingRoute = createRoute({
@@ -81,10 +118,14 @@ export const assembleRoute = createRoute({
   method: "post",
   path: "/assemble/{id}",
   tags: ["upload"],
-  summary: "Check every part against storage and complete the upload (idempotent)",
+  summary:
+    "Record the last parts (optional body), check every part against storage and complete the upload (idempotent)",
   ...secured,
-  request: { params: PathId },
-  responses: { 200: json(FileSummary, "The complete file"), ...errors(400, 401, 404, 409, 410) },
+  request: {
+    params: PathId,
+    body: { content: { "application/json": { schema: AssembleRequest } }, required: false },
+  },
+  responses: { 200: json(FileSummary, "The complete file"), ...errors(400, 401, 404, 409, 410, 413, 415) },
 });
 
 export const abortRoute = createRoute({
@@ -198,9 +239,12 @@ export const openShareRoute = createRoute({
   method: "get",
   path: "/s/{token}",
   tags: ["share"],
-  summary: "Download through a share link: redirects to a short-lived presigned GET (no API token needed)",
-  request: { params: PathShareToken },
+  summary:
+    "Download through a share link: redirects to a short-lived presigned GET; a batch's link answers the " +
+    "list of its files instead (paged with cursor, not counted), each downloaded at its url (no API token needed)",
+  request: { params: PathShareToken, query: ShareListingQuery },
   responses: {
+    200: json(SharedBatchListing, "A batch's link: its complete files"),
     302: { description: "Redirect to the file in storage", headers: z.object({ location: z.string() }) },
     ...errors(400, 404, 410),
     410: json(ErrorBody, "Expired, used up or revoked"),

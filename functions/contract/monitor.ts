@@ -33,6 +33,7 @@ export const EVENT_KINDS = [
   "checksum-mismatch",
   "upload-gone",
   "aborted",
+  "failed",
 ] as const;
 
 export const TransferEvent = z

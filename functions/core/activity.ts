@@ -26,6 +26,7 @@ export const ERROR_KINDS = new Set<TransferEvent["kind"]>([
   "client-error",
   "checksum-mismatch",
   "upload-gone",
+  "failed",
 ]);
 
 /** "2026-11-29T12:34" style key for the minute containing `d`. */

@@ -18,6 +18,9 @@ export interface Gap {
   lastPart: number;
 }
 
+/** Part records one transaction carries beside the transfer's META update (DynamoDB allows 100 items). */
+export const RECORD_TRANSACTION_PARTS = 99;
+
 /** A part size the client can start from: the hint (or 8 MiB), raised so the file fits in 10,000 parts. */
 export const DEFAULT_PART_SIZE = 8 * MiB;
 
@@ -150,4 +153,50 @@ export function describeGaps(gaps: readonly Gap[]): string {
       return `${parts} (bytes ${g.offset}–${g.offset + g.size - 1})`;
     })
     .join(", ");
+}
+
+export interface StoredPartInfo {
+  partNumber: number;
+  size: number;
+  etag: string;
+  /** Hex SHA-256 storage verified, if it keeps one. */
+  sha256?: string | undefined;
+}
+
+export interface Unrecorded extends PartRange {
+  sha256: string;
+  etag: string;
+}
+
+/**
+ * Parts storage holds that have no record (a sender crashed between its PUT and the record), each with
+ * the offset it would have if it follows the part numbered just before it: part 1 starts at 0, part n at
+ * the end of part n−1 when that one is recorded or is itself an unrecorded part with a known offset.
+ * Parts without such an offset, without a stored SHA-256 (the client could not check its bytes), or that
+ * would not fit beside the recorded parts are left out: the client sends those ranges again.
+ */
+export function unrecordedParts(
+  fileSize: number,
+  recorded: readonly PartRange[],
+  stored: readonly StoredPartInfo[],
+): Unrecorded[] {
+  const known = new Map<number, PartRange>(recorded.map((p) => [p.partNumber, p]));
+  const out: Unrecorded[] = [];
+  for (const s of [...stored].sort((a, b) => a.partNumber - b.partNumber)) {
+    if (known.has(s.partNumber) || s.sha256 === undefined) continue;
+    const before = s.partNumber === 1 ? undefined : known.get(s.partNumber - 1);
+    if (s.partNumber !== 1 && !before) continue;
+    const offset = before ? before.offset + before.size : 0;
+    const candidate = { partNumber: s.partNumber, offset, size: s.size };
+    if (offset + s.size > fileSize) continue;
+    try {
+      checkPart(fileSize, candidate);
+      checkNeighbours(candidate, recorded);
+    } catch {
+      continue;
+    }
+    known.set(s.partNumber, candidate);
+    out.push({ ...candidate, sha256: s.sha256, etag: s.etag });
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ import {
   protectedOperations,
   randomFile,
   sendParts,
+  sha256,
   tableSnapshot,
 } from "../helpers/api.js";
 
@@ -187,13 +188,33 @@ describe("secrets", () => {
 describe("finding an open upload by content", () => {
   it("lists only uploads still open for that SHA-256 and size, through the sparse index", async () => {
     const data = randomFile(6 * 1024 * 1024);
-    const a = (await initTransfer(api, data, { name: "first-host.bin" })).transferId;
-    const b = (await initTransfer(api, data, { name: "second-host.bin" })).transferId;
-    const { sha256: sum } = (await api.get(`/api/files/${a}`)).body;
-    const q = `/api/files?status=uploading&sha256=${sum}&size=${data.length}`;
-    expect((await api.get(q)).body.items.map((i: { id: string }) => i.id)).toEqual([b, a]);
-    await api.del(`/upload/${b}`);
+    const first = await api.post("/upload/init", {
+      name: "first-host.bin",
+      size: data.length,
+      sha256: sha256(data),
+    });
+    expect(first.body.resumed).toBe(false);
+    const a = first.body.transferId as string;
+    // A second host sending the same content goes on with the open upload instead of starting another.
+    const second = await api.post("/upload/init", {
+      name: "second-host.bin",
+      size: data.length,
+      sha256: sha256(data),
+    });
+    expect(second.body).toMatchObject({ transferId: a, resumed: true, status: "uploading" });
+    const q = `/api/files?status=uploading&sha256=${sha256(data)}&size=${data.length}`;
     expect((await api.get(q)).body.items.map((i: { id: string }) => i.id)).toEqual([a]);
+    await api.del(`/upload/${a}`);
+    expect((await api.get(q)).body.items).toEqual([]);
+    // Once aborted it is not resumed: a new init starts afresh.
+    const third = await api.post("/upload/init", {
+      name: "third.bin",
+      size: data.length,
+      sha256: sha256(data),
+    });
+    expect(third.body.resumed).toBe(false);
+    expect(third.body.transferId).not.toBe(a);
+    await api.del(`/upload/${third.body.transferId}`);
   });
 });
 

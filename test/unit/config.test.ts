@@ -42,6 +42,7 @@ describe("loadConfig", () => {
       version: "0.1.0",
       logLevel: "info",
       rateLimit: { perSecond: 200, burst: 1000 },
+      statsFlushMs: 1000,
     };
     expect(loadConfig(localEnv)).toEqual(expected);
   });
@@ -58,6 +59,7 @@ describe("loadConfig", () => {
       version: "0.1.0",
       logLevel: "info",
       rateLimit: { perSecond: 200, burst: 1000 },
+      statsFlushMs: 1000,
     });
   });
 
