@@ -7,11 +7,13 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { AppConfig } from "../api/config.js";
 import { DynamoActivityLog } from "./dynamo-activity.js";
+import { DynamoBatchRepo } from "./dynamo-batch-repo.js";
 import { DynamoTransferRepo } from "./dynamo-repo.js";
 import { S3ObjectStore } from "./s3-store.js";
 
 export interface Adapters {
   repo: DynamoTransferRepo;
+  batches: DynamoBatchRepo;
   activity: DynamoActivityLog;
   store: S3ObjectStore;
   s3: S3Client;
@@ -89,6 +91,7 @@ export function buildAdapters(config: AppConfig, options: AdapterOptions = {}): 
   const doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
   return {
     repo: new DynamoTransferRepo(doc, config.table),
+    batches: new DynamoBatchRepo(doc, config.table),
     activity: new DynamoActivityLog(doc, config.table),
     store: new S3ObjectStore(s3, config.bucket, presign),
     s3,
