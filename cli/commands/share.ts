@@ -30,23 +30,29 @@ const utc = (iso: string) => `${new Date(iso).toISOString().replace("T", " ").sl
 
 export default class Share extends BaseCommand {
   static override description =
-    `Share a complete file by link: anyone with the link can download it (curl -L works), until it expires, is revoked, or has been used --max-downloads times
+    `Share a complete file, or a whole batch, by link: anyone with the link can download it (curl -L works), until it expires, is revoked, or has been used --max-downloads times
 
 The link is shown once; the server keeps only its hash. A download cut short can be resumed (curl -L -C -)
-without using up another download.`;
+without using up another download. A batch's link (sfts share bt_…) answers a JSON listing of the batch's
+files, each with its own url (LINK/tr_…) that downloads it; every such download counts.`;
   static override examples = [
     "<%= config.bin %> share tr_01kb4x5q2m3n4p5r6s7t8v9w0x",
     "<%= config.bin %> share tr_01kb4x5q2m3n4p5r6s7t8v9w0x --expires 7d --max-downloads 3",
     "<%= config.bin %> share --list tr_01kb4x5q2m3n4p5r6s7t8v9w0x",
+    "<%= config.bin %> share bt_01kb4x5q2m3n4p5r6s7t8v9w0x --expires 7d",
     "<%= config.bin %> share --revoke http://127.0.0.1:5000/s/TOKEN",
   ];
-  static override args = { id: Args.string({ description: "The transfer id of a complete file (tr_…)" }) };
+  static override args = {
+    id: Args.string({ description: "The transfer id of a complete file (tr_…), or a batch id (bt_…)" }),
+  };
   static override flags = {
     expires: Flags.string({
       description: "How long the link works: 90s, 30m, 24h, 7d, at most 30d (default 24h)",
     }),
     "max-downloads": Flags.integer({ description: "Downloads the link allows (default: no limit)", min: 1 }),
-    list: Flags.boolean({ description: "List the file's share links: downloads, expiry, state" }),
+    list: Flags.boolean({
+      description: "List the file's (or batch's) share links: downloads, expiry, state",
+    }),
     revoke: Flags.string({ description: "Revoke this share link (the link, or its token)" }),
   };
 
@@ -88,8 +94,9 @@ without using up another download.`;
       return void print(s, `Revoked ${s.shareId} (a link to ${s.fileId}); it no longer works.`);
     }
     const id = args.id as string;
+    const batch = id.startsWith("bt_");
     if (flags.list) {
-      const { items } = await api.listShares(id);
+      const { items } = await (batch ? api.listBatchShares(id) : api.listShares(id));
       if (items.length === 0) return void print(items, `No share links for ${id}.`);
       const rows = items.map((s) => [
         s.shareId,
@@ -101,17 +108,19 @@ without using up another download.`;
       const head = ["SHARE ID", "CREATED", "EXPIRES", "DOWNLOADS", "STATE"];
       return void print(items, table(head, rows));
     }
-    const s = await api.createShare(id, {
+    const body = {
       ...(expiresIn !== undefined && { expiresIn }),
       ...(flags["max-downloads"] !== undefined && { maxDownloads: flags["max-downloads"] }),
-    });
+    };
+    const s = await (batch ? api.createBatchShare(id, body) : api.createShare(id, body));
     // The link alone on the first line, so that `sfts share ID | head -1` is the link.
     print(
       s,
       [
         s.url,
         `  expires    ${utc(s.expiresAt)}`,
-        `  downloads  ${s.maxDownloads === undefined ? "unlimited" : `at most ${s.maxDownloads}`}`,
+        `  downloads  ${s.maxDownloads === undefined ? "unlimited" : `at most ${s.maxDownloads}`}${batch ? " (each file fetched counts one)" : ""}`,
+        ...(batch ? ["  files      GET the link for the list of files, each with its url"] : []),
         `  share id   ${s.shareId} (revoke: sfts share --revoke LINK)`,
       ].join("\n"),
     );

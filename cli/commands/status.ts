@@ -1,21 +1,28 @@
 import { Args } from "@oclif/core";
+import type { FileSummary } from "../../functions/contract/schemas.js";
 import { BaseCommand } from "../base-command.js";
-import { table } from "../engine/table.js";
+import type { ApiClient } from "../engine/api-client.js";
+import { BATCH_FILE_HEAD, batchFileRows, percent, table, utcTime } from "../engine/table.js";
 import { formatBytes } from "../engine/units.js";
 
 export default class Status extends BaseCommand {
-  static override description = "Transfers in progress, or one transfer's state and what it still misses";
+  static override description =
+    "Transfers in progress, or one transfer's state and what it still misses, or a batch's summary and its files not complete";
   static override examples = [
     "<%= config.bin %> status",
     "<%= config.bin %> status tr_01kb4x5q2m3n4p5r6s7t8v9w0x",
+    "<%= config.bin %> status bt_01kb4x5q2m3n4p5r6s7t8v9w0x",
   ];
-  static override args = { id: Args.string({ description: "A transfer id (tr_…)", required: false }) };
+  static override args = {
+    id: Args.string({ description: "A transfer id (tr_…) or batch id (bt_…)", required: false }),
+  };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Status);
     this.verbose = flags.verbose;
     this.json = flags.json;
     const api = this.api(this.clientConfig(flags));
+    if (args.id?.startsWith("bt_")) return this.batch(api, args.id);
     if (args.id) {
       const [file, missing] = await Promise.all([
         api.getFile(args.id),
@@ -61,5 +68,31 @@ export default class Status extends BaseCommand {
     const head = ["ID", "NAME", "SIZE", "STORED", "STATUS", "PRIORITY", "UPDATED"];
     process.stdout.write(`${table(head, rows)}\n`);
     if (uploading.nextCursor) process.stdout.write("(more: use sfts list --status uploading)\n");
+  }
+
+  private async batch(api: ApiClient, id: string): Promise<void> {
+    const b = await api.getBatch(id);
+    const open: FileSummary[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await api.listBatchFiles(id, { cursor });
+      open.push(...page.items.filter((f) => f.status !== "complete"));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    if (this.json) return void process.stdout.write(`${JSON.stringify({ ...b, incomplete: open })}\n`);
+    const lines = [
+      `${b.id}  ${b.name}`,
+      `  status     ${b.status} (${b.priority} priority)`,
+      `  files      ${b.filesComplete} of ${b.fileCount} complete${b.filesFailed ? `, ${b.filesFailed} failed` : ""}${b.dirs.length ? `; ${b.dirs.length} empty folders` : ""}`,
+      `  stored     ${formatBytes(b.bytesComplete)} of ${formatBytes(b.totalBytes)} (${percent(b.bytesComplete, b.totalBytes)})`,
+      `  created    ${utcTime(b.createdAt)} UTC   updated ${utcTime(b.updatedAt)} UTC`,
+    ];
+    if (b.completedAt) lines.push(`  completed  ${utcTime(b.completedAt)} UTC`);
+    lines.push(
+      open.length
+        ? `\nNot complete (${open.length}):\n${table(BATCH_FILE_HEAD, batchFileRows(open))}`
+        : "  every file is complete",
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
   }
 }

@@ -1,4 +1,11 @@
-/** Plain text tables for terminals and scripts: columns padded to their widest cell, two spaces apart. */
+/**
+ * Plain text tables for terminals and scripts: columns padded to their widest cell, two spaces apart;
+ * and the rows every command shows for batches and their files (list, status).
+ */
+import type { BatchSummary } from "../../functions/contract/batches.js";
+import type { FileSummary } from "../../functions/contract/schemas.js";
+import { formatBytes } from "./units.js";
+
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: readonly string[]) =>
@@ -14,3 +21,31 @@ export const utcTime = (iso: string): string => new Date(iso).toISOString().repl
 
 export const percent = (done: number, size: number): string =>
   `${size ? ((100 * done) / size).toFixed(1) : "100.0"}%`;
+
+const short = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+
+export const BATCH_HEAD = ["ID", "NAME", "FILES", "SIZE", "PROGRESS", "STATUS", "CREATED (UTC)"];
+
+export const batchRows = (items: readonly BatchSummary[]): string[][] =>
+  items.map((b) => [
+    b.id,
+    short(b.name, 30),
+    `${b.filesComplete}/${b.fileCount}${b.filesFailed ? ` (${b.filesFailed} failed)` : ""}`,
+    formatBytes(b.totalBytes),
+    percent(b.bytesComplete, b.totalBytes),
+    b.status,
+    utcTime(b.createdAt),
+  ]);
+
+export const BATCH_FILE_HEAD = ["PATH", "SIZE", "STATUS", "PROGRESS", "ID", "SHA-256"];
+
+/** A batch's files; the path shown whole (it is what the receiver writes), the SHA-256 whole too. */
+export const batchFileRows = (items: readonly FileSummary[]): string[][] =>
+  items.map((f) => [
+    JSON.stringify(f.path ?? f.name).slice(1, -1),
+    formatBytes(f.size),
+    f.status,
+    percent(f.bytesDone, f.size),
+    f.id,
+    f.sha256,
+  ]);
