@@ -11,11 +11,13 @@ import { ERRORS, type ErrorCode } from "../contract/errors.js";
 import { MAX_JSON_BODY_BYTES } from "../contract/limits.js";
 import type { ErrorBody } from "../contract/schemas.js";
 import { AppError } from "../core/errors.js";
+import type { BatchService } from "../core/batch-service.js";
 import type { KeyService } from "../core/key-service.js";
 import type { MonitorService } from "../core/monitor-service.js";
 import { type RateLimit, RateLimiter } from "../core/rate-limiter.js";
 import type { ShareService } from "../core/share-service.js";
 import type { TransferService } from "../core/transfer-service.js";
+import { registerBatchRoutes } from "./batch-routes.js";
 import { registerKeyRoutes } from "./key-routes.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { allowedMethods } from "./methods.js";
@@ -42,6 +44,8 @@ import {
 export interface AppDeps {
   service: TransferService;
   shares: ShareService;
+  /** Batch routes (/batch…, /api/batches…, /s/{token}/{fileId}); absent, the app has none. */
+  batches?: BatchService;
   /** API-key management routes (/api/keys…); absent, the app has none. */
   keys?: KeyService;
   /** Requests per second per API key; unlimited if absent. */
@@ -72,7 +76,15 @@ function describeIssues(issues: readonly { path: PropertyKey[]; message: string 
 /** Share tokens are secrets: logs show /s/… only. */
 const loggedPath = (path: string) => (path.startsWith("/s/") ? "/s/…" : path);
 
-export function createApp({ service, shares, keys, monitor, rateLimit, logger = silentLogger }: AppDeps) {
+export function createApp({
+  service,
+  shares,
+  batches,
+  keys,
+  monitor,
+  rateLimit,
+  logger = silentLogger,
+}: AppDeps) {
   const limiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const app = new OpenAPIHono<Vars>({
     defaultHook: (result, c) => {
@@ -198,10 +210,14 @@ export function createApp({ service, shares, keys, monitor, rateLimit, logger = 
 
   app.openapi(openShareRoute, async (c) => {
     const range = /^bytes=(\d+)-/.exec(c.req.header("range") ?? "");
-    const url = await shares.open(c.req.valid("param").token, range ? Number(range[1]) : undefined);
+    const opened = await shares.open(c.req.valid("param").token, range ? Number(range[1]) : undefined, {
+      cursor: c.req.valid("query").cursor,
+      baseUrl: new URL(c.req.url).origin,
+    });
     c.header("cache-control", "no-store");
     c.header("referrer-policy", "no-referrer");
-    return c.redirect(url, 302);
+    if ("listing" in opened) return c.json(opened.listing, 200);
+    return c.redirect(opened.redirect, 302);
   });
 
   app.openapi(statsRoute, async (c) => c.json(await service.stats(), 200));
@@ -211,6 +227,7 @@ export function createApp({ service, shares, keys, monitor, rateLimit, logger = 
     return c.json(h, h.status === "ok" ? 200 : 503);
   });
 
+  if (batches) registerBatchRoutes(app, { batches, shares });
   if (keys) registerKeyRoutes(app, { keys, authenticate: (token) => service.authenticate(token) });
   if (monitor) registerMonitorRoutes(app, monitor);
 
