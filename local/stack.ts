@@ -271,6 +271,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
           const s = server;
           server = undefined;
           if (s) await close(s);
+          await coordinator.service.flushStats();
           adapters.destroy();
           await stopAll();
           await new Promise<void>((resolve) => apiLog.end(() => resolve()));

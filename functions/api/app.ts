@@ -10,8 +10,8 @@ import { HTTPException } from "hono/http-exception";
 import { ERRORS, type ErrorCode } from "../contract/errors.js";
 import { MAX_JSON_BODY_BYTES } from "../contract/limits.js";
 import type { ErrorBody } from "../contract/schemas.js";
-import { AppError } from "../core/errors.js";
 import type { BatchService } from "../core/batch-service.js";
+import { AppError } from "../core/errors.js";
 import type { KeyService } from "../core/key-service.js";
 import type { MonitorService } from "../core/monitor-service.js";
 import { type RateLimit, RateLimiter } from "../core/rate-limiter.js";
@@ -27,6 +27,7 @@ import {
   assembleRoute,
   createShareRoute,
   downloadRoute,
+  failRoute,
   fileRoute,
   healthRoute,
   initRoute,
@@ -36,6 +37,7 @@ import {
   openShareRoute,
   partDoneRoute,
   presignRoute,
+  recordPartsRoute,
   revokeShareByTokenRoute,
   revokeShareRoute,
   statsRoute,
@@ -163,8 +165,17 @@ export function createApp({
 
   app.openapi(initRoute, async (c) => c.json(await service.init(c.req.valid("json")), 200));
 
-  app.openapi(presignRoute, async (c) =>
-    c.json(await service.presignParts(c.req.valid("param").id, c.req.valid("json").parts), 200),
+  app.openapi(presignRoute, async (c) => {
+    const { parts, done, client } = c.req.valid("json");
+    return c.json(await service.presignParts(c.req.valid("param").id, parts, done, client), 200);
+  });
+
+  app.openapi(recordPartsRoute, async (c) =>
+    c.json(await service.recordParts(c.req.valid("param").id, c.req.valid("json")), 200),
+  );
+
+  app.openapi(failRoute, async (c) =>
+    c.json(await service.fail(c.req.valid("param").id, c.req.valid("json")), 200),
   );
 
   app.openapi(partDoneRoute, async (c) => {
@@ -174,7 +185,19 @@ export function createApp({
 
   app.openapi(missingRoute, async (c) => c.json(await service.missing(c.req.valid("param").id), 200));
 
-  app.openapi(assembleRoute, async (c) => c.json(await service.assemble(c.req.valid("param").id), 200));
+  // The body of an assemble is optional: none, or an empty one with a JSON type, assembles as before.
+  app.post("/assemble/:id", async (c, next) => {
+    if (c.req.header("content-type") !== undefined && (await c.req.raw.clone().text()).trim() === "") {
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete("content-type");
+      headers.delete("content-length");
+      c.req.raw = new Request(c.req.raw.url, { method: "POST", headers });
+    }
+    return next();
+  });
+  app.openapi(assembleRoute, async (c) =>
+    c.json(await service.assemble(c.req.valid("param").id, c.req.valid("json")), 200),
+  );
 
   app.openapi(abortRoute, async (c) => c.json(await service.abort(c.req.valid("param").id), 200));
 
