@@ -184,10 +184,15 @@ export async function protectedOperations(on: StackInfo): Promise<{ method: stri
   const doc = (await apiClient(on, null).get("/openapi.json")).body as {
     paths: Record<string, Record<string, unknown>>;
   };
-  const open = new Set(["/health", "/openapi.json", "/s/{token}"]);
+  const open = new Set(["/health", "/openapi.json", "/s/{token}", "/s/{token}/{fileId}"]);
   const fill = (path: string) =>
     path
-      .replace("{id}", "tr_00000000000000000000000000")
+      .replace(
+        "{id}",
+        path.startsWith("/batch") || path.startsWith("/api/batches")
+          ? "bt_00000000000000000000000000"
+          : "tr_00000000000000000000000000",
+      )
       .replace("{n}", "1")
       .replace("{shareId}", "sh_00000000000000000000")
       .replace("{keyId}", "key_0000000000000000");
