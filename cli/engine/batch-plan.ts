@@ -75,6 +75,17 @@ export function collisions(files: readonly string[], dirs: readonly string[] = [
   return out;
 }
 
+/**
+ * A path as a message shows it: quoted, and when it has non-ASCII letters also spelled in code points,
+ * so that NFC and NFD spellings (which print alike) can be told apart.
+ */
+export function shownPath(path: string): string {
+  const quoted = JSON.stringify(path);
+  if (!/[^\x20-\x7e]/.test(path)) return quoted;
+  const spelled = path.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `${quoted} (${spelled})`;
+}
+
 /** Problems as lines for a message: at most `max` named, then how many more. */
 export function nameSome(lines: readonly string[], max = 10): string {
   const shown = lines.slice(0, max).map((l) => `  ${l}`);

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import type { FileSummary, PartInfo } from "../../functions/contract/schemas.js";
 import { type ApiClient, apiClientFor } from "./api-client.js";
 import { Bandwidth } from "./bandwidth.js";
-import { collisions, nameSome, placeUnder, unsafePaths } from "./batch-plan.js";
+import { collisions, nameSome, placeUnder, shownPath, unsafePaths } from "./batch-plan.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT, fileError } from "./errors.js";
 import type { NewEvent } from "./events.js";
@@ -149,7 +149,7 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
   if (clash.length)
     throw new CliError(
       "PATH_COLLISION",
-      `Batch ${batch.id} has paths that would overwrite one another; nothing was written:\n${nameSome(clash.map((c) => `${c.paths.map((p) => JSON.stringify(p)).join(" and ")}: ${c.reason}`))}`,
+      `Batch ${batch.id} has paths that would overwrite one another; nothing was written:\n${nameSome(clash.map((c) => `${c.paths.map(shownPath).join(" and ")}: ${c.reason}`))}`,
       EXIT.REJECTED,
     );
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { collisions, foldName, nameSome, placeUnder, unsafePaths } from "../../cli/engine/batch-plan.js";
+import {
+  collisions,
+  foldName,
+  nameSome,
+  placeUnder,
+  shownPath,
+  unsafePaths,
+} from "../../cli/engine/batch-plan.js";
 import { rangeSlots } from "../../cli/engine/batch-receiver.js";
 
 const root = "/tmp/copy";
@@ -73,6 +80,15 @@ describe("collisions: paths that would overwrite one another", () => {
       { paths: ["Docs", "docs/empty"], reason: "a file, and the folder of another entry" },
     ]);
     expect(collisions(["f"], ["f"])).toHaveLength(1);
+  });
+});
+
+describe("shownPath", () => {
+  it("quotes a path, and spells non-ASCII in code points so NFC and NFD differ on screen", () => {
+    expect(shownPath("a b.txt")).toBe('"a b.txt"');
+    expect(shownPath("caf\u00e9")).toBe('"caf\u00e9" (caf\\u00e9)');
+    expect(shownPath("cafe\u0301")).toBe('"cafe\u0301" (cafe\\u0301)');
+    expect(shownPath("a\tb")).toBe('"a\\tb" (a\\u0009b)');
   });
 });
 
