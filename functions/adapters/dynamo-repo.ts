@@ -35,7 +35,7 @@ import type {
   TransferRecord,
   TransferRepo,
 } from "../core/ports.js";
-import { INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN } from "./dynamo-table.js";
+import { batchSortKey, INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN } from "./dynamo-table.js";
 
 const tPk = (id: string) => `T#${id}`;
 const META = "META";
@@ -76,7 +76,11 @@ export function transferItem(t: TransferRecord): Record<string, unknown> {
     listSk: `${t.createdAt}#${t.id}`,
     statusPk: `STATUS#${t.status}`,
     ...(t.status === "uploading" && { openKey: shaPk(t.sha256, t.size) }),
-    ...(t.batchId !== undefined && t.path !== undefined && { batchPk: `B#${t.batchId}`, batchSk: t.path }),
+    ...(t.batchId !== undefined &&
+      t.path !== undefined && {
+        batchPk: `B#${t.batchId}`,
+        batchSk: batchSortKey(t.path),
+      }),
   };
 }
 
@@ -378,7 +382,7 @@ export class DynamoTransferRepo implements TransferRepo {
           TableName: this.table,
           Key: { PK: tPk(id), SK: META },
           UpdateExpression:
-            "SET batchId = :b, #path = :p, batchPk = :bpk, batchSk = :p, #upload = :multipart, #updatedAt = :now",
+            "SET batchId = :b, #path = :p, batchPk = :bpk, batchSk = :bsk, #upload = :multipart, #updatedAt = :now",
           ConditionExpression: "#status = :uploading AND attribute_not_exists(batchId)",
           ExpressionAttributeNames: {
             "#path": "path",
@@ -390,6 +394,7 @@ export class DynamoTransferRepo implements TransferRepo {
             ":b": batchId,
             ":p": path,
             ":bpk": `B#${batchId}`,
+            ":bsk": batchSortKey(path),
             ":multipart": "multipart",
             ":uploading": "uploading",
             ":now": now,

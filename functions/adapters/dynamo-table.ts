@@ -77,5 +77,26 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
   };
 }
 
+/** DynamoDB refuses an item whose index sort key is over 1,024 bytes. */
+const MAX_INDEX_SORT_KEY_BYTES = 1024;
+
+/**
+ * A file's sort key in index byBatch: its path, cut to 1,024 UTF-8 bytes at a character boundary (paths
+ * may be 4,096 characters; the full path stays in `path`). Paths that share their first 1,024 bytes
+ * sort among themselves in no particular order.
+ */
+export function batchSortKey(path: string): string {
+  if (Buffer.byteLength(path, "utf8") <= MAX_INDEX_SORT_KEY_BYTES) return path;
+  let bytes = 0;
+  let end = 0;
+  for (const ch of path) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > MAX_INDEX_SORT_KEY_BYTES) break;
+    bytes += n;
+    end += ch.length;
+  }
+  return path.slice(0, end);
+}
+
 /** Attribute DynamoDB's TTL deletes items by (epoch seconds). */
 export const TTL_ATTRIBUTE = "ttl";
