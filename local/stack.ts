@@ -53,6 +53,8 @@ export interface StackOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** Told about every request the coordinator sends to DynamoDB (benchmarks count writes with it). */
   onDynamoCall?: (call: DynamoCall) => void;
+  /** How long advisory counters wait in process (SFTS_STATS_FLUSH_MS); tests use 0 (written at once). */
+  statsFlushMs?: number;
 }
 
 export interface RunningStack {
@@ -162,6 +164,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         SFTS_PRESIGN_EXPIRES: String(opts.presignExpiresSeconds),
       }),
       ...(opts.s3PublicEndpoint !== undefined && { SFTS_S3_PUBLIC_ENDPOINT: opts.s3PublicEndpoint }),
+      ...(opts.statsFlushMs !== undefined && { SFTS_STATS_FLUSH_MS: String(opts.statsFlushMs) }),
       ...(opts.rateLimit !== undefined && {
         SFTS_RATE_LIMIT: String(opts.rateLimit.perSecond),
         SFTS_RATE_BURST: String(opts.rateLimit.burst),

@@ -18,6 +18,8 @@ export async function startTestStack(
     presignExpiresSeconds?: number;
     downloadExpiresSeconds?: number;
     s3PublicEndpoint?: string;
+    /** How long the coordinator coalesces advisory counters; default 0 (written through). */
+    statsFlushMs?: number;
     /** Fixed ports (a link in front of the stack needs them before it starts); default free ones. */
     ports?: { api: number; s3: number; dynamodb: number };
   } = {},
@@ -30,6 +32,9 @@ export async function startTestStack(
     dataDir,
     clientInfoFile: join(dataDir, "client", "local-stack.json"),
     log: (line) => process.stderr.write(`[stack] ${line}\n`),
+    // Counters written at once: "a refused request changes nothing" compares the stats items too, and an
+    // earlier request's coalesced counters must not land in the middle of that comparison.
+    statsFlushMs: options.statsFlushMs ?? 0,
     ...(options.s3PublicEndpoint !== undefined && { s3PublicEndpoint: options.s3PublicEndpoint }),
     ...(options.downloadExpiresSeconds !== undefined && {
       downloadExpiresSeconds: options.downloadExpiresSeconds,
