@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getFreePort } from "../local/ports.js";
-import type { RunningStack } from "../local/stack.js";
+import type { RunningStack, StackOptions } from "../local/stack.js";
 import { type Link, type LinkOptions, openLink } from "./link.js";
 import { startLocalStack } from "./local-stack.js";
 import type { LinkProfile } from "./profiles.js";
@@ -30,6 +30,8 @@ export async function startLinkedStack(opts: {
   log: (line: string) => void;
   /** Where the work folder goes (default the OS temp folder). */
   dir?: string | undefined;
+  /** Told about every DynamoDB request of the coordinator (benchmarks count writes with it). */
+  onDynamoCall?: StackOptions["onDynamoCall"];
 }): Promise<LinkedStack> {
   const work = await mkdtemp(join(opts.dir ?? tmpdir(), `sfts-${opts.name}-`));
   const host = "127.0.0.1";
@@ -62,6 +64,7 @@ export async function startLinkedStack(opts: {
       dataDir: join(work, "stack"),
       log: opts.log,
       s3PublicEndpoint: link.s3Url,
+      ...(opts.onDynamoCall !== undefined && { onDynamoCall: opts.onDynamoCall }),
     });
     return { link, stack, work, stop };
   } catch (err) {
