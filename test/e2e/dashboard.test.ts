@@ -100,7 +100,7 @@ describe("dashboard", () => {
       await page.reload();
       await eventually(() => connection(page).getAttribute("data-state")).toBe("connected");
       expect(await dialog.count()).toBe(0);
-      for (const view of ["#/transfers", "#/errors", "#/"]) {
+      for (const view of ["#/transfers", "#/batches", "#/errors", "#/"]) {
         await page.goto(`${stack.apiUrl}/${view}`);
         await page.waitForTimeout(500);
       }

@@ -120,6 +120,9 @@ describe("transfers table", () => {
     expect(progressOf({ size: 0, bytesDone: 0, status: "complete" })).toBe(1);
     expect(progressOf({ size: 0, bytesDone: 0, status: "uploading" })).toBe(0);
     expect(progressOf({ size: 10, bytesDone: 5, status: "uploading" })).toBe(0.5);
+    // A single PUT checked by HEAD is complete with no part counted.
+    expect(progressOf({ size: 10, bytesDone: 0, status: "complete" })).toBe(1);
+    expect(progressOf({ size: 10, bytesDone: 5, status: "failed" })).toBe(0.5);
   });
 });
 

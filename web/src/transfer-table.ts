@@ -35,9 +35,13 @@ const STATUS_RANK: Record<TransferStatus, number> = {
   complete: 1,
 };
 
-/** Share of the bytes stored, 0..1; an empty file is done when it is complete. */
+/**
+ * Share of the bytes stored, 0..1. A complete file is done whatever its counter says: the coordinator
+ * marks it complete only once storage holds all of it (a single PUT checked by HEAD records no parts).
+ */
 export function progressOf(t: Pick<FileSummary, "size" | "bytesDone" | "status">): number {
-  if (t.size === 0) return t.status === "complete" ? 1 : 0;
+  if (t.status === "complete") return 1;
+  if (t.size === 0) return 0;
   return Math.min(1, t.bytesDone / t.size);
 }
 

@@ -106,7 +106,7 @@ export function TransferDetail({ id }: { id: string }) {
               <Fact label="Size" value={`${formatBytes(t.size)} (${formatCount(t.size)} bytes)`} />
               <Fact
                 label="Stored"
-                value={`${formatBytes(t.bytesDone)} (${formatCount(t.bytesDone)} bytes)`}
+                value={`${formatBytes(storedBytesOf(t))} (${formatCount(storedBytesOf(t))} bytes)`}
               />
               <Fact label="Parts stored" value={formatCount(t.partsDone)} />
               <Fact
@@ -194,8 +194,25 @@ function Fact({ label, value }: { label: string; value: ComponentChildren }) {
   );
 }
 
+/** Complete means storage holds all of it (a single PUT, checked by HEAD, counts no parts). */
+const storedBytesOf = (t: FileDetail) => (t.status === "complete" ? t.size : t.bytesDone);
+
 function PartsCard({ file: t }: { file: FileDetail }) {
   const [all, setAll] = useState(false);
+  if (t.upload === "single")
+    return (
+      <Card title="Parts" id="parts">
+        <p class="small" data-testid="single-put">
+          {t.size === 0
+            ? "An empty file: stored with one plain PUT, no parts."
+            : `Sent as one presigned PUT, no parts: storage checked its SHA-256 as it arrived${
+                t.status === "complete"
+                  ? ", and the coordinator checked its size and SHA-256 in storage before marking it complete."
+                  : "; not stored yet."
+              }`}
+        </p>
+      </Card>
+    );
   const stored = storedRanges(t.parts, t.size);
   const missing = missingRanges(stored, t.size);
   const scale = (n: number) => (t.size > 0 ? (n / t.size) * 1000 : 0);
