@@ -5,7 +5,14 @@ import { type FileSummary, PRIORITIES, TRANSFER_STATUSES } from "../../functions
 import { BaseCommand } from "../base-command.js";
 import type { ApiClient } from "../engine/api-client.js";
 import { CliError, EXIT } from "../engine/errors.js";
-import { BATCH_FILE_HEAD, BATCH_HEAD, batchFileRows, batchRows, table } from "../engine/table.js";
+import {
+  BATCH_FILE_HEAD,
+  BATCH_HEAD,
+  batchFileRows,
+  batchRows,
+  fileProgress,
+  table,
+} from "../engine/table.js";
 import { formatBytes } from "../engine/units.js";
 
 const DEFAULT_LIMIT = 50;
@@ -130,7 +137,7 @@ Batches (one per sfts send) are listed above the transfers when there are any; -
       formatBytes(f.size),
       f.status,
       f.priority,
-      `${f.size ? ((100 * f.bytesDone) / f.size).toFixed(1) : "100.0"}%`,
+      fileProgress(f),
       new Date(f.createdAt).toISOString().replace("T", " ").slice(0, 19),
       f.sha256.slice(0, 12),
     ]);

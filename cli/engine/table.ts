@@ -22,6 +22,10 @@ export const utcTime = (iso: string): string => new Date(iso).toISOString().repl
 export const percent = (done: number, size: number): string =>
   `${size ? ((100 * done) / size).toFixed(1) : "100.0"}%`;
 
+/** A file's progress: a complete file is whole (a single PUT records no parts, so bytesDone may lag). */
+export const fileProgress = (f: Pick<FileSummary, "status" | "bytesDone" | "size">): string =>
+  f.status === "complete" ? "100.0%" : percent(f.bytesDone, f.size);
+
 const short = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
 
 export const BATCH_HEAD = ["ID", "NAME", "FILES", "SIZE", "PROGRESS", "STATUS", "CREATED (UTC)"];
@@ -45,7 +49,7 @@ export const batchFileRows = (items: readonly FileSummary[]): string[][] =>
     JSON.stringify(f.path ?? f.name).slice(1, -1),
     formatBytes(f.size),
     f.status,
-    percent(f.bytesDone, f.size),
+    fileProgress(f),
     f.id,
     f.sha256,
   ]);

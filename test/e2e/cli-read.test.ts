@@ -137,7 +137,9 @@ describe("sfts list", () => {
     const r = await sfts("list");
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
-    const [head, ...rows] = r.stdout.trimEnd().split("\n");
+    // The transfers' table (a Batches table may come first: each send is a batch).
+    const lines = r.stdout.trimEnd().split("\n");
+    const [head, ...rows] = lines.slice(lines.findIndex((l) => /^ID\s+NAME\s+SIZE\s/.test(l)));
     expect(head).toMatch(/^ID\s+NAME\s+SIZE\s+STATUS\s+PRIORITY\s+PROGRESS\s+CREATED \(UTC\)\s+SHA-256$/);
     expect(rows).toHaveLength(7);
     for (const [name, f] of sent) {
