@@ -527,7 +527,8 @@ async function main(): Promise<number> {
           const t0 = performance.now();
           const r = await run(link.command(argv), env, limit * 1000, tool === "sfts");
           const seconds = (performance.now() - t0) / 1000;
-          const tally = dynamo;
+          // The coordinator coalesces its advisory counters (SFTS_STATS_FLUSH_MS, 1 s): wait for this run's.
+          const settled = new Promise((r) => setTimeout(r, 2_000));
           const result: RunResult = { tool, round, seconds, outcome: "ok" };
           const lastLine = (s: string) => s.trim().split("\n").slice(-1)[0] ?? "";
           if (r.timedOut) {
@@ -601,6 +602,8 @@ async function main(): Promise<number> {
               log(`  !!! ${tool} exited 0 but storage does not hold the set: ${result.detail}`);
             }
           }
+          await settled;
+          const tally = dynamo;
           if (tool === "sfts") {
             const lines = await accessLines(stack.logFiles.api, logOffset);
             result.apiCalls = lines.length;
