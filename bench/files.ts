@@ -257,6 +257,30 @@ const routeOf = (method: string, path: string) =>
     .replace(/\/parts\/\d+\//, "/parts/{n}/")
     .replace(/\?.*$/, "")}`;
 
+/** Where an sfts run's time went, from its --json events: seconds after the process started. */
+function timeline(out: string, startedAt: number, seconds: number): string {
+  const events: { type: string; phase?: string; time: string }[] = [];
+  for (const l of out.split("\n")) {
+    if (!l.startsWith("{")) continue;
+    try {
+      events.push(JSON.parse(l) as { type: string; phase?: string; time: string });
+    } catch {
+      // not an event line
+    }
+  }
+  const at = (e: { time: string } | undefined) =>
+    e === undefined ? "–" : `${((Date.parse(e.time) - startedAt) / 1000).toFixed(2)}`;
+  const byType = new Map<string, number>();
+  for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+  const dones = events.filter((e) => e.type === "done");
+  return (
+    `first event ${at(events[0])} s, batch start ${at(events.find((e) => e.type === "batch" && e.phase === "start"))} s, ` +
+    `first start ${at(events.find((e) => e.type === "start"))} s, first done ${at(dones[0])} s, ` +
+    `last done ${at(dones.at(-1))} s, batch end ${at(events.find((e) => e.type === "batch" && e.phase === "end"))} s, ` +
+    `exit ${seconds.toFixed(2)} s; events ${[...byType].map(([k, v]) => `${k} ${v}`).join(", ")}`
+  );
+}
+
 // ---- results
 
 interface RunResult {
@@ -524,6 +548,7 @@ async function main(): Promise<number> {
           await link.restartEvents();
           const logOffset = (await stat(stack.logFiles.api)).size;
           dynamo = newTally();
+          const startedAt = Date.now();
           const t0 = performance.now();
           const r = await run(link.command(argv), env, limit * 1000, tool === "sfts");
           const seconds = (performance.now() - t0) / 1000;
@@ -547,9 +572,13 @@ async function main(): Promise<number> {
               const events = r.out
                 .split("\n")
                 .filter((l) => l.startsWith("{"))
-                .map((l) => JSON.parse(l) as { type: string; batchId?: string });
-              const batchId = events.findLast((e) => e.type === "done" && e.batchId)?.batchId;
-              if (!batchId) problems.push("no done event with a batchId");
+                .map((l) => JSON.parse(l) as { type: string; batchId?: string; resumed?: boolean });
+              const batchId = events.findLast(
+                (e) => (e.type === "batch" || e.type === "done") && e.batchId,
+              )?.batchId;
+              if (events.some((e) => e.type === "batch" && e.resumed))
+                problems.push("sfts resumed an earlier batch: the bench must send a fresh one");
+              if (!batchId) problems.push("no batch or done event with a batchId");
               else {
                 const strip = new RegExp(`^(?:.*/)?run-${runId}/`);
                 let cursor: string | null = null;
@@ -604,6 +633,7 @@ async function main(): Promise<number> {
           }
           await settled;
           const tally = dynamo;
+          if (tool === "sfts") log(`  sfts timeline: ${timeline(r.out, startedAt, seconds)}`);
           if (tool === "sfts") {
             const lines = await accessLines(stack.logFiles.api, logOffset);
             result.apiCalls = lines.length;
