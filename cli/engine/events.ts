@@ -11,6 +11,9 @@ interface Base {
 export interface StartEvent extends Base {
   type: "start";
   file: string;
+  /** The file's path within its batch (sends). */
+  path?: string;
+  batchId?: string;
   name: string;
   size: number;
   sha256: string;
@@ -72,6 +75,10 @@ export interface ProgressEvent extends Base {
 export interface DoneEvent extends Base {
   type: "done";
   file: string;
+  /** The file's path within its batch (sends). */
+  path?: string;
+  /** The batch the file belongs to (every send). */
+  batchId?: string;
   transferId: string;
   sha256: string;
   size: number;
@@ -92,7 +99,39 @@ export interface ErrorEvent extends Base {
   message: string;
 }
 
+/** A whole `sfts send`: once when the batch is known (start), once when the command ends (end). */
+export interface BatchEvent extends Base {
+  type: "batch";
+  phase: "start" | "end";
+  batchId: string;
+  name: string;
+  /** Files and bytes of the batch (its manifest). */
+  files: number;
+  bytes: number;
+  /** Entries of the folders given that are not sent (symlinks, sockets, FIFOs, devices, unstorable names). */
+  skipped: number;
+  /** Empty folders kept. */
+  dirs: number;
+  /** A batch with this manifest existed: it goes on. */
+  resumed: boolean;
+  /** end only: how the files ended, and the bytes this run moved on the wire. */
+  filesDone?: number;
+  filesFailed?: number;
+  filesInterrupted?: number;
+  bytesSent?: number;
+  seconds?: number;
+}
+
+/** An entry of a folder that is not sent, named once. */
+export interface SkipEvent extends Base {
+  type: "skip";
+  file: string;
+  reason: string;
+}
+
 export type SendEvent =
+  | BatchEvent
+  | SkipEvent
   | StartEvent
   | HashEvent
   | PartEvent

@@ -1,0 +1,189 @@
+/**
+ * The send scheduler owns what files compete for: connection slots for multipart parts (AIMD on goodput,
+ * at most --concurrency), slots for single-PUT files (at most --transfers: each small PUT costs a round
+ * trip, so many go at once), slots for hashing reads, and the memory budget for bytes held between read
+ * and PUT (--memory; one request larger than the budget alone is let through when nothing else is held).
+ *
+ * Waiters queue per resource and priority; when a resource frees, the class with the smallest
+ * held/weight share goes next (weights high 4, normal 2, low 1), FIFO within a class, so high priority
+ * gets a larger share, not only the first turn. Pure apart from timers: no I/O.
+ */
+import type { Priority } from "../../../functions/contract/schemas.js";
+import { PRIORITY_WEIGHT } from "../bandwidth.js";
+import { ConcurrencyController } from "../concurrency.js";
+
+export type Slot = "hash" | "part" | "put";
+type Key = Slot | "memory";
+const KEYS: readonly Key[] = ["hash", "part", "put", "memory"];
+const CLASSES: readonly Priority[] = ["high", "normal", "low"];
+
+export interface SchedulerOptions {
+  /** Parts of multipart files in flight, at most (AIMD adapts below it). */
+  concurrency: number;
+  /** Single-PUT files in flight, at most. */
+  transfers: number;
+  /** Files hashed (read) at once. */
+  hashers: number;
+  /** Bytes held in part and file buffers at once, at most. */
+  memory: number;
+  /** Start AIMD here (default min(4, concurrency)). */
+  initialConcurrency?: number;
+  now?: () => number;
+}
+
+export interface LeaseRequest {
+  slot?: Slot;
+  bytes?: number;
+  priority: Priority;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Lease {
+  readonly bytes: number;
+  release(): void;
+}
+
+interface Waiter {
+  req: LeaseRequest;
+  bytes: number;
+  resolve: (l: Lease) => void;
+  reject: (err: unknown) => void;
+  onAbort?: () => void;
+}
+
+export class Scheduler {
+  readonly aimd: ConcurrencyController;
+  private readonly queues = new Map<Key, Map<Priority, Waiter[]>>();
+  private readonly held = new Map<Key, Map<Priority, number>>();
+  private readonly inUse = { hash: 0, part: 0, put: 0 };
+  private memoryInUse = 0;
+  /** Highest values seen, for tests and diagnostics. */
+  readonly peak = { hash: 0, part: 0, put: 0, memory: 0 };
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.aimd = new ConcurrencyController({
+      max: opts.concurrency,
+      ...(opts.initialConcurrency !== undefined && { initial: opts.initialConcurrency }),
+      ...(opts.now && { now: opts.now }),
+    });
+    for (const k of KEYS) {
+      this.queues.set(k, new Map(CLASSES.map((c) => [c, []])));
+      this.held.set(k, new Map(CLASSES.map((c) => [c, 0])));
+    }
+  }
+
+  get memoryBudget(): number {
+    return this.opts.memory;
+  }
+  get memoryHeld(): number {
+    return this.memoryInUse;
+  }
+  inFlight(slot: Slot): number {
+    return this.inUse[slot];
+  }
+  limit(slot: Slot): number {
+    return slot === "part" ? this.aimd.limit : slot === "put" ? this.opts.transfers : this.opts.hashers;
+  }
+
+  /** Waits for the slot and the bytes together; rejects with the signal's reason if it aborts first. */
+  acquire(req: LeaseRequest): Promise<Lease> {
+    if (req.signal?.aborted) return Promise.reject(req.signal.reason);
+    const bytes = Math.max(0, req.bytes ?? 0);
+    return new Promise<Lease>((resolve, reject) => {
+      const w: Waiter = { req, bytes, resolve, reject };
+      const key: Key = req.slot ?? "memory";
+      const queue = this.queues.get(key)?.get(req.priority) as Waiter[];
+      if (req.signal) {
+        w.onAbort = () => {
+          const i = queue.indexOf(w);
+          if (i >= 0) {
+            queue.splice(i, 1);
+            reject(req.signal?.reason);
+          }
+        };
+        req.signal.addEventListener("abort", w.onAbort, { once: true });
+      }
+      queue.push(w);
+      this.schedulePump();
+    });
+  }
+
+  private pumpQueued = false;
+  /** Requests made in the same turn compete together: the grants wait for the end of the turn. */
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** A part went through: AIMD may widen, and more may start. */
+  onPartSuccess(bytes: number): void {
+    this.aimd.onSuccess(bytes);
+    this.schedulePump();
+  }
+
+  /** A part failed, stalled or was throttled: AIMD narrows. */
+  onPartFailure(): void {
+    this.aimd.onFailure();
+  }
+
+  private grantable(key: Key, w: Waiter): boolean {
+    if (key !== "memory" && this.inUse[key] >= this.limit(key)) return false;
+    if (w.bytes === 0) return true;
+    return this.memoryInUse === 0 || this.memoryInUse + w.bytes <= this.opts.memory;
+  }
+
+  private share(key: Key, c: Priority): number {
+    return (this.held.get(key)?.get(c) ?? 0) / PRIORITY_WEIGHT[c];
+  }
+
+  private pump(): void {
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const key of KEYS) {
+        for (;;) {
+          let best: Priority | undefined;
+          for (const c of CLASSES) {
+            const head = this.queues.get(key)?.get(c)?.[0];
+            if (!head || !this.grantable(key, head)) continue;
+            // Ties go to the heavier class (CLASSES is in weight order).
+            if (best === undefined || this.share(key, c) < this.share(key, best)) best = c;
+          }
+          if (best === undefined) break;
+          const w = this.queues.get(key)?.get(best)?.shift() as Waiter;
+          this.grant(key, w);
+          progress = true;
+        }
+      }
+    }
+  }
+
+  private grant(key: Key, w: Waiter): void {
+    if (w.onAbort) w.req.signal?.removeEventListener("abort", w.onAbort);
+    const c = w.req.priority;
+    const amount = key === "memory" ? w.bytes : 1;
+    const held = this.held.get(key) as Map<Priority, number>;
+    held.set(c, (held.get(c) ?? 0) + amount);
+    if (key !== "memory") {
+      this.inUse[key]++;
+      this.peak[key] = Math.max(this.peak[key], this.inUse[key]);
+    }
+    this.memoryInUse += w.bytes;
+    this.peak.memory = Math.max(this.peak.memory, this.memoryInUse);
+    let released = false;
+    w.resolve({
+      bytes: w.bytes,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.set(c, (held.get(c) ?? 0) - amount);
+        if (key !== "memory") this.inUse[key]--;
+        this.memoryInUse -= w.bytes;
+        this.schedulePump();
+      },
+    });
+  }
+}
