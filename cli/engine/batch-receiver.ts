@@ -292,8 +292,9 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
       Array.from({ length: Math.max(1, Math.min(opts.files, queue.length)) }, async () => {
         for (let f = queue.shift(); f && !opts.stop.aborted; f = queue.shift())
           await one(f).catch((err: unknown) => {
-            if (opts.abort.aborted || (err instanceof CliError && err.exitCode === EXIT.INTERRUPTED))
-              throw err;
+            if (opts.abort.aborted) throw err;
+            // Ctrl-C: this file's verified ranges are kept; the loop ends, the others finish theirs.
+            if (err instanceof CliError && err.exitCode === EXIT.INTERRUPTED) return;
             failures.push({ path: f.path as string, err });
           });
       }),
