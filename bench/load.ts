@@ -1,25 +1,31 @@
 /**
  * Load on the coordinator, against the local stack (versitygw + DynamoDB Local + the coordinator, on free
- * ports in a temp folder), in two phases:
- *   api  --transfers simulated transfers started at once, each straight through the API:
- *        POST /upload/init → POST /upload/{id}/parts (presign) → PUT each part to its presigned URL →
- *        POST /upload/{id}/parts/{n}/done → POST /assemble/{id}. Parts are as small as S3 allows (one part
- *        of 4 KiB; with --parts N, N−1 parts of 5 MiB before it), so the coordinator is measured, not the
- *        bytes. The clients run in a child process (this script with --load-generator): the coordinator has
- *        this process to itself, as under `npm start`, and the CPU each side uses can be told apart. After a
- *        warm-up (DynamoDB Local's JVM is several times slower cold) and a reference measurement of
- *        DynamoDB Local alone, each round reports wall time, transfers/s, API requests/s; per API operation:
- *        client-side latency percentiles, server-side latency (its access log), errors by status and code;
- *        and the DynamoDB requests the coordinator sent per transfer (counted by a hook on its client).
- *   cli  --senders `sfts send FILE --json` processes started at once, each with its own random file and
- *        its own XDG_STATE_HOME/XDG_CONFIG_HOME (no resume, no dedupe between them): wall time, aggregate
- *        MiB/s, per-process duration, exit codes, the CLI's own retries; then every stored object is read
- *        back and hashed, and a wrong one fails the bench.
+ * ports in a temp folder), in up to four phases:
+ *   api    --transfers simulated transfers started at once, each straight through the API. --protocol lean
+ *          (issue 11): POST /upload/init with the first --init-parts parts presigned in its answer → PUT each
+ *          part → (POST /upload/{id}/parts for later parts, carrying the records so far) → POST /assemble/{id}
+ *          carrying the last records. --protocol legacy: init → presign → PUT → one part-done per part →
+ *          assemble. Parts are as small as S3 allows (one part of 4 KiB; with --parts N, N−1 parts of 5 MiB
+ *          before it), so the coordinator is measured, not the bytes.
+ *   parts  --part-transfers transfers of --many-parts parts: what each further part costs.
+ *   batch  one batch of --files small files (--file-kib): POST /batch with the first files → POST
+ *          /batch/{id}/files → PUT each → POST /batch/{id}/complete: API calls and item writes per small file.
+ *   cli    --senders `sfts send FILE --json` processes started at once, each with its own random file and
+ *          its own XDG_STATE_HOME/XDG_CONFIG_HOME: wall time, aggregate MiB/s, per-process duration, exit
+ *          codes, the CLI's own retries; then every stored object is read back and hashed.
+ * The simulated clients run in a child process (this script with --load-generator): the coordinator has this
+ * process to itself, as under `npm start`, and the CPU each side uses can be told apart. After a warm-up
+ * (DynamoDB Local's JVM is several times slower cold) and a reference measurement of DynamoDB Local alone, each
+ * round reports wall time, transfers/s, API requests/s; per API operation: client-side latency percentiles,
+ * server-side latency (its access log), errors by status and code; and the DynamoDB requests the coordinator
+ * sent (counted by a hook on its client), ending with the item writes per one-part transfer, per part and per
+ * small file that issue 11 sets goals for.
  * The per-key rate limit is the coordinator's default (200/s, burst 1000) unless SFTS_RATE_LIMIT and/or
  * SFTS_RATE_BURST are set for the bench. 429 answers are an error class of their own; the simulated clients
  * retry them with the CLI's policy (cli/engine/retry.ts); any other error fails the transfer at once.
- * Usage: npm run bench:load [-- --transfers 200 --parts 1 --rounds 3 --senders 20 --size-mib 64
- *        --phases api,cli --dir /tmp]
+ * Usage: npm run bench:load [-- --transfers 200 --parts 1 --rounds 3 --protocol lean --init-parts 32
+ *        --part-transfers 10 --many-parts 4 --files 1000 --file-kib 4 --senders 20 --size-mib 64
+ *        --phases api,parts,batch,cli --dir /tmp]
  */
 import { type ChildProcess, execFile, fork, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -35,7 +41,8 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../cli/engine/retry.js";
 import type { DynamoCall } from "../functions/adapters/clients.js";
 import { loadConfig } from "../functions/api/config.js";
-import { KiB, MIN_PART_SIZE, MiB } from "../functions/contract/limits.js";
+import { manifestText } from "../functions/contract/batches.js";
+import { KiB, MAX_INIT_PARTS, MIN_PART_SIZE, MiB } from "../functions/contract/limits.js";
 import { repoRoot } from "../harness/cli-process.js";
 import { sha256OfObject, writeRandomFile } from "../harness/files.js";
 import { startLocalStack } from "../harness/local-stack.js";
@@ -57,14 +64,23 @@ let interrupted = false;
 
 const LOAD_GENERATOR_FLAG = "--load-generator";
 
-type Op = "init" | "presign" | "put" | "done" | "assemble";
+type Op = "init" | "presign" | "put" | "done" | "assemble" | "batch" | "files" | "complete";
 const OPS: { op: Op; label: string }[] = [
   { op: "init", label: "init `POST /upload/init`" },
   { op: "presign", label: "presign `POST /upload/{id}/parts`" },
   { op: "put", label: "(storage PUT to the presigned URL, not the coordinator)" },
-  { op: "done", label: "part done `POST /upload/{id}/parts/{n}/done`" },
+  { op: "done", label: "part done `POST /upload/{id}/parts/{n}/done` (legacy protocol)" },
   { op: "assemble", label: "assemble `POST /assemble/{id}`" },
+  { op: "batch", label: "batch `POST /batch` (with the first files)" },
+  { op: "files", label: "batch files `POST /batch/{id}/files`" },
+  { op: "complete", label: "batch complete `POST /batch/{id}/complete`" },
 ];
+
+/**
+ * lean: the protocol of issue 11 — init presigns the first parts, records ride on later presigns and on
+ * the assemble. legacy: init → presign → PUT → one part-done call per part → assemble (the old sender).
+ */
+type Protocol = "lean" | "legacy";
 
 interface Sample {
   op: Op;
@@ -84,8 +100,15 @@ interface RoundRequest {
   /** Where and as whom; passed over IPC, never on a command line. */
   input: GeneratorInput;
   round: number;
+  /** transfers: simulated uploads; batch: one batch of small single-PUT files. */
+  kind: "transfers" | "batch";
   transfers: number;
   parts: number;
+  protocol: Protocol;
+  /** Parts presigned in the init answer (lean); the rest by presign calls carrying the records so far. */
+  initParts: number;
+  /** batch: the size of each file. */
+  fileSize: number;
 }
 
 interface RoundResult {
@@ -176,50 +199,86 @@ async function runRound(input: GeneratorInput, req: RoundRequest): Promise<Round
     });
     const whole = createHash("sha256");
     for (const b of bodies) whole.update(b);
-    const init = await api("init", "/upload/init", {
-      name: `load-${req.round}-${i}.bin`,
-      size: offset,
-      sha256: whole.digest("hex"),
-    });
+    const name = `load-${req.round}-${i}.bin`;
+    const sha256 = whole.digest("hex");
+    /** PUTs one part to its presigned URL; returns the record of it (with storage's ETag). */
+    const putPart = async (
+      p: (typeof parts)[number],
+      s: { url: string; headers: Record<string, string> },
+    ) => {
+      const started = performance.now();
+      let put: Response;
+      let text: string;
+      try {
+        put = await fetch(s.url, { method: "PUT", headers: s.headers, body: p.body });
+        text = await put.text();
+      } catch (err) {
+        const code = networkCode(err);
+        samples.push({ op: "put", ms: performance.now() - started, status: 0, code });
+        throw new TransferFailed(`put: ${code}`);
+      }
+      const code = put.ok ? undefined : (/<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? "?");
+      samples.push({
+        op: "put",
+        ms: performance.now() - started,
+        status: put.status,
+        ...(code !== undefined && { code }),
+      });
+      if (!put.ok) throw new TransferFailed(`put: ${put.status} ${code}`);
+      return { ...p.spec, etag: put.headers.get("etag") ?? "" };
+    };
+    type Signed = { partNumber: number; url: string; headers: Record<string, string> };
+    const putAll = (batch: typeof parts, signed: Signed[]) =>
+      Promise.all(
+        batch.map((p, k) => {
+          const s = signed[k];
+          if (!s || s.partNumber !== p.spec.partNumber)
+            throw new TransferFailed(`presign: no URL for part ${p.spec.partNumber}`);
+          return putPart(p, s);
+        }),
+      );
+
+    if (req.protocol === "lean") {
+      const first = parts.slice(0, req.initParts);
+      const init = await api("init", "/upload/init", {
+        name,
+        size: offset,
+        sha256,
+        parts: first.map((p) => p.spec),
+      });
+      if (init.deduplicated !== false || init.status !== "uploading" || init.resumed !== false)
+        throw new TransferFailed(`init: not a fresh upload (${String(init.status)})`);
+      const id = String(init.transferId);
+      let pending = await putAll(first, init.presigned as Signed[]);
+      // Further parts: each presign call carries the records of the parts sent since the last one.
+      for (let k = first.length; k < parts.length; k += 500) {
+        const batch = parts.slice(k, k + 500);
+        const pre = await api("presign", `/upload/${id}/parts`, {
+          parts: batch.map((p) => p.spec),
+          done: pending,
+        });
+        pending = await putAll(batch, pre.parts as Signed[]);
+      }
+      const done = await api("assemble", `/assemble/${id}`, { parts: pending });
+      if (done.status !== "complete") throw new TransferFailed(`assemble: status ${String(done.status)}`);
+      return;
+    }
+
+    const init = await api("init", "/upload/init", { name, size: offset, sha256 });
     if (init.deduplicated !== false || init.status !== "uploading")
       throw new TransferFailed(`init: not a fresh upload (${String(init.status)})`);
     const id = String(init.transferId);
     const presigned = await api("presign", `/upload/${id}/parts`, { parts: parts.map((p) => p.spec) });
-    const signed = presigned.parts as { url: string; headers: Record<string, string> }[];
-    await Promise.all(
-      parts.map(async (p, k) => {
-        const s = signed[k];
-        if (!s) throw new TransferFailed(`presign: no URL for part ${p.spec.partNumber}`);
-        const started = performance.now();
-        let put: Response;
-        let text: string;
-        try {
-          put = await fetch(s.url, { method: "PUT", headers: s.headers, body: p.body });
-          text = await put.text();
-        } catch (err) {
-          const code = networkCode(err);
-          samples.push({ op: "put", ms: performance.now() - started, status: 0, code });
-          throw new TransferFailed(`put: ${code}`);
-        }
-        const code = put.ok ? undefined : (/<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? "?");
-        samples.push({
-          op: "put",
-          ms: performance.now() - started,
-          status: put.status,
-          ...(code !== undefined && { code }),
-        });
-        if (!put.ok) throw new TransferFailed(`put: ${put.status} ${code}`);
-        await api("done", `/upload/${id}/parts/${p.spec.partNumber}/done`, {
-          offset: p.spec.offset,
-          size: p.spec.size,
-          sha256: p.spec.sha256,
-          etag: put.headers.get("etag") ?? "",
-        });
-      }),
-    );
+    const records = await putAll(parts, presigned.parts as Signed[]);
+    for (const r of records) {
+      const { partNumber, ...body } = r;
+      await api("done", `/upload/${id}/parts/${partNumber}/done`, body);
+    }
     const done = await api("assemble", `/assemble/${id}`);
     if (done.status !== "complete") throw new TransferFailed(`assemble: status ${String(done.status)}`);
   };
+
+  if (req.kind === "batch") return runBatch(req, api, samples);
 
   const started = performance.now();
   const settled = await Promise.allSettled(Array.from({ length: req.transfers }, (_, i) => transfer(i)));
@@ -228,6 +287,90 @@ async function runRound(input: GeneratorInput, req: RoundRequest): Promise<Round
     s.status === "rejected" ? [s.reason instanceof Error ? s.reason.message : String(s.reason)] : [],
   );
   return { round: req.round, wallMs, samples, ok: req.transfers - failures.length, failures };
+}
+
+type ApiCall = (op: Op, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/**
+ * One batch of `req.transfers` small files, each one presigned PutObject: POST /batch (carrying the first
+ * files) → POST /batch/{id}/files for the rest → PUT each file → POST /batch/{id}/complete.
+ */
+async function runBatch(req: RoundRequest, api: ApiCall, samples: Sample[]): Promise<RoundResult> {
+  const CALL_FILES = 500;
+  const files = Array.from({ length: req.transfers }, (_, i) => {
+    const body = randomBytes(req.fileSize);
+    return {
+      path: `r${req.round}/dir-${i % 10}/file-${i}.bin`,
+      size: body.length,
+      sha256: sha256Hex(body),
+      body,
+    };
+  });
+  const digest = sha256Hex(Buffer.from(manifestText(files)));
+  const entry = (f: (typeof files)[number]) => ({ path: f.path, size: f.size, sha256: f.sha256 });
+  const started = performance.now();
+  const failures: string[] = [];
+  let ok = 0;
+  try {
+    const created = await api("batch", "/batch", {
+      name: `load-${req.round}`,
+      digest,
+      fileCount: files.length,
+      totalBytes: files.reduce((a, f) => a + f.size, 0),
+      files: files.slice(0, CALL_FILES).map(entry),
+    });
+    const batchId = String(created.batchId);
+    type Answer = {
+      action: string;
+      path: string;
+      transferId: string;
+      put?: { url: string; headers: Record<string, string> };
+    };
+    const answers = [...(created.files as Answer[])];
+    for (let k = CALL_FILES; k < files.length; k += CALL_FILES) {
+      const more = await api("files", `/batch/${batchId}/files`, {
+        files: files.slice(k, k + CALL_FILES).map(entry),
+      });
+      answers.push(...(more.files as Answer[]));
+    }
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    // PUT every file, 64 at a time (the sender's connection pool).
+    let next = 0;
+    const toComplete: string[] = [];
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        for (let k = next++; k < answers.length; k = next++) {
+          const a = answers[k] as Answer;
+          if (a.action !== "put" || !a.put) throw new TransferFailed(`batch: ${a.path} answered ${a.action}`);
+          const f = byPath.get(a.path);
+          if (!f) throw new TransferFailed(`batch: unknown path ${a.path}`);
+          const t0 = performance.now();
+          const put = await fetch(a.put.url, { method: "PUT", headers: a.put.headers, body: f.body });
+          const text = await put.text();
+          const code = put.ok ? undefined : (/<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? "?");
+          samples.push({
+            op: "put",
+            ms: performance.now() - t0,
+            status: put.status,
+            ...(code !== undefined && { code }),
+          });
+          if (!put.ok) throw new TransferFailed(`put: ${put.status} ${code}`);
+          toComplete.push(a.transferId);
+        }
+      }),
+    );
+    for (let k = 0; k < toComplete.length; k += CALL_FILES) {
+      const r = await api("complete", `/batch/${batchId}/complete`, {
+        files: toComplete.slice(k, k + CALL_FILES).map((transferId) => ({ transferId })),
+      });
+      for (const f of r.files as { transferId: string; status: string; error?: { message: string } }[])
+        if (f.status === "complete") ok++;
+        else failures.push(`complete: ${f.transferId} ${f.status} ${f.error?.message ?? ""}`);
+    }
+  } catch (err) {
+    failures.push(err instanceof Error ? err.message : String(err));
+  }
+  return { round: req.round, wallMs: performance.now() - started, samples, ok, failures };
 }
 
 function loadGeneratorMain(): void {
@@ -259,6 +402,9 @@ interface CountedCall {
   written: string[];
   /** Items in a TransactWriteItems (they cost twice a plain write on DynamoDB). */
   transactional: boolean;
+  /** Part records written (T#…/P#… items) and, in the same transactions, the transfer's counter updates. */
+  partItems: number;
+  partMetaItems: number;
   ms: number;
   error?: string;
 }
@@ -270,8 +416,11 @@ type Keyed = { PK?: Attr; SK?: Attr } | undefined;
 function itemKind(item: Keyed): string {
   const pk = item?.PK?.S ?? "";
   const sk = item?.SK?.S ?? "";
-  if (pk === "STATS") return "stats counters `STATS/TOTALS` (one item)";
-  if (pk === "SERIES") return "per-minute series `SERIES/<minute>` (one item a minute)";
+  if (pk === "STATS")
+    return `stats counters \`STATS/${sk === "TOTALS" ? "TOTALS" : "TOTALS#n"}\` (16 shards, coalesced)`;
+  if (pk === "SERIES") return "per-minute series `SERIES/<minute>` (coalesced)";
+  if (pk.startsWith("B#")) return "batch record `B#…/META`";
+  if (pk.startsWith("BD#")) return "batch digest pointer `BD#…`";
   if (pk === "ERRORS") return "recent errors `ERRORS/…`";
   if (pk.startsWith("SHA#")) return "stored-object record `SHA#…/OBJ`";
   if (pk.startsWith("KEY")) return "API key `KEY#…`";
@@ -308,10 +457,17 @@ function countCall(call: DynamoCall): CountedCall {
           written.push(itemKind(r.PutRequest?.Item ?? r.DeleteRequest?.Key));
       break;
   }
+  const partItems = written.filter((k) => k.startsWith("part record")).length;
+  const partMetaItems =
+    call.operation === "TransactWriteItems" && partItems > 0
+      ? written.filter((k) => k.startsWith("transfer record")).length
+      : 0;
   return {
     operation: call.operation,
     written,
     transactional: call.operation === "TransactWriteItems",
+    partItems: call.error ? 0 : partItems,
+    partMetaItems: call.error ? 0 : partMetaItems,
     ms: call.ms,
     ...(call.error !== undefined && { error: call.error }),
   };
@@ -333,6 +489,8 @@ interface DynamoSummary {
   /** Write request units if every item is ≤ 1 KB: transactional items count twice. */
   writeUnits: number;
   readRequests: number;
+  partItems: number;
+  partMetaItems: number;
 }
 
 function summarise(calls: readonly CountedCall[]): DynamoSummary {
@@ -343,6 +501,8 @@ function summarise(calls: readonly CountedCall[]): DynamoSummary {
     writeItems: 0,
     writeUnits: 0,
     readRequests: 0,
+    partItems: 0,
+    partMetaItems: 0,
   };
   for (const c of calls) {
     const op: OpTally = s.byOperation.get(c.operation) ?? {
@@ -353,6 +513,8 @@ function summarise(calls: readonly CountedCall[]): DynamoSummary {
     };
     op.requests++;
     op.ms.push(c.ms);
+    s.partItems += c.partItems;
+    s.partMetaItems += c.partMetaItems;
     op.items += c.written.length;
     if (c.error) {
       const on = [...new Set(c.written.map((k) => k.replace(/ `.*$/, "")))].join(" + ");
@@ -443,7 +605,7 @@ interface AccessLine {
 
 function routeOf(method: string, path: string): string {
   return `${method} ${path
-    .replace(/tr_[0-9a-z]{26}/, "{id}")
+    .replace(/(tr|bt)_[0-9a-z]{26}/, "{id}")
     .replace(/\/parts\/\d+\/done$/, "/parts/{n}/done")
     .replace(/\?.*$/, "")}`;
 }
@@ -454,6 +616,9 @@ const OP_ROUTES: Record<Op, string> = {
   put: "",
   done: "POST /upload/{id}/parts/{n}/done",
   assemble: "POST /assemble/{id}",
+  batch: "POST /batch",
+  files: "POST /batch/{id}/files",
+  complete: "POST /batch/{id}/complete",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -508,18 +673,11 @@ interface RoundReport extends RoundResult {
   loadStart: string;
 }
 
-async function apiPhase(opts: {
-  stack: RunningStack;
-  generator: ChildProcess;
-  input: GeneratorInput;
-  calls: CountedCall[];
-  cpu: () => CpuSnapshot;
-  transfers: number;
-  parts: number;
-  rounds: number;
-}): Promise<{ reports: RoundReport[]; ceiling: Ceiling }> {
-  const { generator, input } = opts;
-  const ask = (req: Omit<RoundRequest, "input">) =>
+type Ask = (req: Omit<RoundRequest, "input">) => Promise<RoundResult>;
+
+/** Sends one round to the load generator and waits for its result. */
+function asker(generator: ChildProcess, input: GeneratorInput): Ask {
+  return (req) =>
     new Promise<RoundResult>((res, rej) => {
       const onExit = (code: number | null) => rej(new Error(`the load generator exited (${code})`));
       generator.once("exit", onExit);
@@ -529,36 +687,54 @@ async function apiPhase(opts: {
       });
       generator.send({ ...req, input } satisfies RoundRequest);
     });
+}
 
-  // Warm-up, not reported: DynamoDB Local's JIT (a cold JVM is several times slower), Node's JIT,
-  // connection pools, the API key cache.
+type RoundSpec = Omit<RoundRequest, "input" | "round">;
+
+/** Warm-up, not reported: DynamoDB Local's JIT (a cold JVM is several times slower), Node's JIT, pools. */
+async function warmUp(stack: RunningStack, ask: Ask, spec: RoundSpec): Promise<Ceiling> {
   log("  warming up");
-  await dynamoCeiling(opts.stack, 3000);
-  const warm = await ask({ round: 0, transfers: WARM_UP_TRANSFERS, parts: opts.parts });
+  await dynamoCeiling(stack, 3000);
+  const warm = await ask({ ...spec, round: 0, transfers: WARM_UP_TRANSFERS });
   if (warm.ok !== WARM_UP_TRANSFERS) throw new Error(`warm-up failed: ${warm.failures.join("; ")}`);
-  const ceiling = await dynamoCeiling(opts.stack);
+  const ceiling = await dynamoCeiling(stack);
   log(
     `  DynamoDB Local alone: ${ceiling.perSecond.toFixed(0)} PutItem/s (${ceiling.concurrency} at a time), ` +
       `p50 ${ceiling.p50.toFixed(0)} ms`,
   );
+  return ceiling;
+}
 
+async function apiPhase(opts: {
+  ask: Ask;
+  calls: CountedCall[];
+  cpu: () => CpuSnapshot;
+  spec: RoundSpec;
+  rounds: number;
+  /** The first round's number (round numbers name the files, so every phase uses its own). */
+  firstRound: number;
+  /** Waited after each round before its DynamoDB requests are counted: the coalesced stats are written by then. */
+  settleMs: number;
+}): Promise<RoundReport[]> {
   const reports: RoundReport[] = [];
   const delay = monitorEventLoopDelay({ resolution: 10 });
-  for (let round = 1; round <= opts.rounds; round++) {
+  for (let round = opts.firstRound; round < opts.firstRound + opts.rounds; round++) {
     const loadStart = load();
     const mark = opts.calls.length;
     const cpu0 = opts.cpu();
     const elu0 = performance.eventLoopUtilization();
     delay.reset();
     delay.enable();
-    const r = await ask({ round, transfers: opts.transfers, parts: opts.parts });
+    const r = await opts.ask({ ...opts.spec, round });
     delay.disable();
     if (interrupted) throw new Error("interrupted");
     const cpu1 = opts.cpu();
+    const busy = performance.eventLoopUtilization(elu0).utilization;
+    await sleep(opts.settleMs);
     const report: RoundReport = {
       ...r,
       dynamo: summarise(opts.calls.slice(mark)),
-      coordinatorBusy: performance.eventLoopUtilization(elu0).utilization,
+      coordinatorBusy: busy,
       loopDelayP99Ms: delay.percentile(99) / 1e6,
       cpu: cpuSpent(cpu0, cpu1),
       loadStart,
@@ -566,13 +742,13 @@ async function apiPhase(opts: {
     reports.push(report);
     const requests = r.samples.filter((s) => s.op !== "put").length;
     log(
-      `  round ${round}: ${r.ok}/${opts.transfers} transfers in ${(r.wallMs / 1000).toFixed(2)} s, ` +
-        `${requests} API requests, ${r.failures.length} failed, ` +
+      `  round ${round}: ${r.ok}/${opts.spec.transfers} ${opts.spec.kind === "batch" ? "files" : "transfers"} in ` +
+        `${(r.wallMs / 1000).toFixed(2)} s, ${requests} API requests, ${r.failures.length} failed, ` +
         `${report.dynamo.writeItems} DynamoDB writes, load ${loadStart}`,
     );
     for (const f of r.failures.slice(0, 5)) log(`    ${f}`);
   }
-  return { reports, ceiling };
+  return reports;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -773,21 +949,43 @@ function printDynamo(title: string, summaries: DynamoSummary[], transfers: numbe
   for (const [k, n] of [...byKind].sort((a, b) => b[1] - a[1])) console.log(`| ${k} | ${per(n)} |`);
 }
 
-function printApi(
-  { reports, ceiling }: { reports: RoundReport[]; ceiling: Ceiling },
-  access: AccessLine[],
-  transfers: number,
-  parts: number,
-  rateNote: string,
-): void {
+/** What one round of a phase did, in words. */
+function describeSpec(spec: RoundSpec): string {
+  if (spec.kind === "batch")
+    return (
+      `One batch of ${spec.transfers} files of ${fmt(spec.fileSize / KiB)} KiB, each one presigned PutObject: ` +
+      "POST /batch (carrying the first 500 files) → POST /batch/{id}/files for the rest → PUT each file → " +
+      "POST /batch/{id}/complete (500 a call)"
+    );
+  const parts = spec.parts;
   const sizeNote =
     parts === 1 ? "one part of 4 KiB" : `${parts} parts: ${parts - 1} × 5 MiB (the S3 minimum), then 4 KiB`;
+  const flow =
+    spec.protocol === "lean"
+      ? `init (the first ${Math.min(parts, spec.initParts)} part(s) presigned in its answer) → PUT to storage → ` +
+        (parts > spec.initParts ? "presign (carrying the records so far) → PUT → " : "") +
+        "assemble (carrying the last records)"
+      : "init → presign → PUT to storage → part done (one call per part) → assemble";
+  return `Each transfer (${spec.protocol} protocol): ${flow}, ${sizeNote}`;
+}
+
+function printApi(
+  title: string,
+  reports: RoundReport[],
+  ceiling: Ceiling | undefined,
+  access: AccessLine[],
+  spec: RoundSpec,
+  rateNote: string,
+): void {
+  const transfers = spec.transfers;
   console.log(
-    `\n### ${transfers} simulated transfers at once through the coordinator API, ${reports.length} round(s)\n\n` +
-      `Each transfer: init → presign → PUT to storage → part done → assemble, ${sizeNote}. ` +
-      `Rate limit: ${rateNote}. For scale, DynamoDB Local on its own took ${fmt(ceiling.perSecond)} small ` +
-      `PutItem/s just before (${ceiling.count} straight from the SDK, ${ceiling.concurrency} at a time, ` +
-      `p50 ${fmt(ceiling.p50)} ms, p99 ${fmt(ceiling.p99)} ms).\n`,
+    `\n### ${title}, ${reports.length} round(s)\n\n${describeSpec(spec)}. Rate limit: ${rateNote}.` +
+      (ceiling
+        ? ` For scale, DynamoDB Local on its own took ${fmt(ceiling.perSecond)} small ` +
+          `PutItem/s just before (${ceiling.count} straight from the SDK, ${ceiling.concurrency} at a time, ` +
+          `p50 ${fmt(ceiling.p50)} ms, p99 ${fmt(ceiling.p99)} ms).`
+        : "") +
+      "\n",
   );
   console.log(
     "| round | transfers ok | wall s | transfers/s | API requests | API requests/s | failed transfers | " +
@@ -818,8 +1016,10 @@ function printApi(
 
   const samples = reports.flatMap((r) => r.samples);
   const server = new Map<string, number[]>();
+  const rounds = new Set(reports.map((r) => `load-r${r.round}-`));
   for (const a of access) {
-    if (!/^load-r[1-9]/.test(a.requestId) || a.status < 200 || a.status > 299) continue;
+    const round = /^load-r\d+-/.exec(a.requestId)?.[0];
+    if (!round || !rounds.has(round) || a.status < 200 || a.status > 299) continue;
     const k = routeOf(a.method, a.path);
     server.set(k, [...(server.get(k) ?? []), a.ms]);
   }
@@ -833,6 +1033,7 @@ function printApi(
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const { op, label } of OPS) {
     const all = samples.filter((s) => s.op === op);
+    if (all.length === 0) continue;
     const ok = all.filter((s) => s.status >= 200 && s.status < 300).map((s) => s.ms);
     const errs = new Map<string, number>();
     for (const s of all) if (!(s.status >= 200 && s.status < 300)) inc(errs, `${s.status} ${s.code ?? ""}`);
@@ -865,11 +1066,74 @@ function printApi(
     console.log(`\nFailed transfers (${failures.length}), first ones:\n`);
     for (const f of failures.slice(0, 10)) console.log(`- ${f}`);
   }
+  const unit = spec.kind === "batch" ? "small file" : "transfer";
   printDynamo(
-    `DynamoDB requests the coordinator sent, per completed transfer (${reports.reduce((a, r) => a + r.ok, 0)} transfers, all rounds; every attempt counts)`,
+    `DynamoDB requests the coordinator sent, per completed ${unit} (${reports.reduce((a, r) => a + r.ok, 0)} ${unit}s, all rounds; every attempt counts)`,
     reports.map((r) => r.dynamo),
     reports.reduce((a, r) => a + r.ok, 0),
   );
+}
+
+/** The figures issue 11 sets goals for: item writes per one-part transfer, per part, per small file. */
+function printWriteSummary(phases: {
+  one?: { reports: RoundReport[]; spec: RoundSpec };
+  many?: { reports: RoundReport[]; spec: RoundSpec };
+  batch?: { reports: RoundReport[]; spec: RoundSpec };
+}): void {
+  const total = (rs: RoundReport[], f: (d: DynamoSummary) => number) =>
+    rs.reduce((a, r) => a + f(r.dynamo), 0);
+  const done = (rs: RoundReport[]) => rs.reduce((a, r) => a + r.ok, 0);
+  const calls = (rs: RoundReport[]) =>
+    rs.reduce((a, r) => a + r.samples.filter((x) => x.op !== "put").length, 0);
+  const rows: string[][] = [];
+  let perOne: number | undefined;
+  if (phases.one && done(phases.one.reports)) {
+    const n = done(phases.one.reports);
+    perOne = total(phases.one.reports, (d) => d.writeItems) / n;
+    rows.push([
+      `items written per one-part transfer (${phases.one.spec.protocol}, ${n} transfers)`,
+      fmt(perOne, 2),
+      "",
+    ]);
+    rows.push(["API calls per one-part transfer", fmt(calls(phases.one.reports) / n, 2), ""]);
+  }
+  if (phases.many && done(phases.many.reports)) {
+    const n = done(phases.many.reports);
+    const parts = phases.many.spec.parts;
+    const perTransfer = total(phases.many.reports, (d) => d.writeItems) / n;
+    const partItems = total(phases.many.reports, (d) => d.partItems);
+    const partMeta = total(phases.many.reports, (d) => d.partMetaItems);
+    rows.push([`items written per transfer of ${parts} parts (${n} transfers)`, fmt(perTransfer, 2), ""]);
+    if (perOne !== undefined && parts > 1)
+      rows.push([
+        `items written per part beyond the first ((${fmt(perTransfer, 2)} − ${fmt(perOne, 2)}) / ${parts - 1})`,
+        fmt((perTransfer - perOne) / (parts - 1), 2),
+        "≤ 2",
+      ]);
+    rows.push([
+      "per part recorded: its part record + its share of the transfer's counter updates",
+      `${fmt(partItems / (n * parts), 2)} + ${fmt(partMeta / (n * parts), 2)} = ${fmt((partItems + partMeta) / (n * parts), 2)}`,
+      "≤ 2",
+    ]);
+  }
+  if (phases.batch && done(phases.batch.reports)) {
+    const n = done(phases.batch.reports);
+    const byKind = new Map<string, number>();
+    for (const r of phases.batch.reports) for (const [k, v] of r.dynamo.byKind) inc(byKind, k, v);
+    const own =
+      (byKind.get("transfer record `T#…/META`") ?? 0) + (byKind.get("stored-object record `SHA#…/OBJ`") ?? 0);
+    rows.push([
+      `items written per small file (${n} files of ${fmt(phases.batch.spec.fileSize / KiB)} KiB in one batch)`,
+      fmt(total(phases.batch.reports, (d) => d.writeItems) / n, 2),
+      "≤ 3",
+    ]);
+    rows.push(["of which its own: transfer record and dedupe entry", fmt(own / n, 2), ""]);
+    rows.push(["API calls per small file", fmt(calls(phases.batch.reports) / n, 3), ""]);
+  }
+  if (rows.length === 0) return;
+  console.log("\n### DynamoDB item writes per unit (issue 11's goals)\n");
+  console.log("| measure | value | goal |\n| --- | ---: | ---: |");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
 }
 
 function printCli(r: CliReport, access: AccessLine[]): void {
@@ -926,7 +1190,13 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "3" },
       senders: { type: "string", default: "20" },
       "size-mib": { type: "string", default: "64" },
-      phases: { type: "string", default: "api,cli" },
+      phases: { type: "string", default: "api,parts,batch,cli" },
+      protocol: { type: "string", default: "lean" },
+      "init-parts": { type: "string", default: String(MAX_INIT_PARTS) },
+      "part-transfers": { type: "string", default: "10" },
+      "many-parts": { type: "string", default: "4" },
+      files: { type: "string", default: "1000" },
+      "file-kib": { type: "string", default: "4" },
       dir: { type: "string", default: tmpdir() },
     },
   });
@@ -940,9 +1210,20 @@ async function main(): Promise<void> {
   const rounds = int("rounds", 1);
   const senders = int("senders", 1);
   const sizeMiB = int("size-mib", 1);
-  if (parts > 500) throw new Error("--parts must be at most 500 (one presign batch)");
+  const initParts = int("init-parts", 0);
+  const partTransfers = int("part-transfers", 1);
+  const manyParts = int("many-parts", 2);
+  const files = int("files", 1);
+  const fileKiB = int("file-kib", 0);
+  if (parts > 500 || manyParts > 500) throw new Error("--parts and --many-parts must be at most 500");
+  if (initParts > MAX_INIT_PARTS) throw new Error(`--init-parts must be at most ${MAX_INIT_PARTS}`);
+  if (fileKiB * KiB > 8 * MiB) throw new Error("--file-kib must be at most 8192 (one single PUT)");
+  const protocol = values.protocol as Protocol;
+  if (protocol !== "lean" && protocol !== "legacy") throw new Error("--protocol must be lean or legacy");
   const phases = new Set(values.phases.split(",").map((p) => p.trim()));
-  for (const p of phases) if (p !== "api" && p !== "cli") throw new Error(`unknown phase "${p}" (api, cli)`);
+  const known = ["api", "parts", "batch", "cli"];
+  for (const p of phases)
+    if (!known.includes(p)) throw new Error(`unknown phase "${p}" (${known.join(", ")})`);
 
   // The per-key rate limit: the bench's SFTS_RATE_LIMIT / SFTS_RATE_BURST if set, else the coordinator's default.
   const defaults = loadConfig({ SFTS_BUCKET: "x-x", SFTS_TABLE: "x-x" }).rateLimit;
@@ -1031,13 +1312,39 @@ async function main(): Promise<void> {
       responseChecksumValidation: "WHEN_REQUIRED",
     });
 
-    let apiReports: { reports: RoundReport[]; ceiling: Ceiling } | undefined;
+    const one: RoundSpec = { kind: "transfers", transfers, parts, protocol, initParts, fileSize: 0 };
+    const many: RoundSpec = { ...one, transfers: partTransfers, parts: manyParts };
+    const batch: RoundSpec = { ...one, kind: "batch", transfers: files, parts: 1, fileSize: fileKiB * KiB };
+    let apiReports: RoundReport[] | undefined;
+    let partsReports: RoundReport[] | undefined;
+    let batchReports: RoundReport[] | undefined;
+    let ceiling: Ceiling | undefined;
     let cliReport: CliReport | undefined;
-    if (phases.has("api")) {
+    // What a round waits before its DynamoDB requests are counted: the stats buffer's interval, and a margin.
+    const settleMs = stack.config.statsFlushMs + 500;
+    if (phases.has("api") || phases.has("parts") || phases.has("batch")) {
       generator = fork(fileURLToPath(import.meta.url), [LOAD_GENERATOR_FLAG], { stdio: "inherit" });
-      log(`\nPhase 1: ${transfers} simulated transfers at once, ${parts} part(s) each, ${rounds} round(s)`);
-      const input = { apiUrl: stack.apiUrl, token: stack.token };
-      apiReports = await apiPhase({ stack, generator, input, calls, cpu, transfers, parts, rounds });
+      const ask = asker(generator, { apiUrl: stack.apiUrl, token: stack.token });
+      let completed = 0;
+      ceiling = await warmUp(stack, ask, one);
+      completed += WARM_UP_TRANSFERS;
+      if (phases.has("api")) {
+        log(
+          `\nPhase api: ${transfers} simulated transfers at once, ${parts} part(s) each, ${rounds} round(s)`,
+        );
+        apiReports = await apiPhase({ ask, calls, cpu, spec: one, rounds, firstRound: 1, settleMs });
+        completed += apiReports.reduce((a, r) => a + r.ok, 0);
+      }
+      if (phases.has("parts")) {
+        log(`\nPhase parts: ${partTransfers} simulated transfers of ${manyParts} parts at once`);
+        partsReports = await apiPhase({ ask, calls, cpu, spec: many, rounds: 1, firstRound: 100, settleMs });
+        completed += partsReports.reduce((a, r) => a + r.ok, 0);
+      }
+      if (phases.has("batch")) {
+        log(`\nPhase batch: one batch of ${files} files of ${fileKiB} KiB`);
+        batchReports = await apiPhase({ ask, calls, cpu, spec: batch, rounds: 1, firstRound: 200, settleMs });
+        completed += batchReports.reduce((a, r) => a + r.ok, 0);
+      }
       generator.kill();
       generator = undefined;
       // Every completed transfer left exactly one object.
@@ -1050,7 +1357,6 @@ async function main(): Promise<void> {
         stored += page.KeyCount ?? 0;
         token = page.NextContinuationToken;
       } while (token);
-      const completed = apiReports.reports.reduce((a, r) => a + r.ok, WARM_UP_TRANSFERS);
       if (stored !== completed)
         throw new Error(`storage holds ${stored} objects after ${completed} completed transfers`);
     }
@@ -1081,18 +1387,45 @@ async function main(): Promise<void> {
     console.log(
       `\n## Load on the coordinator (local stack)\n\n` +
         `Command: \`${command}\` (--transfers ${transfers} --parts ${parts} --rounds ${rounds} ` +
+        `--protocol ${protocol} --init-parts ${initParts} --part-transfers ${partTransfers} ` +
+        `--many-parts ${manyParts} --files ${files} --file-kib ${fileKiB} ` +
         `--senders ${senders} --size-mib ${sizeMiB} --phases ${[...phases].join(",")}). ` +
+        `Stats buffer: ${stack.config.statsFlushMs} ms. ` +
         `${machine}; versitygw, DynamoDB Local, the coordinator and the clients share these CPUs. ` +
         `Load average at start ${loadAtStart}, at end ${load()}.`,
     );
-    if (apiReports) printApi(apiReports, access, transfers, parts, rateNote);
+    if (apiReports)
+      printApi(
+        `${transfers} simulated transfers at once through the coordinator API`,
+        apiReports,
+        ceiling,
+        access,
+        one,
+        rateNote,
+      );
+    if (partsReports)
+      printApi(
+        `${partTransfers} simulated transfers of ${manyParts} parts at once`,
+        partsReports,
+        undefined,
+        access,
+        many,
+        rateNote,
+      );
+    if (batchReports)
+      printApi(`${files} small files in one batch`, batchReports, undefined, access, batch, rateNote);
+    printWriteSummary({
+      ...(apiReports && { one: { reports: apiReports, spec: one } }),
+      ...(partsReports && { many: { reports: partsReports, spec: many } }),
+      ...(batchReports && { batch: { reports: batchReports, spec: batch } }),
+    });
     if (cliReport) printCli(cliReport, access);
     console.log("\nCoordinator log warnings and errors\n");
     if (notes.size === 0) console.log("None.");
     else for (const [k, n] of notes) console.log(`- ${k} ×${n}`);
 
     const failed =
-      (apiReports?.reports.some((r) => r.failures.length > 0) ?? false) ||
+      [apiReports, partsReports, batchReports].some((rs) => rs?.some((r) => r.failures.length > 0)) ||
       (cliReport?.senders.some((s) => s.error) ?? false);
     if (failed) process.exitCode = 1;
   } finally {
