@@ -226,24 +226,34 @@ function itemsWritten(call: DynamoCall): number {
 interface DynamoTally {
   requests: number;
   itemsWritten: number;
-  byOperation: Map<string, number>;
+  /** Requests and their summed latency, by operation. */
+  byOperation: Map<string, { n: number; ms: number }>;
 }
 const newTally = (): DynamoTally => ({ requests: 0, itemsWritten: 0, byOperation: new Map() });
 let dynamo = newTally();
 
 /** The coordinator's access-log lines from `offset` on (requests of the readback excluded). */
-async function accessLines(file: string, offset: number): Promise<{ method: string; path: string }[]> {
+async function accessLines(
+  file: string,
+  offset: number,
+): Promise<{ method: string; path: string; ms: number }[]> {
   const f = await open(file, "r");
   try {
     const { size } = await f.stat();
     const buf = Buffer.alloc(Math.max(0, size - offset));
     await f.read(buf, 0, buf.length, offset);
-    const out: { method: string; path: string }[] = [];
+    const out: { method: string; path: string; ms: number }[] = [];
     for (const line of buf.toString().split("\n")) {
       if (!line.startsWith("{")) continue;
-      const l = JSON.parse(line) as { msg?: string; method?: string; path?: string; requestId?: string };
+      const l = JSON.parse(line) as {
+        msg?: string;
+        method?: string;
+        path?: string;
+        requestId?: string;
+        ms?: number;
+      };
       if (l.msg !== "request" || String(l.requestId).startsWith("bench-readback")) continue;
-      out.push({ method: String(l.method), path: String(l.path) });
+      out.push({ method: String(l.method), path: String(l.path), ms: Number(l.ms ?? 0) });
     }
     return out;
   } finally {
@@ -293,7 +303,6 @@ interface RunResult {
   apiCalls?: number;
   dynamoItems?: number;
   dynamoRequests?: number;
-  routes?: Map<string, number>;
 }
 
 function median(xs: number[]): number | undefined {
@@ -406,7 +415,8 @@ async function main(): Promise<number> {
     onDynamoCall: (call) => {
       dynamo.requests++;
       dynamo.itemsWritten += itemsWritten(call);
-      dynamo.byOperation.set(call.operation, (dynamo.byOperation.get(call.operation) ?? 0) + 1);
+      const o = dynamo.byOperation.get(call.operation) ?? { n: 0, ms: 0 };
+      dynamo.byOperation.set(call.operation, { n: o.n + 1, ms: o.ms + call.ms });
     },
   });
   let s3: S3Client | undefined;
@@ -637,19 +647,21 @@ async function main(): Promise<number> {
           if (tool === "sfts") {
             const lines = await accessLines(stack.logFiles.api, logOffset);
             result.apiCalls = lines.length;
-            result.routes = new Map();
+            const routes = new Map<string, { n: number; ms: number; max: number }>();
             for (const l of lines) {
               const route = routeOf(l.method, l.path);
-              result.routes.set(route, (result.routes.get(route) ?? 0) + 1);
+              const r0 = routes.get(route) ?? { n: 0, ms: 0, max: 0 };
+              routes.set(route, { n: r0.n + 1, ms: r0.ms + l.ms, max: Math.max(r0.max, l.ms) });
             }
             result.dynamoItems = tally.itemsWritten;
             result.dynamoRequests = tally.requests;
             const files = set.plan.files.length;
             log(
               `  sfts: ${result.apiCalls} API calls (${(result.apiCalls / files).toFixed(3)}/file: ` +
-                `${[...result.routes].map(([k, v]) => `${k} ${v}`).join(", ")}); DynamoDB ${tally.requests} requests, ` +
-                `${tally.itemsWritten} items written (${(tally.itemsWritten / files).toFixed(2)}/file; ` +
-                `${[...tally.byOperation].map(([k, v]) => `${k} ${v}`).join(", ")})`,
+                `${[...routes].map(([k, v]) => `${k} ×${v.n} (server ${(v.ms / 1000).toFixed(1)} s, max ${v.max} ms)`).join(", ")}); ` +
+                `DynamoDB ${tally.requests} requests, ${tally.itemsWritten} items written ` +
+                `(${(tally.itemsWritten / files).toFixed(2)}/file; ` +
+                `${[...tally.byOperation].map(([k, v]) => `${k} ×${v.n} ${(v.ms / 1000).toFixed(1)} s`).join(", ")})`,
             );
           }
           log(
