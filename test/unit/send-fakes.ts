@@ -114,9 +114,13 @@ export class FakeServer implements Transport {
     return g;
   }
 
+  /** Round trip of a coordinator call (ms): what gathers the next call's items. */
+  callDelayMs = 0;
+
   private async enter(method: Method): Promise<void> {
     this.calls[method] = (this.calls[method] ?? 0) + 1;
     await Promise.resolve();
+    if (this.callDelayMs && method !== "put") await new Promise((r) => setTimeout(r, this.callDelayMs));
     await this.gates.get(method)?.pass();
   }
 

@@ -54,7 +54,7 @@ describe("scheduler: ceilings and the memory budget", () => {
     let served = 0;
     const sizes = Array.from({ length: 300 }, (_, i) => ((i * 37) % 30) + 1);
     const runs = sizes.map(async (bytes, i) => {
-      const l = await s.acquire({ bytes, priority: (["high", "normal", "low"] as const)[i % 3] });
+      const l = await s.acquire({ bytes, priority: (["high", "normal", "low"] as const)[i % 3] ?? "normal" });
       held += bytes;
       peak = Math.max(peak, held);
       expect(s.memoryHeld).toBeLessThanOrEqual(64);

@@ -44,6 +44,11 @@ export const CHECK_ABOVE_BYTES = 256 * MiB;
 /** A call's JSON body stays well under the coordinator's 256 KiB cap. */
 const MAX_CALL_BYTES = 200 * 1024;
 const PROGRESS_EVERY_MS = 250;
+/**
+ * Entry and completion calls in flight at once: one gathers the next call's files while the other is
+ * answered, so a 10,000-file batch (20 calls of 500) keeps the coordinator busy without waiting on it.
+ */
+export const CALLS_IN_FLIGHT = 2;
 
 export interface EngineOptions {
   concurrency: number;
@@ -211,7 +216,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
       maxItems: MAX_BATCH_CALL_FILES,
       maxWeight: MAX_CALL_BYTES,
       weigh: (e) => JSON.stringify(e).length + 1,
-      maxInFlight: o.callsInFlight ?? Number(process.env.H3_CALLS ?? 1),
+      maxInFlight: o.callsInFlight ?? CALLS_IN_FLIGHT,
     },
   );
 
@@ -225,7 +230,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
         return a;
       });
     },
-    { maxItems: MAX_BATCH_CALL_FILES, maxInFlight: o.callsInFlight ?? Number(process.env.H3_CALLS ?? 1) },
+    { maxItems: MAX_BATCH_CALL_FILES, maxInFlight: o.callsInFlight ?? CALLS_IN_FLIGHT },
   );
 
   // ---- the files

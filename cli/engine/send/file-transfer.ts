@@ -127,6 +127,7 @@ export interface FileResult {
 }
 
 const PART_REPEATS = 3;
+const RECORD_WITHIN_MS = 1000;
 const URL_MARGIN_MS = 60_000;
 const interrupted = () => new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
 
@@ -259,6 +260,7 @@ export class FileTransfer {
       await this.settle(err);
       return this.result();
     } finally {
+      if (this.recordTimer) clearTimeout(this.recordTimer);
       this.releaseBody();
       await this.handle?.close();
       this.handle = undefined;
@@ -349,6 +351,7 @@ export class FileTransfer {
     }
     await this.checkUnchanged();
     this.ctx.journal?.record(this.file, this.sha256, this.known?.transferId);
+    this.checkStop();
     const key = `${this.sha256}:${this.file.size}`;
     const first = this.ctx.duplicates.get(key);
     if (first) {
@@ -454,6 +457,7 @@ export class FileTransfer {
         return;
       }
       case "put": {
+        this.checkStop();
         if (this.putRepeats === 0) {
           this.resumed = a.stored;
           if (a.stored) this.bytesStored = this.file.size;
@@ -463,6 +467,7 @@ export class FileTransfer {
         return;
       }
       case "multipart": {
+        this.checkStop();
         await this.setUpParts(a.init);
         return;
       }
@@ -845,15 +850,29 @@ export class FileTransfer {
       sched.onPartSuccess(part.size);
       this.bytesStored += part.size;
       this.unsent.push({ spec: { ...spec, etag }, seconds, attempt });
-      this.kickRecords();
+      // Records ride on the next presign call, or the assemble call; within a second in bulk at the latest.
+      this.recordSoon();
     } finally {
       this.ctx.pool.release(buf);
       memory.release();
     }
   }
 
+  private recordTimer: NodeJS.Timeout | undefined;
+  /** Records no presign call took within a second go in bulk (the dashboard and a crash both want them). */
+  private recordSoon(): void {
+    if (this.recordTimer) return;
+    this.recordTimer = setTimeout(() => {
+      this.recordTimer = undefined;
+      this.kickRecords();
+    }, RECORD_WITHIN_MS);
+    this.recordTimer.unref?.();
+  }
+
   /** Records go in bulk whenever no record call is on its way (presign calls also carry them). */
   private kickRecords(): void {
+    if (this.recordTimer) clearTimeout(this.recordTimer);
+    this.recordTimer = undefined;
     if (this.recording || this.unsent.length === 0) return;
     const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
     this.recording = this.ctx.transport

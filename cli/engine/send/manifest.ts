@@ -80,10 +80,20 @@ export function manifestDigest(
   return createHash("sha256").update(manifestText(files, dirs)).digest("hex");
 }
 
+/**
+ * --exclude globs: one without / matches the base name at any depth (`*.tmp`, `.git`); one with a /
+ * matches the whole path inside the folder given (`build/**`, `/docs/*.pdf`, a leading / anchoring it).
+ */
+export function excluder(patterns: readonly string[]): (rel: string) => boolean {
+  const names = patterns.filter((p) => !p.includes("/"));
+  const paths = patterns.filter((p) => p.includes("/")).map((p) => p.replace(/^\/+/, ""));
+  const byName = names.length ? picomatch(names, { dot: true }) : () => false;
+  const byPath = paths.length ? picomatch(paths, { dot: true }) : () => false;
+  return (rel) => byPath(rel) || byName(rel.slice(rel.lastIndexOf("/") + 1));
+}
+
 export async function walk(inputs: readonly SendInput[], opts: WalkOptions = {}): Promise<Manifest> {
-  const excluded = opts.exclude?.length
-    ? picomatch([...opts.exclude], { dot: true, basename: true })
-    : () => false;
+  const excluded = excluder(opts.exclude ?? []);
   const files: ManifestFile[] = [];
   const dirs: string[] = [];
   const skipped: SkippedEntry[] = [];
@@ -174,8 +184,18 @@ export async function walk(inputs: readonly SendInput[], opts: WalkOptions = {})
     return kept;
   };
 
+  const tops = new Map<string, string>();
   for (const input of inputs) {
     const local = resolve(input.path);
+    const top = basename(local);
+    const other = tops.get(top);
+    if (other !== undefined)
+      throw new CliError(
+        "USAGE",
+        `${other} and ${input.path} would both be sent as ${top || "/"}; send them in separate commands (or rename one)`,
+        EXIT.USAGE,
+      );
+    tops.set(top, input.path);
     let s: Stats;
     try {
       // A path named on the command line is followed, whatever --follow-symlinks says.
