@@ -4,13 +4,15 @@
  * one file left unsent and one given up on (POST /upload/{id}/fail with the reason). The list shows each
  * batch's counts and progress, newest first; the detail lists every file by path (Unicode and spaces
  * included) with its status, the failed one with its reason; the transfer detail links back to the batch;
- * a batch of 1,200 files is read across pages and shows one page of rows. Screenshots in
+ * a batch of 1,200 files is read across pages and shows one page of rows; a folder sent live by
+ * `sfts send DIR` (rate-limited) shows its files completing across polls. Screenshots in
  * test-results/screenshots/ (batches-*.png, batch-detail-*.png).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestText } from "../../functions/contract/batches.js";
@@ -18,6 +20,7 @@ import { formatBytes } from "../../web/src/format.js";
 import { type Api, apiClient, sha256 } from "../helpers/api.js";
 import { launchChromium, openPage } from "../helpers/browser.js";
 import { repoRoot } from "../helpers/build.js";
+import { cliEnv, runCli } from "../helpers/cli.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
 const SHOTS = join(repoRoot, "test-results", "screenshots");
@@ -27,10 +30,14 @@ const PHONE = { width: 390, height: 844 };
 let stack: TestStack;
 let browser: Browser;
 let api: Api;
+let dir: string;
+/** What the page showed, written next to the screenshots for the record. */
+const metrics: Record<string, unknown> = {};
 
 beforeAll(async () => {
   execFileSync("npm", ["run", "build:web", "--silent"], { cwd: repoRoot, stdio: "inherit" });
   await mkdir(SHOTS, { recursive: true });
+  dir = await mkdtemp(join(tmpdir(), "sfts-dashboard-batches-"));
   [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);
   api = apiClient(stack);
 });
@@ -38,6 +45,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+  await writeFile(join(SHOTS, "batches-metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`).catch(
+    () => {},
+  );
 });
 
 const eventually = <T>(fn: () => Promise<T> | T, options: { timeout?: number; interval?: number } = {}) =>
@@ -255,7 +266,6 @@ describe("dashboard: batches", () => {
       await page.getByTestId("file-batch").locator("a").click();
       await eventually(() => page.url()).toContain(`#/batches/${dataset.id}`);
 
-
       // A complete file sent as one PUT: all of it stored, no parts expected.
       const sent = dataset.files.find((f) => f.path === "scans/2026/day 1.tif");
       await page.goto(`${stack.apiUrl}/#/transfers/${sent?.transferId}`);
@@ -319,6 +329,83 @@ describe("dashboard: batches", () => {
       expect(await rows.first().getAttribute("data-path")).toBe(sorted[0]);
       await page.getByRole("button", { name: "Last" }).click();
       await eventually(() => rows.last().getAttribute("data-path")).toBe(sorted[n - 1]);
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("shows a folder sent live: its files complete across polls, the batch ends complete with every path", async () => {
+    // Six files of 2 MiB at 1 MiB/s, one PUT at a time: a file lands about every 2 s, so 3-second polls
+    // see the batch part done at least twice before it is complete.
+    const root = join(dir, "field day");
+    const paths = ["a/take 1.wav", "a/take 2.wav", "a/take 3.wav", "b/ß notes.bin", "b/ü.bin", "c.bin"];
+    for (const p of paths) {
+      await mkdir(dirname(join(root, p)), { recursive: true });
+      await writeFile(join(root, p), randomBytes(2 * 1024 * 1024));
+    }
+    const { context, page, problems } = await signedIn();
+    try {
+      await page.goto(`${stack.apiUrl}/#/batches`);
+      await connected(page);
+      let batchId: string | undefined;
+      const run = runCli(
+        ["send", root, "--json", "--limit-rate", "1MiB/s", "--transfers", "1", "--concurrency", "1"],
+        await cliEnv(stack),
+        (e) => {
+          if (e.type === "batch" && e.phase === "start") batchId = e.batchId;
+        },
+      );
+      let finished = false;
+      const done = run.done.then((r) => {
+        finished = true;
+        return r;
+      });
+      const seen: { at: number; files: string; progress: number }[] = [];
+      const started = Date.now();
+      let opened = false;
+      while (Date.now() - started < 60_000) {
+        if (batchId && !opened) {
+          await page.goto(`${stack.apiUrl}/#/batches/${batchId}`);
+          opened = true;
+        }
+        const files = page.getByTestId("fact-files").locator("dd");
+        if (opened && (await files.count()) > 0) {
+          const text = (await files.textContent()) ?? "";
+          const progress = Number(
+            await page.locator(".card").first().getByRole("progressbar").getAttribute("aria-valuenow"),
+          );
+          const last = seen[seen.length - 1];
+          if (!last || last.files !== text || last.progress !== progress)
+            seen.push({ at: Date.now() - started, files: text, progress });
+          if (text === `${paths.length} of ${paths.length}`) break;
+        }
+        await page.waitForTimeout(150);
+        if (finished && seen.length === 0 && Date.now() - started > 20_000) break;
+      }
+      const result = await done;
+      expect(result.code, result.stderr).toBe(0);
+      metrics.liveBatch = seen;
+      expect(batchId).toMatch(/^bt_/);
+      expect(seen[seen.length - 1]).toEqual(
+        expect.objectContaining({ files: `${paths.length} of ${paths.length}`, progress: 100 }),
+      );
+      const partly = seen.filter((s) => s.progress > 0 && s.progress < 100);
+      expect(partly.length).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < seen.length; i++)
+        expect(seen[i]?.progress).toBeGreaterThanOrEqual(seen[i - 1]?.progress ?? 0);
+
+      const rows = page.getByTestId("batch-files-table").locator("tbody tr");
+      // Paths keep the folder given: "field day/a/take 1.wav".
+      await eventually(() =>
+        rows.evaluateAll((trs) =>
+          trs.map((tr) => `${tr.getAttribute("data-path")}:${tr.getAttribute("data-status")}`),
+        ),
+      ).toEqual([...paths].sort().map((p) => `field day/${p}:complete`));
+      await eventually(() => page.locator(".detail-badges .badge.status").first().textContent()).toBe(
+        "Complete",
+      );
       expect(problems.pageErrors).toEqual([]);
       expect(problems.consoleErrors).toEqual([]);
     } finally {

@@ -8,7 +8,6 @@
  */
 import type { BatchSummary } from "../../functions/contract/batches.js";
 import type { FileSummary } from "../../functions/contract/schemas.js";
-import type { PageQuery } from "./api.js";
 
 /** Share of the batch done, 0..1: bytes of complete files; a batch of empty files counts its files. */
 export function batchProgress(
@@ -62,7 +61,10 @@ export function needsWalk(s: WalkState, b: BatchSummary, now: number, pageSize: 
 }
 
 export interface BatchFilesSource {
-  batchFiles(batchId: string, q: PageQuery): Promise<{ items: FileSummary[]; nextCursor: string | null }>;
+  batchFiles(
+    batchId: string,
+    q: { limit?: number; cursor?: string | undefined },
+  ): Promise<{ items: FileSummary[]; nextCursor: string | null }>;
 }
 
 export interface BatchFileIndexOptions {
