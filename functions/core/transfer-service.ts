@@ -522,6 +522,7 @@ export class TransferService {
     client?: ClientMetrics,
   ): Promise<PresignResponse> {
     let t = await this.mustGet(id);
+    this.assertMultipart(t);
     if (done.length === 0 || parts.length > 0) this.assertUploading(t, "presign parts");
     this.recorder.validate(t.size, parts);
     this.recorder.validate(t.size, done);
@@ -559,6 +560,7 @@ export class TransferService {
 
   async partDone(id: string, partNumber: number, input: PartDoneInput): Promise<PartDoneResponse> {
     const t = await this.mustGet(id);
+    this.assertMultipart(t);
     const { client, ...claim } = input;
     return this.recorder.recordOne(t, { partNumber, ...claim }, client);
   }
@@ -566,6 +568,7 @@ export class TransferService {
   /** POST /upload/{id}/parts/done: records parts in bulk. */
   async recordParts(id: string, input: RecordInput): Promise<RecordPartsResponse> {
     const t = await this.mustGet(id);
+    this.assertMultipart(t);
     return this.recorder.recordMany(t, input.parts ?? [], input.client);
   }
 
@@ -613,6 +616,7 @@ export class TransferService {
     const t = await this.mustGet(id);
     if (t.status === "aborted" || t.status === "failed")
       throw new AppError("INVALID_STATE", `Transfer ${id} is ${t.status}; start a new transfer.`);
+    this.assertMultipart(t);
     let parts: PartRecord[];
     let unrecorded: UnrecordedPart[] = [];
     let fresh = t;
@@ -646,6 +650,7 @@ export class TransferService {
     if (t.status === "complete") return toSummary(t);
     if (t.status === "aborted" || t.status === "failed")
       throw new AppError("INVALID_STATE", `Transfer ${id} is ${t.status}; it cannot be assembled.`);
+    this.assertMultipart(t);
     if (input.parts?.length || input.client) {
       if (t.status === "uploading") {
         if (input.parts?.length) await this.recorder.recordMany(t, input.parts, input.client);
@@ -890,6 +895,17 @@ export class TransferService {
     const t = await this.repo.getTransfer(id);
     if (!t) throw new AppError("NOT_FOUND", `No transfer ${id}.`);
     return t;
+  }
+
+  /** A single-PUT file of a batch has no parts: it is completed by POST /batch/{id}/complete. */
+  private assertMultipart(t: TransferRecord): void {
+    if (t.uploadId !== undefined) return;
+    if (t.status === "complete") return;
+    throw new AppError(
+      "INVALID_STATE",
+      `Transfer ${t.id} is one single PUT, not a multipart upload: complete it through its batch.`,
+      { status: t.status, upload: t.upload ?? "single" },
+    );
   }
 
   private assertUploading(t: TransferRecord, action: string): void {

@@ -4,12 +4,15 @@
  * recorded found again without a resend, giving up (fail, fail + abort), sharded stats and the writes a
  * part costs (counted on the coordinator's own DynamoDB client).
  */
+
+import { createHash } from "node:crypto";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { ListPartsCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListPartsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { DynamoCall } from "../../functions/adapters/clients.js";
 import { loadConfig } from "../../functions/api/config.js";
 import { createCoordinator } from "../../functions/api/coordinator.js";
+import { manifestText } from "../../functions/contract/batches.js";
 import type { TransferRecord, TransferRepo } from "../../functions/core/ports.js";
 import { type EndedStatus, TransferService } from "../../functions/core/transfer-service.js";
 import { ensureTable } from "../../local/bootstrap.js";
@@ -312,6 +315,46 @@ describe("giving up", () => {
     const refused = await api.post(`/upload/${sid}/fail`, { reason: "too late" });
     expect(refused.status).toBe(409);
     expect((await api.get(`/api/files/${sid}`)).body.status).toBe("complete");
+  });
+});
+
+describe("a single-PUT file of a batch", () => {
+  it("has no parts to presign or record, and fail with abort deletes its object", async () => {
+    const body = randomFile(3000);
+    const file = { path: `single/${sha256(body).slice(0, 8)}.bin`, size: body.length, sha256: sha256(body) };
+    const digest = createHash("sha256")
+      .update(manifestText([file]))
+      .digest("hex");
+    const created = await api.post("/batch", {
+      name: "single",
+      digest,
+      fileCount: 1,
+      totalBytes: body.length,
+      files: [file],
+    });
+    expect(created.status).toBe(200);
+    const answer = created.body.files[0];
+    expect(answer.action).toBe("put");
+    const id = answer.transferId as string;
+    expect((await fetch(answer.put.url, { method: "PUT", headers: answer.put.headers, body })).status).toBe(
+      200,
+    );
+    const spec = { partNumber: 1, offset: 0, size: body.length, sha256: sha256(body) };
+    for (const r of [
+      await api.post(`/upload/${id}/parts`, { parts: [spec] }),
+      await api.post(`/upload/${id}/parts/done`, { parts: [{ ...spec, etag: "x" }] }),
+      await api.get(`/upload/missing/${id}`),
+      await api.post(`/assemble/${id}`),
+    ]) {
+      expect(r.status).toBe(409);
+      expect(r.body.error.code).toBe("INVALID_STATE");
+    }
+    const r = await api.post(`/upload/${id}/fail`, { reason: "cancelled", abort: true });
+    expect(r.body).toEqual({ transferId: id, status: "aborted" });
+    // Storage had the object (the PUT above); it is gone now.
+    await expect(
+      s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: `objects/${id}` })),
+    ).rejects.toThrow();
   });
 });
 

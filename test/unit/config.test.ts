@@ -111,6 +111,13 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...localEnv, PATH: "/usr/bin", HOME: "/root" })).toEqual(loadConfig(localEnv));
   });
 
+  it("reads SFTS_STATS_FLUSH_MS (0 writes counters at once) and rejects a negative one, naming it", () => {
+    const base = { SFTS_BUCKET: "bucket", SFTS_TABLE: "table" };
+    expect(loadConfig({ ...base, SFTS_STATS_FLUSH_MS: "0" }).statsFlushMs).toBe(0);
+    expect(loadConfig({ ...base, SFTS_STATS_FLUSH_MS: "250" }).statsFlushMs).toBe(250);
+    expect(() => loadConfig({ ...base, SFTS_STATS_FLUSH_MS: "-1" })).toThrow(/SFTS_STATS_FLUSH_MS/);
+  });
+
   it("rejects a missing SFTS_BUCKET, naming it", () => {
     const { SFTS_BUCKET: _, ...env } = localEnv;
     const err = configError(env);
