@@ -1,0 +1,234 @@
+/**
+ * Find-or-create init (POST /upload/init, and the multipart files of a batch): a stored copy of the content
+ * completes at once (dedupe); else an unfinished upload of the same SHA-256 and size goes on (the client's
+ * resumeId first, then any open one), answered with what storage holds: recorded parts, missing ranges,
+ * parts stored but never recorded; else a new upload. The first parts asked for come back presigned.
+ * Nothing is written before the request is known to be valid.
+ */
+import type { InitResponse, PartSpec, Priority } from "../contract/schemas.js";
+import { EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
+import { AppError } from "./errors.js";
+import { newTransferId } from "./ids.js";
+import { checkAssembly, checkNeighbours, recommendPartSize } from "./part-math.js";
+import type { TransferRecord } from "./ports.js";
+import {
+  objectKeyFor,
+  recordedInfo,
+  sign,
+  storageView,
+  type TransferContext,
+  toSummary,
+  wholeFile,
+} from "./transfer-context.js";
+
+export interface InitInput {
+  name: string;
+  size: number;
+  sha256: string;
+  priority: Priority;
+  partSizeHint?: number | undefined;
+  contentType?: string | undefined;
+  /** An unfinished transfer of this content the client knows of (its journal). */
+  resumeId?: string | undefined;
+  /** The first parts to send: presigned in the answer. */
+  parts?: readonly PartSpec[] | undefined;
+  /** Files of a batch: the batch and the file's path in it. */
+  batchId?: string | undefined;
+  path?: string | undefined;
+}
+
+export async function initTransfer(ctx: TransferContext, input: InitInput): Promise<InitResponse> {
+  const wanted = input.parts ?? [];
+  // Refuse before writing anything: a rejected request leaves storage and the table as they were.
+  ctx.recorder.validate(input.size, wanted);
+  if (input.size === 0 && input.sha256 !== EMPTY_SHA256_HEX)
+    throw new AppError("INVALID_INPUT", "An empty file's SHA-256 is e3b0c442…b855; the one given differs.");
+  const now = ctx.clock.now().toISOString();
+  const id = newTransferId(ctx.clock.now().getTime());
+  const base = {
+    id,
+    name: input.name,
+    size: input.size,
+    sha256: input.sha256,
+    priority: input.priority,
+    createdAt: now,
+    updatedAt: now,
+    ...(input.contentType !== undefined && { contentType: input.contentType }),
+    ...(input.batchId !== undefined && { batchId: input.batchId }),
+    ...(input.path !== undefined && { path: input.path }),
+  };
+  const answer = (
+    t: TransferRecord,
+    extra: Partial<
+      Pick<InitResponse, "deduplicated" | "resumed" | "missing" | "parts" | "unrecorded" | "presigned">
+    >,
+  ): InitResponse => ({
+    transferId: t.id,
+    status: t.status,
+    deduplicated: false,
+    partSize: recommendPartSize(t.size, input.partSizeHint),
+    limits: ctx.limits(),
+    file: toSummary(t),
+    resumed: false,
+    missing: [],
+    parts: [],
+    unrecorded: [],
+    presigned: [],
+    ...extra,
+  });
+
+  const existing = await ctx.repo.findStoredObject(input.sha256, input.size);
+  if (existing) {
+    const head = await ctx.store.headObject(existing.objectKey);
+    if (head && head.size === input.size) {
+      const t: TransferRecord = {
+        ...base,
+        status: "complete",
+        objectKey: existing.objectKey,
+        partsDone: 0,
+        bytesDone: input.size,
+        completedAt: now,
+        deduplicatedFrom: existing.transferId,
+        ...(existing.compositeChecksum !== undefined && { compositeChecksum: existing.compositeChecksum }),
+      };
+      await ctx.repo.createTransfer(t);
+      await ctx.addStats(
+        {
+          status: { complete: 1 },
+          priority: { [input.priority]: 1 },
+          bytesStored: input.size,
+          bytesDeduplicated: input.size,
+          dedupeHits: 1,
+        },
+        { completed: 1 },
+      );
+      await ctx.note(
+        t,
+        "deduplicated",
+        `The same content is stored (${existing.transferId}); nothing to send.`,
+      );
+      await ctx.ended(t, "complete");
+      return answer(t, { deduplicated: true });
+    }
+    ctx.warn("dedupe entry points at a missing object; uploading again", { sha256: input.sha256 });
+  }
+
+  const objectKey = objectKeyFor(id);
+  if (input.size === 0) {
+    // S3 multipart needs at least one part; an empty file is one plain PUT.
+    await ctx.store.putEmptyObject(objectKey, hexToBase64(EMPTY_SHA256_HEX));
+    const t: TransferRecord = {
+      ...base,
+      status: "complete",
+      objectKey,
+      partsDone: 0,
+      bytesDone: 0,
+      completedAt: now,
+    };
+    await ctx.repo.createTransfer(t);
+    await ctx.repo.putStoredObject({
+      sha256: t.sha256,
+      size: 0,
+      objectKey,
+      transferId: id,
+      createdAt: now,
+    });
+    await ctx.addStats({ status: { complete: 1 }, priority: { [input.priority]: 1 } }, { completed: 1 });
+    await ctx.ended(t, "complete");
+    return answer(t, {});
+  }
+
+  const resumed = await resumeOpen(ctx, input, wanted);
+  if (resumed) return answer(resumed.t, { resumed: true, ...resumed.view });
+
+  const uploadId = await ctx.store.createMultipartUpload(objectKey, input.contentType);
+  const t: TransferRecord = {
+    ...base,
+    status: "uploading",
+    objectKey,
+    uploadId,
+    partsDone: 0,
+    bytesDone: 0,
+    ...(input.batchId !== undefined && { upload: "multipart" as const }),
+  };
+  try {
+    await ctx.repo.createTransfer(t);
+  } catch (err) {
+    await ctx.store.abortMultipartUpload(objectKey, uploadId).catch(() => {});
+    throw err;
+  }
+  await ctx.addStats({ status: { uploading: 1 }, priority: { [input.priority]: 1 } });
+  await ctx.note(t, "created", `Transfer started: ${input.size} bytes, ${input.priority} priority.`);
+  return answer(t, { missing: wholeFile(input.size), presigned: await sign(ctx, t, wanted) });
+}
+
+/**
+ * The unfinished upload of this content to go on with, if any: the client's resumeId, else the open
+ * uploads of this SHA-256 and size. A file of a batch takes only its own (same batch and path) or one
+ * of no batch (which joins the batch); others may take any, their own kind first.
+ */
+async function resumeOpen(
+  ctx: TransferContext,
+  input: InitInput,
+  wanted: readonly PartSpec[],
+): Promise<
+  | { t: TransferRecord; view: Pick<InitResponse, "missing" | "parts" | "unrecorded" | "presigned"> }
+  | undefined
+> {
+  const fits = (t: TransferRecord) =>
+    t.status === "uploading" &&
+    t.sha256 === input.sha256 &&
+    t.size === input.size &&
+    t.uploadId !== undefined &&
+    t.upload !== "single";
+  const score = (t: TransferRecord) => {
+    if (input.batchId === undefined) return t.batchId === undefined ? 2 : 1;
+    if (t.batchId === input.batchId && t.path === input.path) return 2;
+    return t.batchId === undefined ? 1 : 0;
+  };
+  const candidates: TransferRecord[] = [];
+  if (input.resumeId) {
+    const mine = await ctx.repo.getTransfer(input.resumeId);
+    if (mine && fits(mine) && score(mine) > 0) candidates.push(mine);
+  }
+  const open = (await ctx.repo.findOpenTransfers(input.sha256, input.size)).filter(
+    (t) => fits(t) && score(t) > 0 && t.id !== input.resumeId,
+  );
+  // Stable sort: newest first (the index order) within a score.
+  candidates.push(...open.sort((a, b) => score(b) - score(a)));
+  for (let t of candidates) {
+    if (input.batchId !== undefined && input.path !== undefined && t.batchId === undefined) {
+      const adopted = await ctx.repo.adoptIntoBatch(
+        t.id,
+        input.batchId,
+        input.path,
+        ctx.clock.now().toISOString(),
+      );
+      if (!adopted) continue;
+      t = adopted;
+    }
+    const view = await storageView(ctx, t);
+    if (!view) continue; // storage lost the upload: it failed; look further or start afresh
+    const fresh = view.changed ? ((await ctx.repo.getTransfer(t.id)) ?? t) : t;
+    // Parts asked for that collide with recorded ones are not presigned: the client sends the missing ones.
+    const free = wanted.filter((p) => {
+      if (view.parts.some((r) => r.partNumber === p.partNumber)) return false;
+      try {
+        checkNeighbours(p, view.parts);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return {
+      t: fresh,
+      view: {
+        missing: checkAssembly(t.size, view.parts).missing,
+        parts: recordedInfo(view.parts),
+        unrecorded: view.unrecorded,
+        presigned: await sign(ctx, fresh, free),
+      },
+    };
+  }
+  return undefined;
+}
