@@ -7,6 +7,7 @@ import { type EventSink, emitter } from "../engine/events.js";
 import { onInterrupt } from "../engine/interrupt.js";
 import { receive } from "../engine/receiver.js";
 import { humanReporter, jsonReporter, logFilePath, logFileSink } from "../engine/reporters.js";
+import { count } from "../engine/table.js";
 import { formatBytes, parseRate, type UnitError } from "../engine/units.js";
 
 export default class Receive extends BaseCommand {
@@ -43,7 +44,7 @@ path when case or accents fold (A.txt and a.txt). Files already received and unt
     "limit-rate": Flags.string({ description: "Cap on download speed, e.g. 10MB/s" }),
     files: Flags.integer({
       description: "Batch: most files fetched at once",
-      default: 8,
+      default: 16,
       min: 1,
       max: 64,
     }),
@@ -100,7 +101,7 @@ path when case or accents fold (A.txt and a.txt). Files already received and unt
           );
         else
           process.stdout.write(
-            `${r.dir}  ${r.batchId}  ${r.files} files (${formatBytes(r.bytes)}), ${r.dirs} empty folders: ${r.fetched} received, ${r.skipped} already there, all verified\n`,
+            `${r.dir}  ${r.batchId}  ${count(r.files, "file")} (${formatBytes(r.bytes)}), ${count(r.dirs, "empty folder")}: ${r.fetched} received, ${r.skipped} already there, all verified\n`,
           );
       }
     } catch (err) {

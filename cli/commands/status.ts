@@ -2,7 +2,7 @@ import { Args } from "@oclif/core";
 import type { FileSummary } from "../../functions/contract/schemas.js";
 import { BaseCommand } from "../base-command.js";
 import type { ApiClient } from "../engine/api-client.js";
-import { BATCH_FILE_HEAD, batchFileRows, percent, table, utcTime } from "../engine/table.js";
+import { BATCH_FILE_HEAD, batchFileRows, count, percent, table, utcTime } from "../engine/table.js";
 import { formatBytes } from "../engine/units.js";
 
 export default class Status extends BaseCommand {
@@ -83,7 +83,7 @@ export default class Status extends BaseCommand {
     const lines = [
       `${b.id}  ${b.name}`,
       `  status     ${b.status} (${b.priority} priority)`,
-      `  files      ${b.filesComplete} of ${b.fileCount} complete${b.filesFailed ? `, ${b.filesFailed} failed` : ""}${b.dirs.length ? `; ${b.dirs.length} empty folders` : ""}`,
+      `  files      ${b.filesComplete} of ${b.fileCount} complete${b.filesFailed ? `, ${b.filesFailed} failed` : ""}${b.dirs.length ? `; ${count(b.dirs.length, "empty folder")}` : ""}`,
       `  stored     ${formatBytes(b.bytesComplete)} of ${formatBytes(b.totalBytes)} (${percent(b.bytesComplete, b.totalBytes)})`,
       `  created    ${utcTime(b.createdAt)} UTC   updated ${utcTime(b.updatedAt)} UTC`,
     ];

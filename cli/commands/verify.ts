@@ -3,6 +3,7 @@ import type { FileSummary } from "../../functions/contract/schemas.js";
 import { BaseCommand } from "../base-command.js";
 import { CliError, EXIT } from "../engine/errors.js";
 import { hashFile, statFile } from "../engine/file-io.js";
+import { count } from "../engine/table.js";
 import { formatBytes } from "../engine/units.js";
 import { verifyTree } from "../engine/verify-tree.js";
 
@@ -93,7 +94,7 @@ are named.`;
         ...r.missing.map((p) => `MISSING   ${p}`),
         ...r.extra.map((p) => `EXTRA     ${p}`),
         match
-          ? `OK  ${dir}  ${r.files} files and ${r.dirs} empty folders match ${id}`
+          ? `OK  ${dir}  ${count(r.files, "file")} and ${count(r.dirs, "empty folder")} match ${id}`
           : `${dir} differs from ${id}: ${r.differ.length} differ, ${r.missing.length} missing, ${r.extra.length} extra`,
       ];
       process.stdout.write(`${lines.join("\n")}\n`);

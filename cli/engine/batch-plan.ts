@@ -62,7 +62,8 @@ export function collisions(files: readonly string[], dirs: readonly string[] = [
   for (const paths of byName.values())
     if (paths.length > 1)
       out.push({
-        paths,
+        // In code-unit order, whatever order the server listed them in.
+        paths: [...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
         reason: new Set(paths).size === 1 ? "the same path twice" : "the same name when case or accents fold",
       });
   const folders = new Map<string, string>();

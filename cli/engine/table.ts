@@ -22,6 +22,9 @@ export const utcTime = (iso: string): string => new Date(iso).toISOString().repl
 export const percent = (done: number, size: number): string =>
   `${size ? ((100 * done) / size).toFixed(1) : "100.0"}%`;
 
+/** "1 file", "2 files", "0 empty folders". */
+export const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** A file's progress: a complete file is whole (a single PUT records no parts, so bytesDone may lag). */
 export const fileProgress = (f: Pick<FileSummary, "status" | "bytesDone" | "size">): string =>
   f.status === "complete" ? "100.0%" : percent(f.bytesDone, f.size);

@@ -191,7 +191,7 @@ describe("sfts verify DIR --id bt_…", () => {
 
   it("exit 0 when the folder is the batch", async () => {
     const r = await sfts("verify", tree, "--id", full.id);
-    expect(r.stdout).toBe(`OK  ${tree}  4 files and 1 empty folders match ${full.id}\n`);
+    expect(r.stdout).toBe(`OK  ${tree}  4 files and 1 empty folder match ${full.id}\n`);
     expect(r.code).toBe(0);
   });
 

@@ -1,6 +1,6 @@
 /**
- * `sfts receive bt_… -o DIR` as a process against the local stack: a nested tree comes back byte-identical
- * (diff -r), names included; killed half way, the same command fetches only the files not yet verified;
+ * `sfts send DIR` then `sfts receive bt_… -o DIR`, both as processes against the local stack: a nested
+ * tree comes back byte-identical (diff -r), names included; killed half way, the same command fetches only the files not yet verified;
  * a batch whose table was tampered with (a path leading out of DIR, written straight into DynamoDB Local)
  * is refused whole and nothing is written; a symlink inside DIR is never written through; paths that
  * collide when case or accents fold are named and nothing is overwritten; files not complete are named.
@@ -76,7 +76,11 @@ describe("sfts receive bt_…", () => {
   beforeAll(async () => {
     src = join(dir, "src");
     await writeTree(src, NESTED, NESTED_DIRS);
-    batchId = (await makeBatch(api, "nested", NESTED, NESTED_DIRS)).id;
+    // The real sender: the folder goes under its name (src/…), like scp -r.
+    const sent = await sfts(["send", src, "--json"]);
+    expect(sent.code, sent.stderr).toBe(0);
+    batchId = ofType(sent.events, "batch").find((e) => e.phase === "end")?.batchId ?? "";
+    expect(batchId).toMatch(/^bt_/);
   });
 
   it("recreates a nested tree byte-identical under -o DIR (diff -r): Unicode, spaces, dots, empty files and folders", async () => {
@@ -86,14 +90,23 @@ describe("sfts receive bt_…", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`${out}  ${batchId}  ${NESTED.length} files`);
     expect(r.stdout).toMatch(new RegExp(`${NESTED.length} received, 0 already there`));
-    const diff = await run("diff", ["-r", src, out]).catch((e: { code: number; stdout: string }) => e);
+    expect(await readdir(out)).toEqual(["src"]);
+    const diff = await run("diff", ["-r", src, join(out, "src")]).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(diff.stdout ?? "").toBe("");
-    expect(await listing(out)).toEqual(await listing(src)); // no partial file or journal left in DIR
+    expect(await listing(join(out, "src"))).toEqual(await listing(src)); // no partial file or journal left
 
     // Verified again by the CLI's own check.
     const v = await sfts(["verify", out, "--id", batchId]);
     expect(v.code).toBe(0);
     expect(v.stdout).toContain(`OK  ${out}  ${NESTED.length} files and ${NESTED_DIRS.length} empty folders`);
+    // The multipart file came back range by range, each range checked against its part's SHA-256.
+    const big = await sfts(["list", batchId, "--json"]);
+    const twenty = (JSON.parse(big.stdout) as { path: string; upload?: string }[]).find(
+      (f) => f.path === "src/big/twenty.bin",
+    );
+    expect(twenty?.upload).toBe("multipart");
   });
 
   it("run again, skips every file without fetching (the receive journal); --json ends with the summary", async () => {
@@ -113,11 +126,11 @@ describe("sfts receive bt_…", () => {
 
   it("a file changed in DIR is not overwritten without --force (exit 11, named); with --force it is fetched again", async () => {
     const out = join(dir, "copy");
-    const changed = join(out, "data/raw/scan 1.bin");
+    const changed = join(out, "src/data/raw/scan 1.bin");
     await writeFile(changed, randomBytes(300 * 1024));
     const refused = await sfts(["receive", batchId, "-o", out]);
     expect(refused.code).toBe(11);
-    expect(refused.stderr).toContain('"data/raw/scan 1.bin"');
+    expect(refused.stderr).toContain('"src/data/raw/scan 1.bin"');
     expect(refused.stderr).toMatch(/--force/);
     const forced = await sfts(["receive", batchId, "-o", out, "--force", "--json"]);
     expect(forced.code).toBe(0);
@@ -235,7 +248,7 @@ describe("sfts receive bt_…: paths from a server that cannot be trusted", () =
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/paths that would overwrite one another; nothing was written/);
     expect(r.stderr).toContain('"A.txt" and "a.txt"');
-    expect(r.stderr).toContain(`"${nfc}" (caf\\u00e9.txt) and "${nfd}" (cafe\\u0301.txt)`);
+    expect(r.stderr).toContain(`"${nfd}" (cafe\\u0301.txt) and "${nfc}" (caf\\u00e9.txt)`);
     expect(await listing(out)).toEqual(["a.txt"]);
     expect(await readFile(join(out, "a.txt"), "utf8")).toBe("mine");
   });

@@ -68,7 +68,7 @@ describe("collisions: paths that would overwrite one another", () => {
     expect(nfc).not.toBe(nfd);
     expect(foldName(nfc)).toBe(foldName(nfd));
     expect(collisions([nfc, nfd])).toHaveLength(1);
-    expect(collisions([`d/${nfc}`, `D/${nfd}`])[0]?.paths).toEqual([`d/${nfc}`, `D/${nfd}`]);
+    expect(collisions([`d/${nfc}`, `D/${nfd}`])[0]?.paths).toEqual([`D/${nfd}`, `d/${nfc}`]); // code-unit order
   });
 
   it("the same path twice, and a file that is another entry's folder", () => {
