@@ -283,11 +283,15 @@ function timeline(out: string, startedAt: number, seconds: number): string {
   const byType = new Map<string, number>();
   for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
   const dones = events.filter((e) => e.type === "done");
+  const retries = (events as { type: string; operation?: string; code?: string; reason?: string }[])
+    .filter((e) => e.type === "retry")
+    .map((e) => `${e.operation} ${e.code ?? ""} ${e.reason ?? ""}`.slice(0, 120));
   return (
     `first event ${at(events[0])} s, batch start ${at(events.find((e) => e.type === "batch" && e.phase === "start"))} s, ` +
     `first start ${at(events.find((e) => e.type === "start"))} s, first done ${at(dones[0])} s, ` +
     `last done ${at(dones.at(-1))} s, batch end ${at(events.find((e) => e.type === "batch" && e.phase === "end"))} s, ` +
-    `exit ${seconds.toFixed(2)} s; events ${[...byType].map(([k, v]) => `${k} ${v}`).join(", ")}`
+    `exit ${seconds.toFixed(2)} s; events ${[...byType].map(([k, v]) => `${k} ${v}`).join(", ")}` +
+    (retries.length ? `; retries: ${retries.slice(0, 5).join(" | ")}` : "")
   );
 }
 
@@ -299,6 +303,8 @@ interface RunResult {
   seconds: number;
   outcome: "ok" | "failed" | "timeout" | "corrupt";
   detail?: string;
+  /** sfts: the batch's listing disagrees with itself (bytes right); reported, and the bench exits 1. */
+  anomaly?: string;
   /** sfts only */
   apiCalls?: number;
   dynamoItems?: number;
@@ -592,7 +598,7 @@ async function main(): Promise<number> {
               else {
                 const strip = new RegExp(`^(?:.*/)?run-${runId}/`);
                 let cursor: string | null = null;
-                const seen = new Set<string>();
+                const records = new Map<string, SftsFile[]>();
                 do {
                   const q: string = `limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
                   const page: { items: SftsFile[]; nextCursor: string | null } = await api(
@@ -603,18 +609,42 @@ async function main(): Promise<number> {
                   );
                   for (const f of page.items) {
                     const rel = (f.path ?? "").replace(strip, "");
-                    if (!tree.sha256.has(rel)) problems.push(`extra file in the batch: ${f.path}`);
-                    else if (seen.has(rel)) problems.push(`listed twice: ${f.path}`);
-                    else if (f.status !== "complete") problems.push(`${f.path} is ${f.status}`);
-                    else if (f.sha256 !== tree.sha256.get(rel))
-                      problems.push(`${f.path}: recorded SHA-256 differs`);
-                    seen.add(rel);
-                    const key = `objects/${f.deduplicatedFrom ?? f.id}`;
-                    keyOf.set(rel, key);
-                    if (f.deduplicatedFrom === undefined) toDelete.push(key);
+                    records.set(rel, [...(records.get(rel) ?? []), f]);
                   }
                   cursor = page.nextCursor;
                 } while (cursor);
+                // The transfer each file ended with, as the CLI reported it.
+                const doneId = new Map<string, string>();
+                for (const e of events as { type: string; path?: string; transferId?: string }[])
+                  if (e.type === "done" && e.path && e.transferId)
+                    doneId.set(e.path.replace(strip, ""), e.transferId);
+                const stale: string[] = [];
+                for (const [rel, fs] of records) {
+                  if (!tree.sha256.has(rel)) {
+                    problems.push(`extra file in the batch: ${rel}`);
+                    continue;
+                  }
+                  const complete = fs.filter((f) => f.status === "complete");
+                  const f = complete[0];
+                  if (f === undefined || complete.length > 1) {
+                    problems.push(
+                      `${rel}: ${complete.length} complete records (${fs.map((x) => `${x.id} ${x.status}`).join(", ")})`,
+                    );
+                    continue;
+                  }
+                  if (fs.length > 1) stale.push(`${rel}: ${fs.map((x) => `${x.id} ${x.status}`).join(", ")}`);
+                  if (f.sha256 !== tree.sha256.get(rel)) problems.push(`${rel}: recorded SHA-256 differs`);
+                  const reported = doneId.get(rel);
+                  if (reported !== undefined && reported !== f.id)
+                    problems.push(`${rel}: the CLI reported ${reported}, the batch lists ${f.id} complete`);
+                  const key = `objects/${f.deduplicatedFrom ?? f.id}`;
+                  keyOf.set(rel, key);
+                  if (f.deduplicatedFrom === undefined) toDelete.push(key);
+                }
+                if (stale.length) {
+                  result.anomaly = `${stale.length} paths listed more than once in the batch (the complete record beside stale ones): ${stale.slice(0, 3).join("; ")}`;
+                  log(`  !!! ${result.anomaly}`);
+                }
                 const detail = await api<{ dirs?: string[] }>(
                   stack.apiUrl,
                   stack.token,
@@ -761,6 +791,13 @@ async function main(): Promise<number> {
         .map((r) => `- ${set.name} ${r.tool} round ${r.round + 1}: ${r.outcome} ${r.detail ?? ""}`),
     );
     if (failures.length) lines.push("", "Runs that did not succeed:", ...failures);
+    const anomalies = results.flatMap(({ set, runs }) =>
+      runs.filter((r) => r.anomaly).map((r) => `- ${set.name} ${r.tool} round ${r.round + 1}: ${r.anomaly}`),
+    );
+    if (anomalies.length) {
+      allOk = false;
+      lines.push("", "Runs whose bytes were right but whose batch listing was not:", ...anomalies);
+    }
     const text = `${lines.join("\n")}\n`;
     process.stdout.write(text);
     const out = values.out ?? join(values.dir ?? tmpdir(), `sfts-bench-files-${Date.now()}.md`);
