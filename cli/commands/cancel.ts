@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
 import { journalDir, readJournal, removeJournal } from "../engine/journal.js";
+import { batchJournalPath } from "../engine/send/batch-journal.js";
 
 export default class Cancel extends BaseCommand {
   static override description =
@@ -22,6 +23,8 @@ export default class Cancel extends BaseCommand {
     const config = this.clientConfig(flags);
     if (args.id.startsWith("bt_")) {
       const b = await this.api(config).abortBatch(args.id);
+      // The sender's batch journal (found by the manifest's digest) would only lead a rerun to it.
+      removeJournal(batchJournalPath(config.server, b.batch.digest));
       if (this.json) return void process.stdout.write(`${JSON.stringify(b)}\n`);
       return void process.stdout.write(
         `Cancelled ${b.batch.id}: ${b.aborted} unfinished file${b.aborted === 1 ? "" : "s"} aborted, ${b.batch.filesComplete} complete kept (batch ${b.batch.status}).\n`,

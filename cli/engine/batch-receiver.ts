@@ -277,6 +277,7 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
       stop: opts.stop,
       abort: opts.abort,
       progress: false,
+      batch: { batchId: batch.id, path },
       onBytes: (n) => {
         bytesFetched += n;
       },

@@ -256,6 +256,8 @@ export interface FileReceiveOptions {
   progress?: boolean;
   /** Called with every byte count fetched (a batch's total). */
   onBytes?: (n: number) => void;
+  /** A batch's file: its path and batch id, carried on its start and done events. */
+  batch?: { batchId: string; path: string } | undefined;
 }
 
 /** One file: resumable ranged GETs into TARGET.sfts-partial, each range and the whole file checked. */
@@ -319,6 +321,7 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
     emit({
       type: "start",
       file: target,
+      ...opts.batch,
       name: file.name,
       size: file.size,
       sha256: file.sha256,
@@ -484,6 +487,7 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
     emit({
       type: "done",
       file: target,
+      ...opts.batch,
       transferId: file.id,
       sha256: whole,
       size: file.size,

@@ -152,6 +152,10 @@ describe("sfts receive bt_…", () => {
     });
     expect(first.signal).toBe("SIGKILL");
     const got = ofType(first.events, "done").length;
+    for (const e of ofType(first.events, "done")) {
+      expect(e.batchId).toBe(id);
+      expect(e.file).toBe(join(out, e.path ?? "?"));
+    }
     expect(got).toBeGreaterThanOrEqual(10);
     expect(got).toBeLessThan(30);
     const second = await sfts(["receive", id, "-o", out, "--json", "--files", "2"]);
