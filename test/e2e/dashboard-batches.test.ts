@@ -35,7 +35,12 @@ let dir: string;
 const metrics: Record<string, unknown> = {};
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build:web", "--silent"], { cwd: repoRoot, stdio: "inherit" });
+  // vitest sets NODE_ENV=test, with which Vite would build an unminified page: build what users get.
+  execFileSync("npm", ["run", "build:web", "--silent"], {
+    cwd: repoRoot,
+    stdio: "inherit",
+    env: { ...process.env, NODE_ENV: "production" },
+  });
   await mkdir(SHOTS, { recursive: true });
   dir = await mkdtemp(join(tmpdir(), "sfts-dashboard-batches-"));
   [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);

@@ -31,7 +31,12 @@ let sent: { id: string; sha256: string; data: Buffer } | undefined;
 const metrics: Record<string, unknown> = {};
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build:web", "--silent"], { cwd: repoRoot, stdio: "inherit" });
+  // vitest sets NODE_ENV=test, with which Vite would build an unminified page: build what users get.
+  execFileSync("npm", ["run", "build:web", "--silent"], {
+    cwd: repoRoot,
+    stdio: "inherit",
+    env: { ...process.env, NODE_ENV: "production" },
+  });
   await mkdir(SHOTS, { recursive: true });
   dir = await mkdtemp(join(tmpdir(), "sfts-dashboard-"));
   [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);

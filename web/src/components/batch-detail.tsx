@@ -84,7 +84,7 @@ export function BatchDetail({ id }: { id: string }) {
               <Fact label="Empty folders" value={formatCount(b.dirs.length)} testid="fact-dirs" />
               <Fact label="Created" value={<When at={b.createdAt} />} />
               <Fact label="Updated" value={<When at={b.updatedAt} />} />
-              <Fact label="Completed" value={<When at={b.completedAt} />} />
+              {b.completedAt && <Fact label="Completed" value={<When at={b.completedAt} />} />}
             </dl>
             {b.dirs.length > 0 && (
               <details class="dirs">
