@@ -1,19 +1,24 @@
 /**
  * BatchRepo on the one DynamoDB table (layout in dynamo-table.ts): batch items, the digest pointer that
  * makes a manifest find its batch again, and the bulk reads and writes that let one call serve hundreds
- * of small files (BatchGetItem 100 keys, BatchWriteItem 25 items per request, unprocessed ones retried).
+ * of small files: BatchGetItem (100 keys a request, unprocessed ones retried) and TransactWriteItems of
+ * up to 100 items. Why transactions rather than BatchWriteItem: the writes need conditions (a transition
+ * from uploading, a put-if-absent dedupe entry), and DynamoDB Local serves 500 items in 25-item
+ * transactions 4–7× faster than in BatchWriteItem requests (measured here: ~1.5 s against ~8 s on a busy
+ * 2-core machine); the items written are the same, though on AWS a transactional write costs two write
+ * units instead of one.
  * Transfer items are written in exactly DynamoTransferRepo's shape (transferItem).
  * Lifecycle: built once per process around an injected DynamoDBDocumentClient; holds no other state.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { BatchStatus } from "../contract/batches.js";
@@ -36,9 +41,9 @@ const tPk = (id: string) => `T#${id}`;
 const digestKey = (digest: string) => ({ PK: `BD#${digest}`, SK: "BATCH" });
 const META = "META";
 const batchStatusPk = (s: BatchStatus) => `BATCH#${s}`;
-/** BatchGetItem takes at most 100 keys, BatchWriteItem at most 25 items per request. */
+/** BatchGetItem takes at most 100 keys, TransactWriteItems at most 100 items. */
 const GET_CHUNK = 100;
-const WRITE_CHUNK = 25;
+const TRANSACTION_ITEMS = 100;
 /** Bulk requests in flight at once for one call. */
 const PARALLEL_REQUESTS = 8;
 
@@ -294,17 +299,111 @@ export class DynamoBatchRepo implements BatchRepo {
   }
 
   async createTransfers(ts: readonly TransferRecord[]): Promise<void> {
-    await mapLimit(chunks(ts, WRITE_CHUNK), PARALLEL_REQUESTS, async (chunk) => {
-      let pending: unknown[] = chunk.map((t) => ({ PutRequest: { Item: transferItem(t) } }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
-        if (attempt > 10) throw new AppError("DATABASE_UNAVAILABLE", "The database is busy; try again.");
-        const r = await this.run(() =>
-          this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } })),
+    await mapLimit(chunks(ts, TRANSACTION_ITEMS), PARALLEL_REQUESTS, (chunk) =>
+      this.transact(
+        chunk.map((t) => ({
+          Put: {
+            TableName: this.table,
+            Item: transferItem(t),
+            ConditionExpression: "attribute_not_exists(PK)",
+          },
+        })),
+      ).then((failed) => {
+        if (failed.length) throw new AppError("INTERNAL", "A new transfer id was taken; try again.");
+      }),
+    );
+  }
+
+  async completeTransfers(ts: readonly TransferRecord[], now: string): Promise<Set<string>> {
+    const moved = new Set<string>();
+    // Each transaction: the files' transitions, then a dedupe entry per content not yet in it (one item
+    // can appear once per transaction).
+    await mapLimit(chunks(ts, TRANSACTION_ITEMS / 2), PARALLEL_REQUESTS, async (chunk) => {
+      const seen = new Set<string>();
+      const items = chunk.map((t) => ({ kind: "move" as const, t }));
+      const puts = chunk.flatMap((t) => {
+        const k = storedObjectKey(t.sha256, t.size);
+        if (seen.has(k)) return [];
+        seen.add(k);
+        return [{ kind: "index" as const, t }];
+      });
+      let pending: { kind: "move" | "index"; t: TransferRecord }[] = [...items, ...puts];
+      while (pending.some((p) => p.kind === "move")) {
+        const failed = await this.transact(
+          pending.map((p) => (p.kind === "move" ? this.completeItem(p.t, now) : this.indexItem(p.t, now))),
         );
-        pending = r.UnprocessedItems?.[this.table] ?? [];
+        if (failed.length === 0) break;
+        // A transition that failed: that file is no longer uploading, and its entry is not added for it.
+        // A dedupe entry that failed: one exists already (the first stored copy wins).
+        const out = new Set(failed);
+        const gone = new Set(pending.filter((p, i) => out.has(i) && p.kind === "move").map((p) => p.t.id));
+        pending = pending.filter((p, i) => !out.has(i) && !gone.has(p.t.id));
       }
+      for (const p of pending) if (p.kind === "move") moved.add(p.t.id);
     });
+    return moved;
+  }
+
+  private completeItem(t: TransferRecord, now: string) {
+    return {
+      Update: {
+        TableName: this.table,
+        Key: { PK: tPk(t.id), SK: META },
+        UpdateExpression:
+          "SET #status = :complete, statusPk = :statusPk, updatedAt = :now, completedAt = :now REMOVE openKey",
+        ConditionExpression: "#status = :uploading",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":complete": "complete",
+          ":statusPk": "STATUS#complete",
+          ":uploading": "uploading",
+          ":now": now,
+        },
+      },
+    };
+  }
+
+  private indexItem(t: TransferRecord, now: string) {
+    const obj: StoredObjectRecord = {
+      sha256: t.sha256,
+      size: t.size,
+      objectKey: t.objectKey,
+      transferId: t.id,
+      createdAt: now,
+    };
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { PK: `SHA#${storedObjectKey(t.sha256, t.size)}`, SK: "OBJ", type: "object", ...obj },
+        ConditionExpression: "attribute_not_exists(PK)",
+      },
+    };
+  }
+
+  /**
+   * Runs one transaction, retrying conflicts with concurrent ones; resolves with the indexes of the items
+   * whose condition failed (the transaction then wrote nothing), none if it was written.
+   */
+  private async transact(items: NonNullable<TransactWriteCommandInput["TransactItems"]>): Promise<number[]> {
+    if (items.length === 0) return [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return [];
+      } catch (err) {
+        const codes =
+          err instanceof TransactionCanceledException
+            ? (err.CancellationReasons ?? []).map((r) => r.Code ?? "None")
+            : [];
+        const failed = codes.flatMap((c, i) => (c === "ConditionalCheckFailed" ? [i] : []));
+        if (failed.length) return failed;
+        const conflict =
+          codes.includes("TransactionConflict") ||
+          (err instanceof Error && err.name === "TransactionConflictException");
+        if (!conflict || attempt >= 10) return dbError(err);
+        await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
+      }
+    }
   }
 
   async detachFromBatch(transferId: string, now: string): Promise<void> {

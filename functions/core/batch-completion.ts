@@ -1,8 +1,9 @@
 /**
  * POST /batch/{id}/complete: the files whose PUT storage accepted. Storage, not the caller, is trusted:
- * each single object is HEADed (16 at a time) and must hold the recorded size and SHA-256; then one
- * conditional transition uploading → complete and the dedupe entry (put-if-absent) per file, and for the
- * whole call one stats update and one batch-counter update, counting only transitions that happened.
+ * each single object is HEADed (16 at a time) and must hold the recorded size and SHA-256; then, in bulk
+ * transactions, one conditional transition uploading → complete and the dedupe entry (put-if-absent) per
+ * file, and for the whole call one stats update and one batch-counter update, counting only transitions
+ * that happened.
  * A file storage does not hold answers PART_NOT_STORED and stays uploading (the sender PUTs it again).
  * Multipart files named here are assembled by the transfer service (which counts them into the batch).
  */
@@ -12,6 +13,9 @@ import { addStatus } from "./batch-files.js";
 import { AppError } from "./errors.js";
 import { mapLimit } from "./map-limit.js";
 import type { BatchCounts, BatchRecord, StatsDelta, TransferRecord } from "./ports.js";
+
+/** Multipart files one call assembles at once (each is a ListParts and a CompleteMultipartUpload). */
+const ASSEMBLE_PARALLEL = 4;
 
 export async function completeFiles(
   ctx: BatchContext,
@@ -28,63 +32,62 @@ export async function completeFiles(
   }
 
   const stats: StatsDelta = {};
-  const counts: BatchCounts = {};
-  let completed = 0;
-  let bytes = 0;
-  const outcome = await mapLimit(unique, CHECK_PARALLEL, async (id): Promise<CompletedFile> => {
+  const answers = new Map<string, CompletedFile>();
+  const singles: TransferRecord[] = [];
+  const multipart: TransferRecord[] = [];
+  for (const id of unique) {
     const t = found.get(id) as TransferRecord;
-    if (t.status === "complete") return { transferId: id, status: "complete" };
-    if (t.upload !== "single") return assembleMultipart(ctx, t);
-    if (t.status !== "uploading")
-      return {
+    if (t.status === "complete") answers.set(id, { transferId: id, status: "complete" });
+    else if (t.upload !== "single") multipart.push(t);
+    else if (t.status !== "uploading")
+      answers.set(id, {
         transferId: id,
         status: t.status,
         error: { code: "INVALID_STATE", message: `Transfer ${id} is ${t.status}; it cannot complete.` },
-      };
-    if (!(await storageHoldsObject(ctx, t)))
-      return {
-        transferId: id,
-        status: "uploading",
-        error: {
-          code: "PART_NOT_STORED",
-          message: `Storage holds no object of ${t.size} bytes with this file's SHA-256; PUT it again.`,
-        },
-      };
-    const now = ctx.clock.now();
-    const done = await ctx.repo.transition(
-      id,
-      ["uploading"],
-      "complete",
-      { completedAt: now.toISOString() },
-      now.toISOString(),
-    );
-    if (!done) {
-      // Another call moved it first (a parallel complete, a cancel): say where it is now.
-      const again = (await ctx.batches.getTransfers([id]))[0];
-      return { transferId: id, status: again?.status ?? t.status };
-    }
-    await ctx.repo.putStoredObject({
-      sha256: t.sha256,
-      size: t.size,
-      objectKey: t.objectKey,
-      transferId: id,
-      createdAt: now.toISOString(),
+      });
+    else singles.push(t);
+  }
+
+  const [held] = await Promise.all([
+    mapLimit(singles, CHECK_PARALLEL, (t) => storageHoldsObject(ctx, t)),
+    mapLimit(multipart, ASSEMBLE_PARALLEL, async (t) => {
+      answers.set(t.id, await assembleMultipart(ctx, t));
+    }),
+  ]);
+  const ready = singles.filter((_, i) => held[i]);
+  for (const t of singles.filter((_, i) => !held[i]))
+    answers.set(t.id, {
+      transferId: t.id,
+      status: "uploading",
+      error: {
+        code: "PART_NOT_STORED",
+        message: `Storage holds no object of ${t.size} bytes with this file's SHA-256; PUT it again.`,
+      },
     });
-    addStatus(stats, "uploading", -1);
-    addStatus(stats, "complete", 1);
-    stats.bytesStored = (stats.bytesStored ?? 0) + t.size;
-    stats.bytesReceived = (stats.bytesReceived ?? 0) + t.size;
-    stats.uploadedBytes = (stats.uploadedBytes ?? 0) + t.size;
-    stats.uploadMillis = (stats.uploadMillis ?? 0) + Math.max(1, now.getTime() - Date.parse(t.createdAt));
-    completed++;
+
+  const now = ctx.clock.now();
+  const moved = await ctx.batches.completeTransfers(ready, now.toISOString());
+  let bytes = 0;
+  for (const t of ready.filter((t) => moved.has(t.id))) {
+    answers.set(t.id, { transferId: t.id, status: "complete" });
     bytes += t.size;
-    return { transferId: id, status: "complete" };
-  });
-  counts.filesComplete = completed;
-  counts.bytesComplete = bytes;
+    stats.uploadMillis = (stats.uploadMillis ?? 0) + Math.max(1, now.getTime() - Date.parse(t.createdAt));
+  }
+  // Moved by another call meanwhile (a parallel complete, a cancel): say where each is now.
+  const raced = ready.filter((t) => !moved.has(t.id));
+  for (const t of raced.length ? await ctx.batches.getTransfers(raced.map((t) => t.id)) : [])
+    answers.set(t.id, { transferId: t.id, status: t.status });
+  const completed = moved.size;
+  if (completed) {
+    addStatus(stats, "uploading", -completed);
+    addStatus(stats, "complete", completed);
+    stats.bytesStored = bytes;
+    stats.bytesReceived = bytes;
+    stats.uploadedBytes = bytes;
+  }
+  const counts: BatchCounts = { filesComplete: completed, bytesComplete: bytes };
   const after = await ctx.bookkeep(batch.id, stats, counts, completed ? { completed, bytes } : {});
-  const byId = new Map(outcome.map((o) => [o.transferId, o]));
-  return { files: ids.map((id) => byId.get(id) as CompletedFile), batch: after };
+  return { files: ids.map((id) => answers.get(id) as CompletedFile), batch: after };
 }
 
 /** A multipart file: the transfer service assembles it; its refusal is this file's answer, not the call's. */

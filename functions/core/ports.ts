@@ -290,8 +290,13 @@ export interface BatchRepo {
   findStoredObjects(
     keys: readonly { sha256: string; size: number }[],
   ): Promise<Map<string, StoredObjectRecord>>;
-  /** Writes new transfer records in bulk (fresh ids, so no condition is needed). */
+  /** Writes new transfer records in bulk. */
   createTransfers(ts: readonly TransferRecord[]): Promise<void>;
+  /**
+   * In bulk: moves each transfer still uploading to complete (completedAt = now) and adds the dedupe
+   * entry of its content unless one exists (the first stored copy wins). The ids that really moved.
+   */
+  completeTransfers(ts: readonly TransferRecord[], now: string): Promise<Set<string>>;
   /** Takes a transfer out of its batch's listing (a newer transfer of that path replaces it). */
   detachFromBatch(transferId: string, now: string): Promise<void>;
   /**

@@ -2,7 +2,8 @@
  * What a batch of small files costs in DynamoDB, counted from every request the coordinator sends (the
  * adapters' onDynamoCall hook, as bench/load.ts counts): per small file at most 3 items written (its
  * record, the transition to complete, the dedupe entry), the batch's and the stats' writes amortized over
- * the call; a deduplicated file costs one. On a coordinator and table of their own, so nothing else is
+ * the call; a deduplicated file costs one. Written in bulk (transactions of up to 100 items), not one
+ * request per item. On a coordinator and table of their own, so nothing else is
  * counted.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -77,9 +78,12 @@ describe("DynamoDB writes of a batch of small files", () => {
     // The batch (created, counted, completed), its digest pointer, one stats and series update per call.
     expect(amortized).toBeLessThanOrEqual(8);
     expect([...w.keys()].filter((k) => k.startsWith("other"))).toEqual([]);
-    // Bulk: the records went in BatchWriteItem requests of up to 25, not one request each.
-    const bulk = calls.slice(from).filter((c) => c.operation === "BatchWriteItem");
-    expect(bulk.length).toBe(Math.ceil(N / 25));
+    // Bulk: records created in transactions of up to 100, completed (with their dedupe entries) 50 a transaction.
+    const bulk = calls.slice(from).filter((c) => c.operation === "TransactWriteItems" && !c.error);
+    expect(bulk.length).toBe(1 + Math.ceil(N / 100) + Math.ceil(N / 50)); // + the batch's own creation
+    expect(
+      calls.slice(from).filter((c) => c.operation === "PutItem" || c.operation === "BatchWriteItem"),
+    ).toEqual([]);
   });
 
   it("are 1 item per file for a batch whose content is stored already (dedupe)", async () => {
