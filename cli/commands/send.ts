@@ -171,6 +171,8 @@ server already has completes at once. The last line names the batch (bt_…): sf
       });
     } finally {
       interrupt.dispose();
+      // Ctrl-C pressed again while the last lines are written must not cut them (nor the exit code).
+      if (interrupt.stop.aborted) for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => {});
       human?.stop();
       await log.close();
     }

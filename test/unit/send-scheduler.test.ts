@@ -37,6 +37,20 @@ describe("scheduler: priority shares", () => {
     expect(granted.filter((g) => g === "low").length).toBeGreaterThanOrEqual(3);
   });
 
+  it("part slots: a low file sending keeps its share though a high file asked for every slot first", async () => {
+    const s = scheduler({ concurrency: 4, initialConcurrency: 4 });
+    s.activate("high", true);
+    s.activate("low", true);
+    const got: Priority[] = [];
+    for (let i = 0; i < 6; i++)
+      void s.acquire({ slot: "part", priority: "high" }).then(() => got.push("high"));
+    await tick();
+    expect(got).toEqual(["high", "high", "high"]); // one slot stays owed to low
+    void s.acquire({ slot: "part", priority: "low" }).then(() => got.push("low"));
+    await tick();
+    expect(got).toEqual(["high", "high", "high", "low"]);
+  });
+
   it("a class alone gets every slot", async () => {
     const s = scheduler({ transfers: 5 });
     let n = 0;

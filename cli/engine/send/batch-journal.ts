@@ -89,7 +89,8 @@ export class BatchJournal {
     return { sha256: e.sha256, ...(e.transferId !== undefined && { transferId: e.transferId }) };
   }
 
-  record(f: ManifestFile, sha256: string, transferId?: string): void {
+  /** `urgent`: write now (a big file's transfer id is worth keeping through a crash a second later). */
+  record(f: ManifestFile, sha256: string, transferId?: string, urgent = false): void {
     const e: FileEntry = { local: f.local, size: f.size, mtimeMs: f.mtimeMs, ino: f.ino, sha256 };
     if (transferId !== undefined) e.transferId = transferId;
     const old = this.data.files[f.path];
@@ -97,6 +98,7 @@ export class BatchJournal {
       return;
     this.data.files[f.path] = e;
     this.touch();
+    if (urgent) this.flush();
   }
 
   private touch(): void {

@@ -49,6 +49,25 @@ const PROGRESS_EVERY_MS = 250;
  * answered, so a 10,000-file batch (20 calls of 500) keeps the coordinator busy without waiting on it.
  */
 export const CALLS_IN_FLIGHT = 2;
+/** The first call waits at most this long for files still being hashed (once per batch). */
+export const FIRST_CALL_GATHER_MS = 50;
+
+/**
+ * Resolves when no file has been hashed for a moment (two looks 2 ms apart: a file just hashed still
+ * checks its stat before its entry is submitted), or after `maxMs`.
+ */
+function hashingSettles(s: Scheduler, maxMs: number): Promise<void> {
+  const until = performance.now() + maxMs;
+  let idle = 0;
+  return new Promise((resolve) => {
+    const look = () => {
+      idle = s.inFlight("hash") === 0 ? idle + 1 : 0;
+      if (idle >= 2 || performance.now() >= until) resolve();
+      else setTimeout(look, 2);
+    };
+    look();
+  });
+}
 
 export interface EngineOptions {
   concurrency: number;
@@ -217,6 +236,8 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
       maxWeight: MAX_CALL_BYTES,
       weigh: (e) => JSON.stringify(e).length + 1,
       maxInFlight: o.callsInFlight ?? CALLS_IN_FLIGHT,
+      // The first call (POST /batch) carries every file whose hash is about to finish, not only the first.
+      holdFirst: () => hashingSettles(scheduler, FIRST_CALL_GATHER_MS),
     },
   );
 

@@ -12,6 +12,8 @@ export interface CoalescerOptions<I> {
   weigh?: (item: I) => number;
   /** Calls in flight at once (1: strictly one). */
   maxInFlight?: number;
+  /** The first call waits for this (e.g. the files being hashed right now), so it carries them too. */
+  holdFirst?: () => Promise<void>;
 }
 
 interface Pending<I, O> {
@@ -24,6 +26,7 @@ export class Coalescer<I, O> {
   private readonly queue: Pending<I, O>[] = [];
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private holding: "no" | "yes" | "done" = "no";
   /** Calls made so far (for tests and the benchmark's call counts). */
   calls = 0;
 
@@ -67,6 +70,15 @@ export class Coalescer<I, O> {
   }
 
   private pump(): void {
+    if (this.holding !== "done" && this.opts.holdFirst) {
+      if (this.holding === "yes" || this.queue.length === 0) return;
+      this.holding = "yes";
+      void this.opts.holdFirst().finally(() => {
+        this.holding = "done";
+        this.pump();
+      });
+      return;
+    }
     while (this.queue.length && this.inFlight < (this.opts.maxInFlight ?? 1)) {
       const batch = this.take();
       this.inFlight++;

@@ -127,8 +127,10 @@ export interface FileResult {
 }
 
 const PART_REPEATS = 3;
-const RECORD_WITHIN_MS = 1000;
-const URL_MARGIN_MS = 60_000;
+/** Records no presign call took go in bulk this soon (the dashboard's progress, and a crash, want them). */
+const RECORD_WITHIN_MS = 250;
+/** A URL with less life than this left is not started on (it may wait for a slot meanwhile). */
+const URL_MARGIN_MS = 2_000;
 const interrupted = () => new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
 
 interface PendingRecord {
@@ -513,7 +515,8 @@ export class FileTransfer {
       );
       if (sha256Hex(this.body) !== this.sha256) throw changedError(this.file.shown);
     }
-    if (Date.parse(a.put.expiresAt) - Date.now() < URL_MARGIN_MS) {
+    if (Date.parse(a.put.expiresAt) <= Date.now() && this.putRepeats < PART_REPEATS) {
+      // Spent while the file waited (a URL only needs to be valid when the PUT starts): a fresh answer.
       this.putRepeats++;
       this.enter("initialising");
       return;
@@ -543,6 +546,7 @@ export class FileTransfer {
           } catch (err) {
             if (err instanceof CliError && err.code === "URL_EXPIRED") {
               renew = true;
+              this.onRetry({ attempt: 1, delayMs: 0, error: err }, "PUT file");
               throw new CliError(err.code, err.message, err.exitCode, false);
             }
             throw err;
@@ -747,7 +751,12 @@ export class FileTransfer {
       { maxItems: MAX_PRESIGN_BATCH },
     );
     const runners = Math.max(1, this.ctx.opts.lookahead);
-    await Promise.all(Array.from({ length: runners }, () => this.partRunner()));
+    this.ctx.scheduler.activate(this.priority, true);
+    try {
+      await Promise.all(Array.from({ length: runners }, () => this.partRunner()));
+    } finally {
+      this.ctx.scheduler.activate(this.priority, false);
+    }
     await this.recording;
     if (this.partFailure !== undefined) throw this.partFailure;
     if (this.ctx.stop.aborted || this.ctx.abort.aborted) {
@@ -795,7 +804,7 @@ export class FileTransfer {
       const spec: PartSpec = { ...part, sha256 };
       let url: PresignedPart | undefined = this.urls.get(part.partNumber);
       this.urls.delete(part.partNumber);
-      if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS || !sameSpec(planned, spec))
+      if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS || (url && !sameSpec(planned, spec)))
         url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
       const slot = await sched.acquire({ slot: "part", priority: this.priority, signal: this.ctx.stop });
       let attempt = 0;
@@ -859,7 +868,6 @@ export class FileTransfer {
   }
 
   private recordTimer: NodeJS.Timeout | undefined;
-  /** Records no presign call took within a second go in bulk (the dashboard and a crash both want them). */
   private recordSoon(): void {
     if (this.recordTimer) return;
     this.recordTimer = setTimeout(() => {
@@ -934,6 +942,7 @@ export class FileTransfer {
     this.checkStop();
     await this.checkUnchanged();
     await this.recording;
+    this.checkStop();
     while (this.unsent.length > MAX_RECORD_BATCH) {
       const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
       await this.ctx.transport.recordParts(

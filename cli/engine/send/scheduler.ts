@@ -130,8 +130,38 @@ export class Scheduler {
     this.aimd.onFailure();
   }
 
+  /** Files sending parts now, by class: their classes keep a share of part slots even before they ask. */
+  private readonly active = new Map<Priority, number>(CLASSES.map((c) => [c, 0]));
+
+  /** A file starts (or stops) sending parts. */
+  activate(c: Priority, on: boolean): void {
+    this.active.set(c, Math.max(0, (this.active.get(c) ?? 0) + (on ? 1 : -1)));
+    this.schedulePump();
+  }
+
+  /**
+   * Part slots by share: with several classes sending, each class may hold floor(limit × its weight /
+   * the active weights) slots (at least one); beyond that only slots no other active class is owed.
+   * So a high-priority file that asked first does not take every slot from a low one that asks a moment later.
+   */
+  private partShareAllows(c: Priority): boolean {
+    const held = this.held.get("part") as Map<Priority, number>;
+    const waiting = this.queues.get("part") as Map<Priority, Waiter[]>;
+    const classes = CLASSES.filter((k) => (this.active.get(k) ?? 0) > 0 || (waiting.get(k)?.length ?? 0) > 0);
+    if (classes.length < 2) return true;
+    const total = classes.reduce((n, k) => n + PRIORITY_WEIGHT[k], 0);
+    const limit = this.limit("part");
+    const cap = (k: Priority) => Math.max(1, Math.floor((limit * PRIORITY_WEIGHT[k]) / total));
+    if ((held.get(c) ?? 0) < cap(c)) return true;
+    const owed = classes
+      .filter((k) => k !== c)
+      .reduce((n, k) => n + Math.max(0, cap(k) - (held.get(k) ?? 0)), 0);
+    return this.inUse.part + owed < limit;
+  }
+
   private grantable(key: Key, w: Waiter): boolean {
     if (key !== "memory" && this.inUse[key] >= this.limit(key)) return false;
+    if (key === "part" && !this.partShareAllows(w.req.priority)) return false;
     if (w.bytes === 0) return true;
     return this.memoryInUse === 0 || this.memoryInUse + w.bytes <= this.opts.memory;
   }
