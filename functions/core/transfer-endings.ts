@@ -29,8 +29,8 @@ export async function abortTransfer(
 }
 
 /**
- * The sender gave up: the transfer is failed with its reason (resumable by a later init of the same
- * content is not offered: failed is final), or with `abort` also released in storage and aborted.
+ * The sender gave up: the transfer is failed with its reason (its upload stays in storage: an init with
+ * its resumeId goes on with it), or with `abort` also released in storage and aborted.
  */
 export async function failTransfer(
   ctx: TransferContext,
@@ -47,7 +47,7 @@ export async function failTransfer(
       lastError: input.reason,
     });
     if (r) {
-      await ctx.addStats({ status: { [r.left]: -1, aborted: 1 } }, { failed: 1 });
+      await ctx.addStats({ status: { [r.left]: -1, aborted: 1 } }, r.left === "failed" ? {} : { failed: 1 });
       await ctx.note(t, "aborted", `The sender gave up and aborted: ${input.reason}`);
       await ctx.ended(r.moved, "aborted");
     }

@@ -12,6 +12,7 @@ import { newTransferId } from "./ids.js";
 import { checkAssembly, checkNeighbours, recommendPartSize } from "./part-math.js";
 import type { TransferRecord } from "./ports.js";
 import {
+  move,
   objectKeyFor,
   recordedInfo,
   sign,
@@ -165,7 +166,9 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
 /**
  * The unfinished upload of this content to go on with, if any: the client's resumeId, else the open
  * uploads of this SHA-256 and size. A file of a batch takes only its own (same batch and path) or one
- * of no batch (which joins the batch); others may take any, their own kind first.
+ * of no batch (which joins the batch); others may take any, their own kind first. A transfer its sender
+ * gave up on (failed, not aborted) keeps its upload in storage and is resumable by its resumeId only: it
+ * goes back to uploading.
  */
 async function resumeOpen(
   ctx: TransferContext,
@@ -176,7 +179,7 @@ async function resumeOpen(
   | undefined
 > {
   const fits = (t: TransferRecord) =>
-    t.status === "uploading" &&
+    (t.status === "uploading" || (t.status === "failed" && t.id === input.resumeId)) &&
     t.sha256 === input.sha256 &&
     t.size === input.size &&
     t.uploadId !== undefined &&
@@ -209,6 +212,13 @@ async function resumeOpen(
     }
     const view = await storageView(ctx, t);
     if (!view) continue; // storage lost the upload: it failed; look further or start afresh
+    if (t.status === "failed") {
+      const revived = await move(ctx, t, ["failed"], "uploading", {});
+      if (!revived) continue;
+      await ctx.addStats({ status: { failed: -1, uploading: 1 } });
+      await ctx.note(t, "created", `Resumed after it failed (${t.lastError ?? "no reason given"}).`);
+      t = revived.moved;
+    }
     const fresh = view.changed ? ((await ctx.repo.getTransfer(t.id)) ?? t) : t;
     // Parts asked for that collide with recorded ones are not presigned: the client sends the missing ones.
     const free = wanted.filter((p) => {

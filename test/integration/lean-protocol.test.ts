@@ -262,7 +262,7 @@ describe("a stored part nobody recorded (a crash between PUT and record)", () =>
 });
 
 describe("giving up", () => {
-  it("fail: the transfer is failed with the reason, shown in its timeline; it is not resumed", async () => {
+  it("fail: the transfer is failed with the reason, shown in its timeline; resumable by its id only", async () => {
     const data = randomFile(5 * MiB + 3);
     const init = await api.post("/upload/init", initBody(data));
     const id = init.body.transferId as string;
@@ -279,12 +279,17 @@ describe("giving up", () => {
     }[];
     expect(events.map((e) => e.kind)).toEqual(["created", "failed"]);
     expect(events[1]?.message).toContain(reason);
-    // Idempotent; a later init of the content starts a new upload.
+    // Idempotent; a later init of the content without its id starts a new upload…
     expect((await api.post(`/upload/${id}/fail`, { reason })).body.status).toBe("failed");
     const next = await api.post("/upload/init", initBody(data));
     expect(next.body.resumed).toBe(false);
     expect(next.body.transferId).not.toBe(id);
     await api.del(`/upload/${next.body.transferId}`);
+    // …and one with its id (the sender's journal) goes on with it: the upload stayed in storage.
+    const back = await api.post("/upload/init", initBody(data, { resumeId: id }));
+    expect(back.body).toMatchObject({ transferId: id, resumed: true, status: "uploading" });
+    expect((await api.get(`/api/files/${id}`)).body.status).toBe("uploading");
+    expect((await api.post(`/upload/${id}/fail`, { reason: "again" })).body.status).toBe("failed");
     // Bad bodies are refused.
     expect((await api.post(`/upload/${id}/fail`, {})).status).toBe(400);
   });
