@@ -7,16 +7,16 @@
  * resumable), sharing one range budget and one --limit-rate. A small journal in the state folder
  * (receive-journal.ts) remembers the files finished, so a second run skips them without hashing.
  */
-import { lstat, mkdir, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { FileSummary, PartInfo } from "../../functions/contract/schemas.js";
 import { type ApiClient, apiClientFor } from "./api-client.js";
 import { Bandwidth } from "./bandwidth.js";
+import { checkDisk, makeDirs } from "./batch-disk.js";
 import { collisions, nameSome, placeUnder, shownPath, unsafePaths } from "./batch-plan.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT, fileError } from "./errors.js";
 import type { NewEvent } from "./events.js";
-import { hashFile } from "./file-io.js";
 import { safeFileName } from "./names.js";
 import { ReceiveJournal } from "./receive-journal.js";
 import { type RangeSlots, receiveFile } from "./receiver.js";
@@ -94,40 +94,6 @@ async function allFiles(api: ApiClient, batchId: string): Promise<FileSummary[]>
   return items;
 }
 
-type Kind = "missing" | "file" | "dir" | "link" | "other";
-async function kindOf(abs: string): Promise<Kind> {
-  try {
-    const s = await lstat(abs);
-    return s.isSymbolicLink() ? "link" : s.isDirectory() ? "dir" : s.isFile() ? "file" : "other";
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "missing";
-    throw fileError(err, abs);
-  }
-}
-
-/** Makes each folder of `rel` under root, one level at a time; each must be a real folder, not a link. */
-async function makeDirs(root: string, rel: string, made: Set<string>): Promise<void> {
-  const segs = rel.split("/");
-  for (let i = 1; i <= segs.length; i++) {
-    const sub = segs.slice(0, i).join("/");
-    if (made.has(sub)) continue;
-    const abs = join(root, ...segs.slice(0, i));
-    try {
-      await mkdir(abs);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw fileError(err, abs);
-    }
-    const kind = await kindOf(abs);
-    if (kind !== "dir")
-      throw new CliError(
-        "UNSAFE_PATH",
-        `${abs} is ${kind === "link" ? "a symbolic link" : "not a folder"}; nothing is written through it`,
-        EXIT.REJECTED,
-      );
-    made.add(sub);
-  }
-}
-
 export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchReceiveResult> {
   const api = apiClientFor(opts.client, opts.abort, opts.emit);
   const [batch, files] = await Promise.all([api.getBatch(opts.id), allFiles(api, opts.id)]);
@@ -157,73 +123,15 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
   const journal = ReceiveJournal.open(opts.client.server, batch.id, root);
   const complete = files.filter((f) => f.status === "complete");
   const incomplete = files.filter((f) => f.status !== "complete");
-  const rootKind = await kindOf(root);
-  if (rootKind !== "missing" && rootKind !== "dir" && !(rootKind === "link" && (await isDirThrough(root))))
-    throw new CliError("EXISTS", `${root} exists and is not a folder`, EXIT.EXISTS);
-  const folderKinds = new Map<string, Kind>();
-  const folderOf = async (rel: string): Promise<Kind> => {
-    let k = folderKinds.get(rel);
-    if (k === undefined) {
-      const parent = rel.includes("/") ? await folderOf(rel.slice(0, rel.lastIndexOf("/"))) : "dir";
-      k =
-        parent === "missing"
-          ? "missing"
-          : parent === "dir"
-            ? await kindOf(join(root, ...rel.split("/")))
-            : parent;
-      folderKinds.set(rel, k);
-    }
-    return k;
-  };
-  const blocked: string[] = [];
-  const differ: string[] = [];
-  const todo: FileSummary[] = [];
-  let skipped = 0;
-  let skippedBytes = 0;
-  /** Whether the folders of `rel` are all there ("ok"), some not yet ("missing"), or one is in the way. */
-  const checkFolders = async (rel: string): Promise<"ok" | "missing" | "blocked"> => {
-    const segs = rel.split("/");
-    for (let i = 1; i <= segs.length; i++) {
-      const sub = segs.slice(0, i).join("/");
-      const k = await folderOf(sub);
-      if (k === "missing") return "missing";
-      if (k !== "dir") {
-        blocked.push(`${JSON.stringify(sub)} is ${k === "link" ? "a symbolic link" : "a file"} in ${root}`);
-        return "blocked";
-      }
-    }
-    return "ok";
-  };
-  for (const d of batch.dirs) await checkFolders(d);
-  for (const f of complete) {
-    const path = f.path as string;
-    const folders = path.includes("/") ? await checkFolders(path.slice(0, path.lastIndexOf("/"))) : "ok";
-    if (folders === "blocked") continue;
-    const abs = (placeUnder(root, path) as { abs: string }).abs;
-    const k = folders === "missing" ? "missing" : await kindOf(abs);
-    if (k === "missing") todo.push(f);
-    else if (k === "file") {
-      if (journal.isDone(path, f, abs) || (await sameContent(abs, f))) {
-        journal.markDone(path, f, abs);
-        skipped++;
-        skippedBytes += f.size;
-      } else if (opts.force) todo.push(f);
-      else differ.push(JSON.stringify(path));
-    } else
-      blocked.push(`${JSON.stringify(path)} is ${k === "link" ? "a symbolic link" : "a folder"} in ${root}`);
-  }
-  if (blocked.length)
-    throw new CliError(
-      "UNSAFE_PATH",
-      `Receiving batch ${batch.id} would write through links or over folders; nothing was written:\n${nameSome(blocked)}`,
-      EXIT.REJECTED,
-    );
-  if (differ.length)
-    throw new CliError(
-      "EXISTS",
-      `${differ.length} file${differ.length === 1 ? "" : "s"} in ${root} differ from batch ${batch.id}; use --force to overwrite ${differ.length === 1 ? "it" : "them"}:\n${nameSome(differ)}`,
-      EXIT.EXISTS,
-    );
+  const { todo, skipped, skippedBytes } = await checkDisk({
+    root,
+    batchId: batch.id,
+    dirs: batch.dirs,
+    files: complete,
+    journal,
+    force: opts.force,
+    signal: opts.abort,
+  });
 
   // 3. Folders, then the files, several at once.
   const made = new Set<string>();
@@ -330,24 +238,6 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
     skipped,
     bytesFetched,
   };
-}
-
-async function isDirThrough(abs: string): Promise<boolean> {
-  try {
-    return (await stat(abs)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** An existing file with the same size whose SHA-256 matches: already received. */
-async function sameContent(abs: string, f: FileSummary): Promise<boolean> {
-  try {
-    if ((await stat(abs)).size !== f.size) return false;
-  } catch {
-    return false;
-  }
-  return (await hashFile(abs)) === f.sha256;
 }
 
 /** The parts that tile the file, each with its SHA-256; a single PUT has none (the whole file is checked). */
