@@ -11,6 +11,7 @@ import type { BatchContext } from "./batch-context.js";
 import { batchFileSummary, CHECK_PARALLEL, objectKeyFor, storageHoldsObject } from "./batch-context.js";
 import { type Decided, decide, type PlannedEntry } from "./batch-plan.js";
 import { EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
+import { AppError } from "./errors.js";
 import { newTransferId } from "./ids.js";
 import { mapLimit } from "./map-limit.js";
 import {
@@ -22,22 +23,17 @@ import {
 } from "./ports.js";
 
 /**
- * Aborts a single-PUT transfer (no multipart upload to release), counting the status the transition
- * really left, never one read before it. Whether it moved.
+ * Aborts an unfinished transfer through the transfer service (storage releases its multipart upload or
+ * its single PUT's object; counters and timeline as for DELETE /upload/{id}). Whether it moved; a file
+ * that completed meanwhile is left as it is.
  */
-export async function abortSingle(
-  ctx: BatchContext,
-  id: string,
-  stats: StatsDelta,
-  now: string,
-): Promise<boolean> {
-  for (const from of ["uploading", "failed"] as const)
-    if (await ctx.repo.transition(id, [from], "aborted", {}, now)) {
-      addStatus(stats, from, -1);
-      addStatus(stats, "aborted", 1);
-      return true;
-    }
-  return false;
+export async function abortUnfinished(ctx: BatchContext, id: string): Promise<boolean> {
+  try {
+    return (await ctx.transfers.abort(id)).status === "aborted";
+  } catch (err) {
+    if (err instanceof AppError && err.code === "INVALID_STATE") return false;
+    throw err;
+  }
 }
 
 /** Multipart inits one call runs at once (each is a CreateMultipartUpload or a ListParts). */
@@ -172,7 +168,7 @@ export async function answerFiles(
   });
 
   // Writes: superseded transfers first (so a path never lists two live transfers), then the new records.
-  await supersede(ctx, pending, stats, counts, now);
+  await supersede(ctx, pending, counts, now);
   if (emptyOrigin) await ctx.store.putEmptyObject(emptyOrigin.objectKey, hexToBase64(EMPTY_SHA256_HEX));
   await ctx.batches.createTransfers(records);
   if (emptyOrigin)
@@ -259,19 +255,10 @@ function multipartInput(batch: BatchRecord, e: PlannedEntry, resumeId: string | 
  * Transfers replaced by an entry of other content (the file changed since the earlier run): aborted if
  * unfinished (storage releases a multipart upload's parts) and taken out of the batch's listing.
  */
-async function supersede(
-  ctx: BatchContext,
-  pending: readonly Pending[],
-  stats: StatsDelta,
-  counts: BatchCounts,
-  now: string,
-) {
+async function supersede(ctx: BatchContext, pending: readonly Pending[], counts: BatchCounts, now: string) {
   const old = pending.flatMap((p) => (p.decided.supersedes ? [p.decided.supersedes] : []));
   await mapLimit(old, CHECK_PARALLEL, async (t) => {
-    if (t.status !== "complete" && t.status !== "aborted") {
-      if (t.upload === "single") await abortSingle(ctx, t.id, stats, now);
-      else await ctx.transfers.abort(t.id);
-    }
+    if (t.status !== "complete" && t.status !== "aborted") await abortUnfinished(ctx, t.id);
     await ctx.batches.detachFromBatch(t.id, now);
     if (t.status === "complete") {
       // The batch counted it; the entry that replaces it will be counted when it completes.

@@ -24,12 +24,12 @@ import {
   batchFileSummary,
   CHECK_PARALLEL,
 } from "./batch-context.js";
-import { abortSingle, answerFiles } from "./batch-files.js";
+import { abortUnfinished, answerFiles } from "./batch-files.js";
 import { type ParsedEntry, planEntries } from "./batch-plan.js";
 import { AppError } from "./errors.js";
 import { newTransferId } from "./ids.js";
 import { mapLimit } from "./map-limit.js";
-import type { BatchRecord, ListBatchesQuery, StatsDelta, TransferRecord } from "./ports.js";
+import type { BatchRecord, ListBatchesQuery, TransferRecord } from "./ports.js";
 
 export interface CreateBatchInput {
   name: string;
@@ -130,7 +130,7 @@ export class BatchService {
     return { files: r.files, batch: batchSummary(after) };
   }
 
-  /** Cancel: every unfinished file is aborted (storage releases multipart parts), then the batch. */
+  /** Cancel: every unfinished file is aborted (storage releases what it holds for it), then the batch. */
   async abort(id: string): Promise<AbortBatchResponse> {
     const batch = await this.mustGet(id);
     if (batch.status === "complete")
@@ -138,20 +138,15 @@ export class BatchService {
         status: batch.status,
       });
     const now = this.ctx.clock.now().toISOString();
-    const stats: StatsDelta = {};
     let aborted = 0;
     // A cancel cut short is finished by the next one: an aborted batch is swept again.
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
       const page = await this.ctx.batches.listBatchFiles(id, { limit: MAX_PAGE_SIZE, cursor });
       cursor = page.cursor;
       const open = page.items.filter((t) => ["uploading", "assembling", "failed"].includes(t.status));
-      const moved = await mapLimit(open, CHECK_PARALLEL, async (t) => {
-        if (t.upload === "single") return abortSingle(this.ctx, t.id, stats, now);
-        return (await this.ctx.transfers.abort(t.id)).status === "aborted";
-      });
+      const moved = await mapLimit(open, CHECK_PARALLEL, (t) => abortUnfinished(this.ctx, t.id));
       aborted += moved.filter(Boolean).length;
     }
-    await this.ctx.bookkeep(id, stats, {}, {});
     const after =
       (await this.ctx.batches.setBatchStatus(id, ["open"], "aborted", now)) ?? (await this.mustGet(id));
     return { batch: batchSummary(after), aborted };

@@ -258,9 +258,10 @@ describe("a batch", () => {
     const created = await mustOk(
       api.post("/batch", { ...createRequest(files), files: files.map((f) => entry(f)) }),
     );
-    const [a] = puts(created.files);
+    const [a, b] = puts(created.files);
     await putFile(a as PutAnswer, files[0]?.data as Buffer);
     await mustOk(api.post(`/batch/${created.batchId}/complete`, { files: [{ transferId: a?.transferId }] }));
+    await putFile(b as PutAnswer, files[1]?.data as Buffer); // sent, never completed
     const r = await mustOk(api.del(`/batch/${created.batchId}`));
     expect(r.aborted).toBe(2);
     expect(r.batch.status).toBe("aborted");
@@ -268,6 +269,9 @@ describe("a batch", () => {
       (f: { status: string }) => f.status,
     );
     expect(statuses).toEqual(["complete", "aborted", "aborted"]);
+    // Storage let go of the object sent but never completed; the complete one is kept.
+    await expect(storedHash(s3, stack, `objects/${b?.transferId}`)).rejects.toThrow();
+    expect((await storedHash(s3, stack, `objects/${a?.transferId}`)).size).toBe(10);
     // Adding to a cancelled batch is refused; the same manifest sent again starts a new batch.
     expect(
       (await api.post(`/batch/${created.batchId}/files`, { files: [entry(file("late", 1))] })).status,

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { DynamoCall } from "../../functions/adapters/clients.js";
 import { type Api, apiClient } from "../helpers/api.js";
-import { file, isolatedStack, sendBatch } from "../helpers/batch.js";
+import { file, isolatedStack, mustOk, sendBatch } from "../helpers/batch.js";
 
 const stack = inject("stack");
 const calls: DynamoCall[] = [];
@@ -78,6 +78,10 @@ describe("DynamoDB writes of a batch of small files", () => {
     // The batch (created, counted, completed), its digest pointer, one stats and series update per call.
     expect(amortized).toBeLessThanOrEqual(8);
     expect([...w.keys()].filter((k) => k.startsWith("other"))).toEqual([]);
+    // One aggregated stats update per call, and they add up.
+    const stats = await mustOk(api.get("/api/stats"));
+    expect(stats.transfers.byStatus).toMatchObject({ complete: N, uploading: 0 });
+    expect(stats.bytes).toMatchObject({ stored: N * 4096, received: N * 4096 });
     // Bulk: records created in transactions of up to 100, completed (with their dedupe entries) 50 a transaction.
     const bulk = calls.slice(from).filter((c) => c.operation === "TransactWriteItems" && !c.error);
     expect(bulk.length).toBe(1 + Math.ceil(N / 100) + Math.ceil(N / 50)); // + the batch's own creation
