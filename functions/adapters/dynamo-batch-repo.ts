@@ -350,13 +350,14 @@ export class DynamoBatchRepo implements BatchRepo {
         TableName: this.table,
         Key: { PK: tPk(t.id), SK: META },
         UpdateExpression:
-          "SET #status = :complete, statusPk = :statusPk, updatedAt = :now, completedAt = :now REMOVE openKey",
+          "SET #status = :complete, statusPk = :statusPk, bytesDone = :size, updatedAt = :now, completedAt = :now REMOVE openKey",
         ConditionExpression: "#status = :uploading",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {
           ":complete": "complete",
           ":statusPk": "STATUS#complete",
           ":uploading": "uploading",
+          ":size": t.size,
           ":now": now,
         },
       },
