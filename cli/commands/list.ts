@@ -104,7 +104,13 @@ Batches (one per sfts send) are listed above the transfers when there are any; -
     const wantBatches = flags.batches || (!filtered && !this.json);
     const [batches, transfers] = await Promise.all([
       wantBatches
-        ? collect<BatchSummary>(limit, pageSize, (l, cursor) => api.listBatches({ limit: l, cursor }))
+        ? collect<BatchSummary>(limit, pageSize, (l, cursor) => api.listBatches({ limit: l, cursor })).catch(
+            (err: unknown) => {
+              // A coordinator from before batches has no /api/batches: its transfers are still listed.
+              if (!flags.batches && err instanceof CliError && err.code === "HTTP_404") return undefined;
+              throw err;
+            },
+          )
         : undefined,
       flags.batches
         ? undefined
