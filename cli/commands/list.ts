@@ -107,7 +107,12 @@ Batches (one per sfts send) are listed above the transfers when there are any; -
         ? collect<BatchSummary>(limit, pageSize, (l, cursor) => api.listBatches({ limit: l, cursor })).catch(
             (err: unknown) => {
               // A coordinator from before batches has no /api/batches: its transfers are still listed.
-              if (!flags.batches && err instanceof CliError && err.code === "HTTP_404") return undefined;
+              if (
+                !flags.batches &&
+                err instanceof CliError &&
+                ["ROUTE_NOT_FOUND", "HTTP_404"].includes(err.code)
+              )
+                return undefined;
               throw err;
             },
           )
