@@ -28,6 +28,7 @@
  *        [--dir /tmp] [--aws-pypi-bin PATH] [--aws-debian-bin /usr/bin/aws]
  */
 import { execFile, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { mkdir, open, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -537,6 +538,117 @@ async function main(): Promise<number> {
     }
 
     const results: { set: FileSet; runs: RunResult[] }[] = [];
+    const out = values.out ?? join(values.dir ?? tmpdir(), `sfts-bench-files-${Date.now()}.md`);
+    /** The table of the runs so far (partial: the bench was interrupted). */
+    const render = (partial: boolean): { text: string; allOk: boolean } => {
+      const peers = toolNames.filter((t) => t !== "sfts");
+      const header =
+        `Folders and many files, to one versitygw + DynamoDB Local behind each link (link via ${link.mode}` +
+        `${link.notes.length ? `: ${link.notes.join("; ")}` : ""}); seed ${seed}; ${goodRounds} rounds on good, ` +
+        `${slowRounds} on satellite and mobile; ${cpus().length} cores, load ${loadAtStart} at start, ` +
+        `${loadavg()[0]?.toFixed(2)} at end; ${process.version}. Median wall time of the successful runs. ` +
+        "Ratio: for sfts, the fastest peer's time ÷ sfts's time; for a peer, its time ÷ sfts's time " +
+        "(above 1: sfts faster). Goals for sfts: good ≥ 1.0×, satellite ≥ 2×, mobile ≥ 1.3×.";
+      const lines = [
+        header,
+        "",
+        "| set | link | tool | ok | median s | files/s | MiB/s | ratio | API calls/file | DynamoDB items written/file | goal |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+      ];
+      let allOk = true;
+      for (const { set, runs } of results) {
+        const files = set.plan.files.length;
+        const mib = planBytes(set.plan) / MiB;
+        const med = (tool: ToolName) =>
+          median(runs.filter((r) => r.tool === tool && r.outcome === "ok").map((r) => r.seconds));
+        const sfts = med("sfts");
+        let fastest: { tool: ToolName; s: number } | undefined;
+        for (const p of peers) {
+          const s = med(p);
+          if (s !== undefined && (fastest === undefined || s < fastest.s)) fastest = { tool: p, s };
+        }
+        for (const tool of toolNames) {
+          const mine = runs.filter((r) => r.tool === tool);
+          const ok = mine.filter((r) => r.outcome === "ok");
+          if (ok.length !== mine.length) allOk = false;
+          const m = med(tool);
+          const fmt = (x: number | undefined, d: number) => (x === undefined ? "–" : x.toFixed(d));
+          const timeouts = mine.filter((r) => r.outcome === "timeout").map((r) => r.seconds);
+          const timedOut = ok.length === 0 && timeouts.length ? Math.min(...timeouts) : undefined;
+          let ratio = "–";
+          let goal = "";
+          let api = "";
+          let ddb = "";
+          if (tool === "sfts") {
+            const want = GOALS[set.profile.name];
+            if (m !== undefined && fastest !== undefined) {
+              const x = fastest.s / m;
+              ratio = `${x.toFixed(2)}× ${fastest.tool}`;
+              goal = `≥ ${want}×: ${x >= want ? "MET" : "**NOT MET**"}`;
+            } else if (timedOut !== undefined && fastest !== undefined) {
+              // Killed at its limit: slower than that, so the ratio is at most this.
+              const x = fastest.s / timedOut;
+              ratio = `< ${x.toFixed(2)}× ${fastest.tool}`;
+              goal = `≥ ${want}×: ${x >= want ? "NOT MEASURED" : "**NOT MET** (timed out)"}`;
+            } else goal = `≥ ${want}×: NOT MEASURED`;
+            const medOf = (f: (r: RunResult) => number | undefined) =>
+              median(ok.map(f).filter((v): v is number => v !== undefined));
+            api = fmt(
+              medOf((r) => (r.apiCalls === undefined ? undefined : r.apiCalls / files)),
+              3,
+            );
+            ddb = fmt(
+              medOf((r) => (r.dynamoItems === undefined ? undefined : r.dynamoItems / files)),
+              2,
+            );
+          } else if (m !== undefined && sfts !== undefined) ratio = (m / sfts).toFixed(2);
+          lines.push(
+            `| ${set.name} (${set.label}) | ${set.profile.name} | ${tool} | ${ok.length}/${mine.length} | ${timedOut !== undefined ? `> ${timedOut.toFixed(0)}` : fmt(m, 2)} | ` +
+              `${m === undefined ? "–" : (files / m).toFixed(0)} | ${m === undefined ? "–" : (mib / m).toFixed(1)} | ` +
+              `${ratio} | ${api} | ${ddb} | ${goal} |`,
+          );
+        }
+      }
+      lines.push(
+        "",
+        "Commands (each run through the link, into its own prefix): " +
+          toolNames
+            .map((t) => {
+              const c = command(t, "DIR", "PREFIX/", "HOME").argv.map((a) =>
+                a === process.execPath ? "node" : a.replace(repoRoot, ".").replace(link.s3Url, "<s3>"),
+              );
+              return `${t}: \`${c.join(" ")}\``;
+            })
+            .join("; ") +
+          ". Tool versions: " +
+          toolNames.map((t) => `${t} ${versions[t]}`).join("; ") +
+          ".",
+      );
+      const failures = results.flatMap(({ set, runs }) =>
+        runs
+          .filter((r) => r.outcome !== "ok")
+          .map((r) => `- ${set.name} ${r.tool} round ${r.round + 1}: ${r.outcome} ${r.detail ?? ""}`),
+      );
+      if (failures.length) lines.push("", "Runs that did not succeed:", ...failures);
+      const anomalies = results.flatMap(({ set, runs }) =>
+        runs
+          .filter((r) => r.anomaly)
+          .map((r) => `- ${set.name} ${r.tool} round ${r.round + 1}: ${r.anomaly}`),
+      );
+      if (anomalies.length) {
+        allOk = false;
+        lines.push("", "Runs whose bytes were right but whose batch listing was not:", ...anomalies);
+      }
+      if (partial) lines.unshift("**Interrupted: the runs measured so far.**", "");
+      return { text: `${lines.join("\n")}\n`, allOk };
+    };
+    // Ctrl-C: the table of what was measured, before the stack is stopped.
+    process.once("SIGINT", () => {
+      const { text } = render(true);
+      process.stdout.write(text);
+      writeFileSync(out, text);
+      log(`table of the runs so far written to ${out}`);
+    });
     let n = 0;
     let readbackSeq = 0;
     for (const set of sets) {
@@ -544,6 +656,7 @@ async function main(): Promise<number> {
       const rounds = set.profile.name === "good" ? goodRounds : slowRounds;
       const base = trees.get(set.name) as WrittenTree;
       const runs: RunResult[] = [];
+      results.push({ set, runs });
       const limit = limitSeconds(set);
       for (let round = 0; round < rounds; round++) {
         const order = toolNames.map((_, i) => toolNames[(i + round) % toolNames.length] as ToolName);
@@ -705,102 +818,11 @@ async function main(): Promise<number> {
           if (tool === "sfts") await rm(sendDir, { recursive: true, force: true });
         }
       }
-      results.push({ set, runs });
       await rm(base.root, { recursive: true, force: true });
     }
 
-    const peers = toolNames.filter((t) => t !== "sfts");
-    const header =
-      `Folders and many files, to one versitygw + DynamoDB Local behind each link (link via ${link.mode}` +
-      `${link.notes.length ? `: ${link.notes.join("; ")}` : ""}); seed ${seed}; ${goodRounds} rounds on good, ` +
-      `${slowRounds} on satellite and mobile; ${cpus().length} cores, load ${loadAtStart} at start, ` +
-      `${loadavg()[0]?.toFixed(2)} at end; ${process.version}. Median wall time of the successful runs. ` +
-      "Ratio: for sfts, the fastest peer's time ÷ sfts's time; for a peer, its time ÷ sfts's time " +
-      "(above 1: sfts faster). Goals for sfts: good ≥ 1.0×, satellite ≥ 2×, mobile ≥ 1.3×.";
-    const lines = [
-      header,
-      "",
-      "| set | link | tool | ok | median s | files/s | MiB/s | ratio | API calls/file | DynamoDB items written/file | goal |",
-      "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ];
-    let allOk = true;
-    for (const { set, runs } of results) {
-      const files = set.plan.files.length;
-      const mib = planBytes(set.plan) / MiB;
-      const med = (tool: ToolName) =>
-        median(runs.filter((r) => r.tool === tool && r.outcome === "ok").map((r) => r.seconds));
-      const sfts = med("sfts");
-      let fastest: { tool: ToolName; s: number } | undefined;
-      for (const p of peers) {
-        const s = med(p);
-        if (s !== undefined && (fastest === undefined || s < fastest.s)) fastest = { tool: p, s };
-      }
-      for (const tool of toolNames) {
-        const mine = runs.filter((r) => r.tool === tool);
-        const ok = mine.filter((r) => r.outcome === "ok");
-        if (ok.length !== mine.length) allOk = false;
-        const m = med(tool);
-        const fmt = (x: number | undefined, d: number) => (x === undefined ? "–" : x.toFixed(d));
-        let ratio = "–";
-        let goal = "";
-        let api = "";
-        let ddb = "";
-        if (tool === "sfts") {
-          const want = GOALS[set.profile.name];
-          if (m !== undefined && fastest !== undefined) {
-            const x = fastest.s / m;
-            ratio = `${x.toFixed(2)}× ${fastest.tool}`;
-            goal = `≥ ${want}×: ${x >= want ? "MET" : "**NOT MET**"}`;
-          } else goal = `≥ ${want}×: NOT MEASURED`;
-          const medOf = (f: (r: RunResult) => number | undefined) =>
-            median(ok.map(f).filter((v): v is number => v !== undefined));
-          api = fmt(
-            medOf((r) => (r.apiCalls === undefined ? undefined : r.apiCalls / files)),
-            3,
-          );
-          ddb = fmt(
-            medOf((r) => (r.dynamoItems === undefined ? undefined : r.dynamoItems / files)),
-            2,
-          );
-        } else if (m !== undefined && sfts !== undefined) ratio = (m / sfts).toFixed(2);
-        lines.push(
-          `| ${set.name} (${set.label}) | ${set.profile.name} | ${tool} | ${ok.length}/${mine.length} | ${fmt(m, 2)} | ` +
-            `${m === undefined ? "–" : (files / m).toFixed(0)} | ${m === undefined ? "–" : (mib / m).toFixed(1)} | ` +
-            `${ratio} | ${api} | ${ddb} | ${goal} |`,
-        );
-      }
-    }
-    lines.push(
-      "",
-      "Commands (each run through the link, into its own prefix): " +
-        toolNames
-          .map((t) => {
-            const c = command(t, "DIR", "PREFIX/", "HOME").argv.map((a) =>
-              a === process.execPath ? "node" : a.replace(repoRoot, ".").replace(link.s3Url, "<s3>"),
-            );
-            return `${t}: \`${c.join(" ")}\``;
-          })
-          .join("; ") +
-        ". Tool versions: " +
-        toolNames.map((t) => `${t} ${versions[t]}`).join("; ") +
-        ".",
-    );
-    const failures = results.flatMap(({ set, runs }) =>
-      runs
-        .filter((r) => r.outcome !== "ok")
-        .map((r) => `- ${set.name} ${r.tool} round ${r.round + 1}: ${r.outcome} ${r.detail ?? ""}`),
-    );
-    if (failures.length) lines.push("", "Runs that did not succeed:", ...failures);
-    const anomalies = results.flatMap(({ set, runs }) =>
-      runs.filter((r) => r.anomaly).map((r) => `- ${set.name} ${r.tool} round ${r.round + 1}: ${r.anomaly}`),
-    );
-    if (anomalies.length) {
-      allOk = false;
-      lines.push("", "Runs whose bytes were right but whose batch listing was not:", ...anomalies);
-    }
-    const text = `${lines.join("\n")}\n`;
+    const { text, allOk } = render(false);
     process.stdout.write(text);
-    const out = values.out ?? join(values.dir ?? tmpdir(), `sfts-bench-files-${Date.now()}.md`);
     await writeFile(out, text);
     log(`table written to ${out}`);
     return allOk ? 0 : 1;
