@@ -1,8 +1,8 @@
 /**
  * Answers one call's file entries (POST /batch with files, POST /batch/{id}/files) in bulk: one
  * BatchGetItem for the resume candidates, one for the dedupe entries, HEADs where storage must be asked,
- * one BatchWriteItem run for every new record, one stats update, one batch-counter update, and a
- * presigned PutObject per file to send. Per small file: one item written here (its record), two more when
+ * the new records in transactions of 100, one stats update, one batch-counter update, and a presigned
+ * PutObject per file to send. Per small file: one item written here (its record), two more when
  * it completes (the transition and the dedupe entry): three in all.
  */
 import type { BatchFileAnswer } from "../contract/batches.js";
