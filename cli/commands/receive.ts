@@ -19,7 +19,9 @@ Interrupted any way, the same command resumes from what is on disk (checking it 
 overwritten without --force. The stored name is made safe: it cannot name a path outside the target folder.
 A batch (bt_…) is recreated under -o DIR, several files at once; it is refused whole, before anything is
 written, if any of its paths would land outside DIR, go through a symbolic link, or collide with another
-path when case or accents fold (A.txt and a.txt). Files already received and untouched are skipped.`;
+path when case or accents fold (A.txt and a.txt). Files already received and untouched are skipped.
+With --json a batch prints each file's events (with its path and batchId), then one line
+{"type":"received", batchId, dir, files, dirs, bytes, fetched, skipped, bytesFetched}.`;
   static override examples = [
     "<%= config.bin %> receive tr_01kb4x5q2m3n4p5r6s7t8v9w0x",
     "<%= config.bin %> receive tr_01kb4x5q2m3n4p5r6s7t8v9w0x -o ~/incoming/ --limit-rate 5MB/s",
