@@ -39,8 +39,11 @@ import {
 } from "../contract/schemas.js";
 import { body, errors, json, secured } from "./openapi-common.js";
 
-/** GET /s/{token} of a batch's link: the next page of its files. */
-const ShareListingQuery = z.object({ cursor: z.string().max(2048).optional() }).strict();
+/**
+ * GET /s/{token} of a batch's link: the next page of its files. Not strict: a link pasted with other
+ * query parameters (a mail client's tracking, say) still opens.
+ */
+const ShareListingQuery = z.object({ cursor: z.string().max(2048).optional() });
 
 export const initRoute = createRoute({
   method: "post",
