@@ -119,6 +119,7 @@ describe("a batch's share link", () => {
     const fileShare = await mustOk(api.post(`/api/files/${single.created.files[0].transferId}/share`, {}));
     expect((await open(`${fileShare.url}/${ids.get("report.pdf")}`)).status).toBe(404);
     expect((await open(fileShare.url)).status).toBe(302);
+    expect((await open(`${fileShare.url}?utm_source=mail`)).status).toBe(302); // other parameters ignored
     expect((await api.post("/api/batches/bt_00000000000000000000000000/share", {})).status).toBe(404);
     expect((await api.get("/api/batches/bt_00000000000000000000000000/shares")).status).toBe(404);
   });
