@@ -34,7 +34,9 @@ describe("batches", () => {
   const ids: string[] = [];
   beforeAll(async () => {
     for (let i = 0; i < 5; i++) {
-      ids.push((await mustOk(api.post("/batch", createRequest([file(`f${i}`, 3)], { name: `batch ${i}` })))).batchId);
+      ids.push(
+        (await mustOk(api.post("/batch", createRequest([file(`f${i}`, 3)], { name: `batch ${i}` })))).batchId,
+      );
       await new Promise((r) => setTimeout(r, 5)); // distinct creation times
     }
   });
@@ -54,7 +56,8 @@ describe("batches", () => {
     const done = await sendBatch(api, [file("complete-me", 9)], { name: "completed" });
     const cancelled = (await mustOk(api.post("/batch", createRequest([file("cancel-me", 4)])))).batchId;
     await mustOk(api.del(`/batch/${cancelled}`));
-    const complete = (await allPages<{ id: string; status: string }>("/api/batches?status=complete", 10)).items;
+    const complete = (await allPages<{ id: string; status: string }>("/api/batches?status=complete", 10))
+      .items;
     expect(complete.map((b) => b.id)).toContain(done.created.batchId);
     expect(complete.every((b) => b.status === "complete")).toBe(true);
     const aborted = (await allPages<{ id: string }>("/api/batches?status=aborted", 10)).items;
@@ -86,7 +89,10 @@ describe("a batch's files", () => {
   let batchId: string;
   beforeAll(async () => {
     const created = await mustOk(
-      api.post("/batch", { ...createRequest(files, { dirs: ["empty", "a/empty too"] }), files: files.map((f) => entry(f)) }),
+      api.post("/batch", {
+        ...createRequest(files, { dirs: ["empty", "a/empty too"] }),
+        files: files.map((f) => entry(f)),
+      }),
     );
     batchId = created.batchId;
   });
@@ -114,7 +120,10 @@ describe("a batch's files", () => {
 
   it("refuse a cursor of another batch's listing", async () => {
     const other = await mustOk(
-      api.post("/batch", { ...createRequest([file("x", 1), file("y", 1)]), files: [entry(file("x", 1)), entry(file("y", 1))] }),
+      api.post("/batch", {
+        ...createRequest([file("x", 1), file("y", 1)]),
+        files: [entry(file("x", 1)), entry(file("y", 1))],
+      }),
     );
     const page = await mustOk(api.get(`/api/batches/${other.batchId}/files?limit=1`));
     expect(page.nextCursor).toBeTruthy();
