@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { hashFileAndParts } from "../../cli/engine/file-io.js";
 import { BatchJournal } from "../../cli/engine/send/batch-journal.js";
 import { manifestDigest, type SendInput, walk } from "../../cli/engine/send/manifest.js";
 import { manifestText } from "../../functions/contract/batches.js";
@@ -188,5 +189,22 @@ describe("the batch journal", () => {
     expect(BatchJournal.open("http://other", m.digest, env).lookup(first)).toBeUndefined();
     again.remove();
     expect(BatchJournal.open("http://s", m.digest, env).lookup(first)).toBeUndefined();
+  });
+});
+
+describe("hashing a file and its first parts in one pass", () => {
+  it("gives the whole file's SHA-256 and each planned part's, across read boundaries", async () => {
+    const data = Buffer.alloc(9 * 1024 * 1024 + 17);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 131) % 251;
+    const file = put("h.bin");
+    writeFileSync(file, data);
+    const parts = [
+      { offset: 0, size: 5 * 1024 * 1024 },
+      { offset: 5 * 1024 * 1024, size: 3 * 1024 * 1024 + 5 },
+    ];
+    const r = await hashFileAndParts(file, parts);
+    expect(r.sha256).toBe(sha(data));
+    expect(r.parts).toEqual(parts.map((p) => sha(data.subarray(p.offset, p.offset + p.size))));
+    expect((await hashFileAndParts(file, [])).parts).toEqual([]);
   });
 });
