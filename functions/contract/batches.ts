@@ -183,11 +183,9 @@ export const BatchFileAnswer = z
       action: z.literal("put"),
       path: z.string(),
       transferId: TransferId,
-      stored: z
-        .boolean()
-        .meta({
-          description: "Storage already holds these bytes (an earlier run's PUT): complete it, don't send",
-        }),
+      stored: z.boolean().meta({
+        description: "Storage already holds these bytes (an earlier run's PUT): complete it, don't send",
+      }),
       put: PresignedPut,
     }),
     z.object({

@@ -328,12 +328,9 @@ export type AssembleRequest = z.input<typeof AssembleRequest>;
 export const FailRequest = z
   .object({
     reason: z.string().min(1).max(500),
-    abort: z
-      .boolean()
-      .default(false)
-      .meta({
-        description: "Also abort the upload (storage releases its parts); else it stays resumable as failed",
-      }),
+    abort: z.boolean().default(false).meta({
+      description: "Also abort the upload (storage releases its parts); else it stays resumable as failed",
+    }),
   })
   .strict()
   .meta({ id: "FailRequest" });
