@@ -89,7 +89,7 @@ export class DynamoBatchRepo implements BatchRepo {
     return this.bulk.findStoredObjects(keys);
   }
 
-  createTransfers(ts: readonly TransferRecord[]): Promise<void> {
+  createTransfers(ts: readonly TransferRecord[]): Promise<Set<string>> {
     return this.bulk.createTransfers(ts);
   }
 

@@ -119,20 +119,30 @@ export class DynamoBulk {
     return out;
   }
 
-  async createTransfers(ts: readonly TransferRecord[]): Promise<void> {
-    await mapLimit(chunks(ts, TRANSACTION_ITEMS), PARALLEL_REQUESTS, (chunk) =>
-      this.transact(
-        chunk.map((t) => ({
-          Put: {
-            TableName: this.table,
-            Item: transferItem(t),
-            ConditionExpression: "attribute_not_exists(PK)",
-          },
-        })),
-      ).then((failed) => {
-        if (failed.length) throw new AppError("INTERNAL", "A new transfer id was taken; try again.");
-      }),
-    );
+  async createTransfers(ts: readonly TransferRecord[]): Promise<Set<string>> {
+    const taken = new Set<string>();
+    await mapLimit(chunks(ts, TRANSACTION_ITEMS), PARALLEL_REQUESTS, async (chunk) => {
+      // A record whose id exists already is left out (the caller decides what it means); the rest is
+      // written again, since a cancelled transaction wrote nothing.
+      let pending = chunk;
+      while (pending.length) {
+        const failed = new Set(
+          await this.transact(
+            pending.map((t) => ({
+              Put: {
+                TableName: this.table,
+                Item: transferItem(t),
+                ConditionExpression: "attribute_not_exists(PK)",
+              },
+            })),
+          ),
+        );
+        if (failed.size === 0) break;
+        for (const i of failed) taken.add((pending[i] as TransferRecord).id);
+        pending = pending.filter((_, i) => !failed.has(i));
+      }
+    });
+    return taken;
   }
 
   async completeTransfers(ts: readonly TransferRecord[], now: string): Promise<Set<string>> {

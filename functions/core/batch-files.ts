@@ -12,7 +12,7 @@ import { batchFileSummary, CHECK_PARALLEL, objectKeyFor, storageHoldsObject } fr
 import { type Decided, decide, type PlannedEntry } from "./batch-plan.js";
 import { EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
-import { newTransferId } from "./ids.js";
+import { derivedTransferId, newTransferId } from "./ids.js";
 import { mapLimit } from "./map-limit.js";
 import {
   type BatchCounts,
@@ -40,6 +40,18 @@ export async function abortUnfinished(ctx: BatchContext, id: string): Promise<bo
 const INIT_PARALLEL = 8;
 
 type Pending = { entry: PlannedEntry; decided: Decided };
+
+type Planned =
+  | { kind: "done"; t: TransferRecord; deduplicated: boolean }
+  | { kind: "put"; t: TransferRecord; stored: boolean; reopen: boolean }
+  | { kind: "multipart"; resumeId: string | undefined };
+
+/**
+ * The id of a new record of this batch's file: derived from the batch, the path, the content, and the
+ * transfer it replaces, so the same entry sent again (its answer was lost) meets the record it made.
+ */
+export const entryTransferId = (batchId: string, e: PlannedEntry, supersedes?: string): string =>
+  derivedTransferId([batchId, e.path, String(e.size), e.sha256, supersedes ?? ""]);
 
 export function addStatus(delta: StatsDelta, status: TransferRecord["status"], n: number): void {
   delta.status = { ...delta.status, [status]: (delta.status?.[status] ?? 0) + n };
@@ -91,6 +103,8 @@ export async function answerFiles(
   const records: TransferRecord[] = [];
   const completedNow: TransferRecord[] = [];
   let emptyOrigin: TransferRecord | undefined;
+  // Records pointing at stored content (dedupe hits); their ids are never replaced (they are complete).
+  const dedupes = new Set<string>();
   const base = (e: PlannedEntry): Omit<TransferRecord, "status" | "objectKey" | "id"> => ({
     name: e.name,
     size: e.size,
@@ -106,20 +120,17 @@ export async function answerFiles(
   });
   const create = (t: TransferRecord) => {
     records.push(t);
-    addStatus(stats, t.status, 1);
-    stats.priority = { ...stats.priority, [t.priority]: (stats.priority?.[t.priority] ?? 0) + 1 };
-    if (t.status === "complete") completedNow.push(t);
     return t;
   };
 
   // Decide each entry's record (still nothing written).
-  const planned = pending.map(({ entry: e, decided }, i) => {
+  const planned = pending.map(({ entry: e, decided }, i): Planned => {
     let d = decided.decision;
     if (d.action === "dedupe" && !held[i]) {
       ctx.warn("dedupe entry points at a missing object; uploading again", { sha256: e.sha256 });
       d = e.kind === "empty" ? { action: "empty" } : { action: "put-new" };
     }
-    const id = newTransferId(nowDate.getTime());
+    const id = entryTransferId(batch.id, e, decided.supersedes?.id);
     switch (d.action) {
       case "done-resumed":
         return { kind: "done" as const, t: d.transfer, deduplicated: false };
@@ -138,9 +149,7 @@ export async function answerFiles(
           deduplicatedFrom: d.stored.transferId,
           ...(d.stored.compositeChecksum !== undefined && { compositeChecksum: d.stored.compositeChecksum }),
         });
-        stats.bytesStored = (stats.bytesStored ?? 0) + e.size;
-        stats.bytesDeduplicated = (stats.bytesDeduplicated ?? 0) + e.size;
-        stats.dedupeHits = (stats.dedupeHits ?? 0) + 1;
+        dedupes.add(id);
         return { kind: "done" as const, t, deduplicated: true };
       }
       case "empty": {
@@ -170,7 +179,17 @@ export async function answerFiles(
   // Writes: superseded transfers first (so a path never lists two live transfers), then the new records.
   await supersede(ctx, pending, counts, now);
   if (emptyOrigin) await ctx.store.putEmptyObject(emptyOrigin.objectKey, hexToBase64(EMPTY_SHA256_HEX));
-  await ctx.batches.createTransfers(records);
+  const written = await writeRecords(ctx, batch.id, pending, planned, records, now);
+  for (const t of written) {
+    addStatus(stats, t.status, 1);
+    stats.priority = { ...stats.priority, [t.priority]: (stats.priority?.[t.priority] ?? 0) + 1 };
+    if (t.status === "complete") completedNow.push(t);
+    if (dedupes.has(t.id)) {
+      stats.bytesStored = (stats.bytesStored ?? 0) + t.size;
+      stats.bytesDeduplicated = (stats.bytesDeduplicated ?? 0) + t.size;
+      stats.dedupeHits = (stats.dedupeHits ?? 0) + 1;
+    }
+  }
   if (emptyOrigin)
     await ctx.repo.putStoredObject({
       sha256: EMPTY_SHA256_HEX,
@@ -232,6 +251,59 @@ export async function answerFiles(
       };
     }),
   );
+}
+
+/**
+ * Writes the new records. One whose id exists already was written by the same entry in an earlier call
+ * whose answer was lost: that record is the entry's resume candidate (decided as for a resumeId: complete
+ * → done, uploading → put again, failed → reopened, aborted → replaced by a record with a fresh id).
+ * `planned` is updated in place; the records really written are returned.
+ */
+async function writeRecords(
+  ctx: BatchContext,
+  batchId: string,
+  pending: readonly Pending[],
+  planned: Planned[],
+  records: readonly TransferRecord[],
+  now: string,
+): Promise<TransferRecord[]> {
+  const taken = records.length ? await ctx.batches.createTransfers(records) : new Set<string>();
+  const written = records.filter((t) => !taken.has(t.id));
+  if (taken.size === 0) return written;
+  const existing = new Map((await ctx.batches.getTransfers([...taken])).map((t) => [t.id, t]));
+  const fresh: TransferRecord[] = [];
+  const replaced: Pending[] = [];
+  await mapLimit(planned, CHECK_PARALLEL, async (p, i) => {
+    if (p.kind === "multipart" || !taken.has(p.t.id)) return;
+    const entry = pending[i]?.entry as PlannedEntry;
+    const ex = existing.get(p.t.id);
+    const again = ex ? decide(entry, batchId, ex, undefined) : { decision: { action: "put-new" as const } };
+    const d = again.decision;
+    if (d.action === "done-resumed") {
+      planned[i] = { kind: "done", t: d.transfer, deduplicated: d.transfer.deduplicatedFrom !== undefined };
+    } else if (d.action === "put-resumed") {
+      planned[i] = {
+        kind: "put",
+        t: d.transfer,
+        stored: await storageHoldsObject(ctx, d.transfer),
+        reopen: d.reopen,
+      };
+    } else {
+      // Aborted (or gone meanwhile): a new record with a random id replaces it.
+      const id = newTransferId(Date.parse(now));
+      const own = p.t.objectKey === objectKeyFor(p.t.id);
+      const t = { ...p.t, id, ...(own && { objectKey: objectKeyFor(id) }) };
+      fresh.push(t);
+      planned[i] = { ...p, t };
+      if (again.supersedes) replaced.push({ entry, decided: again });
+    }
+  });
+  if (fresh.length) {
+    await supersede(ctx, replaced, {}, now);
+    if ((await ctx.batches.createTransfers(fresh)).size)
+      throw new AppError("INTERNAL", "A new transfer id was taken; try again.");
+  }
+  return [...written, ...fresh];
 }
 
 /** What the transfer service's init gets for a multipart file of a batch. */

@@ -19,6 +19,15 @@ export function newTransferId(nowMs: number = Date.now()): string {
   return `tr_${encodeBase32(BigInt(nowMs), 10)}${encodeBase32(random, 16)}`;
 }
 
+/**
+ * A transfer id derived from what identifies a record (the same parts give the same id), so a call
+ * repeated after a lost answer finds the record the first one wrote instead of adding a second.
+ */
+export function derivedTransferId(parts: readonly string[]): string {
+  const digest = createHash("sha256").update(JSON.stringify(parts), "utf8").digest("hex");
+  return `tr_${encodeBase32(BigInt(`0x${digest}`), 26)}`;
+}
+
 /** An API token: 256 random bits; only its SHA-256 is ever stored. */
 export function newApiToken(): string {
   return `sfts_${randomBytes(32).toString("base64url")}`;

@@ -290,8 +290,8 @@ export interface BatchRepo {
   findStoredObjects(
     keys: readonly { sha256: string; size: number }[],
   ): Promise<Map<string, StoredObjectRecord>>;
-  /** Writes new transfer records in bulk. */
-  createTransfers(ts: readonly TransferRecord[]): Promise<void>;
+  /** Writes new transfer records in bulk; the ids that exist already (those records are not written). */
+  createTransfers(ts: readonly TransferRecord[]): Promise<Set<string>>;
   /**
    * In bulk: moves each transfer still uploading to complete (completedAt = now) and adds the dedupe
    * entry of its content unless one exists (the first stored copy wins). The ids that really moved.
