@@ -2,7 +2,8 @@
  * ObjectStore on any S3-compatible service (AWS S3, versitygw, MinIO, …).
  * Lifecycle: built once per process around injected S3Clients: `client` talks to storage from the
  * coordinator, `presignClient` signs URLs for the address clients reach (the same one unless configured).
- * Part uploads are presigned with their SHA-256 as a signed header so storage itself rejects corrupt bytes.
+ * Part uploads and single PUTs are presigned (s3-presign.ts) with their SHA-256 as a signed header so
+ * storage itself rejects corrupt bytes.
  */
 import {
   AbortMultipartUploadCommand,
@@ -16,13 +17,11 @@ import {
   type ListPartsCommandOutput,
   PutObjectCommand,
   type S3Client,
-  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { AppError } from "../core/errors.js";
 import type { ObjectStore, PresignedRequest, StoredPart } from "../core/ports.js";
-
-const CHECKSUM_HEADER = "x-amz-checksum-sha256";
+import { S3Presigner } from "./s3-presign.js";
 
 function errName(err: unknown): string {
   if (err && typeof err === "object") {
@@ -64,11 +63,15 @@ export function contentDisposition(fileName: string): string {
 }
 
 export class S3ObjectStore implements ObjectStore {
+  private readonly presigner: S3Presigner;
+
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly presignClient: S3Client = client,
-  ) {}
+  ) {
+    this.presigner = new S3Presigner(presignClient, bucket);
+  }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -99,21 +102,15 @@ export class S3ObjectStore implements ObjectStore {
     part: { partNumber: number; size: number; sha256Base64: string },
     expiresInSeconds: number,
   ): Promise<PresignedRequest> {
-    const command = new UploadPartCommand({
-      Bucket: this.bucket,
-      Key: key,
-      UploadId: uploadId,
-      PartNumber: part.partNumber,
-      ContentLength: part.size,
-      ChecksumSHA256: part.sha256Base64,
-    });
-    // Keep the checksum a signed header (not hoisted into the query) so storage verifies the body against it.
-    const url = await getSignedUrl(this.presignClient, command, {
-      expiresIn: expiresInSeconds,
-      unhoistableHeaders: new Set([CHECKSUM_HEADER]),
-      signableHeaders: new Set(["content-length"]),
-    });
-    return { url, headers: { [CHECKSUM_HEADER]: part.sha256Base64, "content-length": String(part.size) } };
+    return this.presigner.presignPut(
+      {
+        key,
+        query: { "x-id": "UploadPart", partNumber: String(part.partNumber), uploadId },
+        size: part.size,
+        sha256Base64: part.sha256Base64,
+      },
+      expiresInSeconds,
+    );
   }
 
   private toStoredPart(p: NonNullable<ListPartsCommandOutput["Parts"]>[number]): StoredPart {
@@ -221,29 +218,8 @@ export class S3ObjectStore implements ObjectStore {
     object: { size: number; sha256Base64: string; contentType?: string | undefined },
     expiresInSeconds: number,
   ): Promise<PresignedRequest> {
-    const command = new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: key,
-      ContentLength: object.size,
-      ChecksumSHA256: object.sha256Base64,
-      ...(object.contentType !== undefined && { ContentType: object.contentType }),
-    });
-    // As for parts: the checksum stays a signed header (never hoisted into the query, no SDK-added CRC32:
-    // the client is built WHEN_REQUIRED), so storage checks the body against it and answers BadDigest.
-    const signed = ["content-length", ...(object.contentType !== undefined ? ["content-type"] : [])];
-    const url = await getSignedUrl(this.presignClient, command, {
-      expiresIn: expiresInSeconds,
-      unhoistableHeaders: new Set([CHECKSUM_HEADER]),
-      signableHeaders: new Set(signed),
-    });
-    return {
-      url,
-      headers: {
-        [CHECKSUM_HEADER]: object.sha256Base64,
-        "content-length": String(object.size),
-        ...(object.contentType !== undefined && { "content-type": object.contentType }),
-      },
-    };
+    // No SDK-added CRC32 either: the checksum is ours, and storage answers BadDigest on damaged bytes.
+    return this.presigner.presignPut({ key, query: { "x-id": "PutObject" }, ...object }, expiresInSeconds);
   }
 
   async putEmptyObject(key: string, sha256Base64: string): Promise<void> {
