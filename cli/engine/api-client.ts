@@ -35,6 +35,7 @@ import {
   ShareInfo,
   ShareList,
 } from "../../functions/contract/schemas.js";
+import { CallDeadlines } from "./call-deadline.js";
 import { classifyHttp, classifyNetwork, toCliError } from "./classify.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
@@ -48,6 +49,17 @@ export interface ApiClientOptions {
   retry: RetryPolicy;
   onRetry?: (operation: string, info: RetryInfo) => void;
   signal?: AbortSignal | undefined;
+  /**
+   * Learnt per-route deadlines (call-deadline.ts): a call not answered within its route's deadline is
+   * aborted (which destroys its connection: a keep-alive socket dead since a link drop is not reused) and
+   * retried on a fresh one. Default: deadlines capped by timeoutMs.
+   */
+  deadlines?: CallDeadlines;
+}
+
+/** Body sizes by powers of 4 from 1 KiB: 0 (up to 1 KiB), 1 (to 4 KiB), 2 (to 16 KiB)… */
+function sizeClass(bytes: number): number {
+  return bytes <= 1024 ? 0 : Math.ceil(Math.log(bytes / 1024) / Math.log(4));
 }
 
 function queryString(query: Record<string, string | number | undefined>): URLSearchParams {
@@ -58,26 +70,41 @@ function queryString(query: Record<string, string | number | undefined>): URLSea
 
 export class ApiClient {
   private reached = false;
+  private readonly deadlines: CallDeadlines;
 
-  constructor(private readonly opts: ApiClientOptions) {}
+  constructor(private readonly opts: ApiClientOptions) {
+    this.deadlines = opts.deadlines ?? new CallDeadlines({ capMs: opts.timeoutMs });
+  }
 
   get server(): string {
     return this.opts.server;
   }
 
-  private async once<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+  private async once<T>(
+    method: string,
+    path: string,
+    schema: z.ZodType<T>,
+    body: unknown,
+    route: string,
+    attempt: number,
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const json = body === undefined ? null : JSON.stringify(body);
+    // A call of 500 entries takes longer than one of 5: deadlines are learnt per route and body size class.
+    const key = `${route}#${sizeClass(json?.length ?? 0)}`;
+    const deadlineMs = this.deadlines.deadlineMs(key, attempt);
+    const timeout = AbortSignal.timeout(deadlineMs);
     const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
+    const timing = this.deadlines.start(key);
     let res: Response;
     let text: string;
     try {
       res = await fetch(new URL(path, this.opts.server), {
         method,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
+        body: json,
         signal,
         redirect: "manual",
       });
@@ -88,21 +115,22 @@ export class ApiClient {
         classifyNetwork({
           service: "api",
           error: err,
-          timeoutMs: timeout.aborted ? this.opts.timeoutMs : undefined,
+          timeoutMs: timeout.aborted ? deadlineMs : undefined,
           reached: this.reached,
           server: this.opts.server,
         }),
       );
     }
     this.reached = true;
-    let json: unknown;
+    if (res.ok) timing.done();
+    let answer: unknown;
     try {
-      json = text ? JSON.parse(text) : undefined;
+      answer = text ? JSON.parse(text) : undefined;
     } catch {
-      json = undefined;
+      answer = undefined;
     }
     if (res.ok) {
-      const parsed = schema.safeParse(json);
+      const parsed = schema.safeParse(answer);
       if (!parsed.success)
         throw new CliError(
           "BAD_ANSWER",
@@ -111,7 +139,7 @@ export class ApiClient {
         );
       return parsed.data;
     }
-    const error = ErrorBody.safeParse(json);
+    const error = ErrorBody.safeParse(answer);
     throw toCliError(
       classifyHttp({
         service: "api",
@@ -128,7 +156,7 @@ export class ApiClient {
       .split("?")[0]
       ?.replace(/(tr|bt)_[0-9a-z]{26}/, "{id}")
       .replace(/\/parts\/\d+\//, "/parts/{n}/")}`;
-    return withRetries(() => this.once(method, path, schema, body), {
+    return withRetries((attempt) => this.once(method, path, schema, body, operation, attempt + 1), {
       policy: this.opts.retry,
       signal: this.opts.signal,
       onRetry: (info) => this.opts.onRetry?.(operation, info),

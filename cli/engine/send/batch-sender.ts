@@ -3,9 +3,10 @@
  * as a FileTransfer under one Scheduler, with file entries, completions and presigns coalesced so a small
  * file costs two coordinator round trips shared with every other file of the same call:
  *
- *   walk → digest → hash files in parallel (high priority and small files first) → entries to POST /batch
+ *   walk → digest → hash files in parallel (high priority and small files first; small files up to
+ *   INIT_AHEAD ahead of their PUTs) → entries to POST /batch
  *   (the first call, which also finds the batch of an earlier run by digest) and /batch/{id}/files →
- *   put: PUT at once → POST /batch/{id}/complete (coalesced) │ multipart: parts, records, assemble.
+ *   put: PUT when a slot frees → POST /batch/{id}/complete (coalesced, holds no slot) │ multipart: parts, records, assemble.
  *
  * A resumed batch (resumed:true) is listed once: files complete with the same SHA-256 need no call, open
  * ones are named by their transfer id. The batch journal saves re-hashing unchanged files.
@@ -49,6 +50,20 @@ const PROGRESS_EVERY_MS = 250;
  * answered, so a 10,000-file batch (20 calls of 500) keeps the coordinator busy without waiting on it.
  */
 export const CALLS_IN_FLIGHT = 2;
+/**
+ * The init-ahead window: small files hashed and entered but not PUT yet, at most. Entries run this far
+ * ahead of the PUT slots, so an entry call gathers up to MAX_BATCH_CALL_FILES files instead of the few a
+ * PUT slot frees meanwhile: room for the calls in flight, the one gathering, and files queued for the
+ * PUT slots. Their bodies are also bounded by --memory (each holds its lease; beyond it, the window is
+ * smaller).
+ */
+export const INIT_AHEAD = 4 * MAX_BATCH_CALL_FILES;
+/** Entry calls wait for more files while the PUT slots have this many times --transfers files queued. */
+export const RUNWAY_SLOTS = 2;
+/** An entry waits at most this long for a fuller call. */
+export const ENTRY_WAIT_MS = 1_000;
+/** A completion waits at most this long for a fuller call. */
+export const COMPLETE_WAIT_MS = 2_000;
 /** The first call waits at most this long for files still being hashed (once per batch). */
 export const FIRST_CALL_GATHER_MS = 50;
 
@@ -80,6 +95,8 @@ export interface EngineOptions {
   retry: RetryPolicy;
   /** Entry and completion calls in flight at once. */
   callsInFlight?: number;
+  /** Small files hashed and entered ahead of their PUT, at most (default INIT_AHEAD). */
+  initAhead?: number;
 }
 
 export interface BatchResult {
@@ -128,6 +145,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
     transfers: o.transfers,
     hashers: o.hashers,
     memory: o.memoryBudget,
+    ahead: Math.max(o.transfers, o.initAhead ?? INIT_AHEAD),
   });
   deps.onScheduler?.(scheduler);
   const pool = new BufferPool(o.memoryBudget);
@@ -238,6 +256,15 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
       maxInFlight: o.callsInFlight ?? CALLS_IN_FLIGHT,
       // The first call (POST /batch) carries every file whose hash is about to finish, not only the first.
       holdFirst: () => hashingSettles(scheduler, FIRST_CALL_GATHER_MS),
+      // A call of fewer than MAX_BATCH_CALL_FILES leaves only when the PUT slots are about to run out of
+      // files, or no file is being hashed or waiting to be (none will join it soon).
+      ready: () =>
+        scheduler.waiting("put") < RUNWAY_SLOTS * o.transfers ||
+        (scheduler.inFlight("hash") === 0 &&
+          scheduler.waiting("hash") === 0 &&
+          scheduler.waiting("ahead") === 0 &&
+          scheduler.waiting("memory") === 0),
+      maxWaitMs: ENTRY_WAIT_MS,
     },
   );
 
@@ -251,8 +278,18 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
         return a;
       });
     },
-    { maxItems: MAX_BATCH_CALL_FILES, maxInFlight: o.callsInFlight ?? CALLS_IN_FLIGHT },
+    {
+      maxItems: MAX_BATCH_CALL_FILES,
+      maxInFlight: o.callsInFlight ?? CALLS_IN_FLIGHT,
+      // A completion holds nothing, so it may wait for a fuller call, until the PUTs drain.
+      ready: () => scheduler.inFlight("put") === 0 && scheduler.waiting("put") === 0,
+      maxWaitMs: COMPLETE_WAIT_MS,
+    },
   );
+  scheduler.onChange(() => {
+    entries.poke();
+    completions.poke();
+  });
 
   // ---- the files
 

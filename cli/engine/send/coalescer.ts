@@ -1,7 +1,9 @@
 /**
  * "One call in flight, the rest batched": items submitted while a call is on its way wait and go together
- * in the next call, up to a count and a weight (JSON bytes) per call. Nothing waits for a timer: the first
- * item leaves at once, and the round trip it takes is what gathers the next call's items. Used for file
+ * in the next call, up to a count and a weight (JSON bytes) per call. By default nothing waits for a timer:
+ * the first item leaves at once, and the round trip it takes is what gathers the next call's items. With
+ * `ready`, a call of fewer than maxItems leaves only when the caller says more items will not come soon
+ * (or after maxWaitMs), so a steady trickle of items still makes full calls. Used for file
  * entries (POST /batch, /batch/{id}/files), single-PUT completions and a multipart file's presigns.
  */
 export interface CoalescerOptions<I> {
@@ -14,6 +16,13 @@ export interface CoalescerOptions<I> {
   maxInFlight?: number;
   /** The first call waits for this (e.g. the files being hashed right now), so it carries them too. */
   holdFirst?: () => Promise<void>;
+  /**
+   * Whether a call may leave now with fewer than maxItems (default: always). When it says no, items
+   * wait until it says yes on a later `poke()`, the batch is full, or the oldest waited maxWaitMs.
+   */
+  ready?: (queued: number) => boolean;
+  /** With `ready`: the longest an item waits for a fuller call (default 1 s). */
+  maxWaitMs?: number;
 }
 
 interface Pending<I, O> {
@@ -27,6 +36,8 @@ export class Coalescer<I, O> {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private holding: "no" | "yes" | "done" = "no";
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
+  private overdue = false;
   /** Calls made so far (for tests and the benchmark's call counts). */
   calls = 0;
 
@@ -41,6 +52,26 @@ export class Coalescer<I, O> {
       this.queue.push({ item, resolve, reject });
       this.pump();
     });
+  }
+
+  /** Conditions of `ready` changed: a call may leave now. */
+  poke(): void {
+    if (this.queue.length) this.pump();
+  }
+
+  /** Whether a call of fewer than maxItems may leave now. */
+  private mayLeave(): boolean {
+    if (!this.opts.ready || this.queue.length >= this.opts.maxItems || this.overdue) return true;
+    if (this.opts.ready(this.queue.length)) return true;
+    if (!this.waitTimer) {
+      this.waitTimer = setTimeout(() => {
+        this.waitTimer = undefined;
+        this.overdue = true;
+        this.pump();
+      }, this.opts.maxWaitMs ?? 1000);
+      this.waitTimer.unref?.();
+    }
+    return false;
   }
 
   /** Items waiting or on their way. */
@@ -79,8 +110,13 @@ export class Coalescer<I, O> {
       });
       return;
     }
-    while (this.queue.length && this.inFlight < (this.opts.maxInFlight ?? 1)) {
+    while (this.queue.length && this.inFlight < (this.opts.maxInFlight ?? 1) && this.mayLeave()) {
       const batch = this.take();
+      this.overdue = false;
+      if (this.waitTimer && this.queue.length === 0) {
+        clearTimeout(this.waitTimer);
+        this.waitTimer = undefined;
+      }
       this.inFlight++;
       this.calls++;
       let answer: Promise<O[]>;

@@ -127,6 +127,8 @@ export interface FileResult {
 }
 
 const PART_REPEATS = 3;
+/** Whole-file buffers below this are allocated to size, not taken from the 8 MiB-rounded pool. */
+export const SMALL_BODY = 1024 * 1024;
 /** Records no presign call took go in bulk this soon (the dashboard's progress, and a crash, want them). */
 const RECORD_WITHIN_MS = 250;
 /** A URL with less life than this left is not started on (it may wait for a slot meanwhile). */
@@ -161,7 +163,11 @@ export class FileTransfer {
 
   // single
   private body: Buffer | undefined;
+  /** The body's buffer came from the pool (else an exact-size allocation, for a small file). */
+  private bodyPooled = false;
   private bodyLease: Lease | undefined;
+  /** Its place in the init-ahead window, from before hashing to the end of its PUT. */
+  private aheadLease: Lease | undefined;
   private answer: BatchFileAnswer | undefined;
   private putRepeats = 0;
 
@@ -264,6 +270,7 @@ export class FileTransfer {
     } finally {
       if (this.recordTimer) clearTimeout(this.recordTimer);
       this.releaseBody();
+      this.releaseAhead();
       await this.handle?.close();
       this.handle = undefined;
       this.settledResolve();
@@ -292,6 +299,12 @@ export class FileTransfer {
   private async onQueued(): Promise<void> {
     this.checkStop();
     this.known = this.ctx.journal?.lookup(this.file);
+    if (this.kind === "single")
+      this.aheadLease = await this.ctx.scheduler.acquire({
+        slot: "ahead",
+        priority: this.priority,
+        signal: this.ctx.stop,
+      });
     if (!this.known) {
       if (this.kind === "single") await this.holdBody();
       this.hashLease = await this.ctx.scheduler.acquire({
@@ -312,8 +325,22 @@ export class FileTransfer {
     });
   }
 
+  /**
+   * A buffer for the whole file: from the pool (capacities rounded up to 8 MiB, reused) for big ones, an
+   * exact-size allocation below SMALL_BODY — thousands of small files must not each take an 8 MiB buffer.
+   */
+  private bodyBuffer(): Buffer {
+    this.bodyPooled = this.file.size >= SMALL_BODY;
+    return this.bodyPooled ? this.ctx.pool.acquire(this.file.size) : Buffer.allocUnsafe(this.file.size);
+  }
+
+  private releaseAhead(): void {
+    this.aheadLease?.release();
+    this.aheadLease = undefined;
+  }
+
   private releaseBody(): void {
-    if (this.body) this.ctx.pool.release(this.body);
+    if (this.body && this.bodyPooled) this.ctx.pool.release(this.body);
     this.body = undefined;
     this.bodyLease?.release();
     this.bodyLease = undefined;
@@ -329,11 +356,7 @@ export class FileTransfer {
         // A resume: the first parts are likely stored already, so none are hashed for the init answer.
         this.sha256 = this.known.sha256;
       } else if (this.kind === "single") {
-        this.body = await this.ctx.files.readWhole(
-          this.file.local,
-          this.file.size,
-          this.ctx.pool.acquire(this.file.size),
-        );
+        this.body = await this.ctx.files.readWhole(this.file.local, this.file.size, this.bodyBuffer());
         this.sha256 = sha256Hex(this.body);
       } else {
         const r = await this.ctx.files.hash(
@@ -399,6 +422,7 @@ export class FileTransfer {
   private async onWaitingDuplicate(): Promise<void> {
     // The first one will most likely make this one a dedupe: its bytes need not wait in memory.
     this.releaseBody();
+    this.releaseAhead();
     const stop = this.ctx.stop;
     await new Promise<void>((resolve, reject) => {
       const onStop = () => reject(this.ctx.fatal() ?? interrupted());
@@ -508,11 +532,7 @@ export class FileTransfer {
     if (a?.action !== "put") throw new Error("single send without a PUT answer");
     if (!this.body) {
       await this.holdBody();
-      this.body = await this.ctx.files.readWhole(
-        this.file.local,
-        this.file.size,
-        this.ctx.pool.acquire(this.file.size),
-      );
+      this.body = await this.ctx.files.readWhole(this.file.local, this.file.size, this.bodyBuffer());
       if (sha256Hex(this.body) !== this.sha256) throw changedError(this.file.shown);
     }
     if (Date.parse(a.put.expiresAt) <= Date.now() && this.putRepeats < PART_REPEATS) {
@@ -571,6 +591,7 @@ export class FileTransfer {
       return;
     }
     this.releaseBody();
+    this.releaseAhead();
     this.bytesStored = this.file.size;
     await this.checkUnchanged();
     this.enter("finishing");
@@ -599,6 +620,8 @@ export class FileTransfer {
   // ---- finishing, single PUT
 
   private async onFinishingSingle(): Promise<void> {
+    // A completion holds no slot: the window takes the next file while this one waits for its call.
+    this.releaseAhead();
     this.checkStop();
     const r = await this.ctx.complete(this.transferId);
     if (r.status === "complete") {

@@ -1,7 +1,8 @@
 /**
  * The send scheduler owns what files compete for: connection slots for multipart parts (AIMD on goodput,
  * at most --concurrency), slots for single-PUT files (at most --transfers: each small PUT costs a round
- * trip, so many go at once), slots for hashing reads, and the memory budget for bytes held between read
+ * trip, so many go at once), slots for hashing reads, the init-ahead window (small files hashed and
+ * entered but not PUT yet), and the memory budget for bytes held between read
  * and PUT (--memory; one request larger than the budget alone is let through when nothing else is held).
  *
  * Waiters queue per resource and priority; when a resource frees, the class with the smallest
@@ -12,9 +13,9 @@ import type { Priority } from "../../../functions/contract/schemas.js";
 import { PRIORITY_WEIGHT } from "../bandwidth.js";
 import { ConcurrencyController } from "../concurrency.js";
 
-export type Slot = "hash" | "part" | "put";
+export type Slot = "hash" | "part" | "put" | "ahead";
 type Key = Slot | "memory";
-const KEYS: readonly Key[] = ["hash", "part", "put", "memory"];
+const KEYS: readonly Key[] = ["ahead", "hash", "part", "put", "memory"];
 const CLASSES: readonly Priority[] = ["high", "normal", "low"];
 
 export interface SchedulerOptions {
@@ -24,6 +25,11 @@ export interface SchedulerOptions {
   transfers: number;
   /** Files hashed (read) at once. */
   hashers: number;
+  /**
+   * Single-PUT files between their hashing and the end of their PUT, at most (the init-ahead window):
+   * their entries go out well before a PUT slot frees, so entry calls carry many files. Default: no cap.
+   */
+  ahead?: number;
   /** Bytes held in part and file buffers at once, at most. */
   memory: number;
   /** Start AIMD here (default min(4, concurrency)). */
@@ -55,10 +61,10 @@ export class Scheduler {
   readonly aimd: ConcurrencyController;
   private readonly queues = new Map<Key, Map<Priority, Waiter[]>>();
   private readonly held = new Map<Key, Map<Priority, number>>();
-  private readonly inUse = { hash: 0, part: 0, put: 0 };
+  private readonly inUse = { hash: 0, part: 0, put: 0, ahead: 0 };
   private memoryInUse = 0;
   /** Highest values seen, for tests and diagnostics. */
-  readonly peak = { hash: 0, part: 0, put: 0, memory: 0 };
+  readonly peak = { hash: 0, part: 0, put: 0, ahead: 0, memory: 0 };
 
   constructor(private readonly opts: SchedulerOptions) {
     this.aimd = new ConcurrencyController({
@@ -81,7 +87,20 @@ export class Scheduler {
   inFlight(slot: Slot): number {
     return this.inUse[slot];
   }
+  /** Requests waiting for a slot (or, "memory", for bytes alone). */
+  waiting(key: Slot | "memory"): number {
+    let n = 0;
+    for (const q of this.queues.get(key)?.values() ?? []) n += q.length;
+    return n;
+  }
+
+  private readonly listeners: (() => void)[] = [];
+  /** Called after grants and releases have been settled (the coalescers look at the pipeline then). */
+  onChange(cb: () => void): void {
+    this.listeners.push(cb);
+  }
   limit(slot: Slot): number {
+    if (slot === "ahead") return this.opts.ahead ?? Number.POSITIVE_INFINITY;
     return slot === "part" ? this.aimd.limit : slot === "put" ? this.opts.transfers : this.opts.hashers;
   }
 
@@ -189,6 +208,7 @@ export class Scheduler {
         }
       }
     }
+    for (const cb of this.listeners) cb();
   }
 
   private grant(key: Key, w: Waiter): void {
