@@ -228,20 +228,21 @@ export class DynamoBatchRepo implements BatchRepo {
     return { items, cursor: encodeCursor({ t: last.PK.slice(2) }) };
   }
 
-  async detachFromBatch(transferId: string, now: string): Promise<void> {
+  async detachFromBatch(transferId: string, now: string): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { PK: tPk(transferId), SK: META },
           UpdateExpression: "SET updatedAt = :now REMOVE batchPk, batchSk",
-          ConditionExpression: "attribute_exists(PK)",
+          ConditionExpression: "attribute_exists(batchPk)",
           ExpressionAttributeValues: { ":now": now },
         }),
       );
+      return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return;
-      dbError(err);
+      if (err instanceof ConditionalCheckFailedException) return false;
+      return dbError(err);
     }
   }
 

@@ -331,9 +331,10 @@ async function supersede(ctx: BatchContext, pending: readonly Pending[], counts:
   const old = pending.flatMap((p) => (p.decided.supersedes ? [p.decided.supersedes] : []));
   await mapLimit(old, CHECK_PARALLEL, async (t) => {
     if (t.status !== "complete" && t.status !== "aborted") await abortUnfinished(ctx, t.id);
-    await ctx.batches.detachFromBatch(t.id, now);
-    if (t.status === "complete") {
-      // The batch counted it; the entry that replaces it will be counted when it completes.
+    const detached = await ctx.batches.detachFromBatch(t.id, now);
+    if (detached && t.status === "complete") {
+      // The batch counted it; the entry that replaces it will be counted when it completes (a call sent
+      // again finds it taken out already, so it is not taken off twice).
       counts.filesComplete = (counts.filesComplete ?? 0) - 1;
       counts.bytesComplete = (counts.bytesComplete ?? 0) - t.size;
     }

@@ -297,8 +297,11 @@ export interface BatchRepo {
    * entry of its content unless one exists (the first stored copy wins). The ids that really moved.
    */
   completeTransfers(ts: readonly TransferRecord[], now: string): Promise<Set<string>>;
-  /** Takes a transfer out of its batch's listing (a newer transfer of that path replaces it). */
-  detachFromBatch(transferId: string, now: string): Promise<void>;
+  /**
+   * Takes a transfer out of its batch's listing (a newer transfer of that path replaces it); whether it
+   * was listed (false: gone, or taken out already).
+   */
+  detachFromBatch(transferId: string, now: string): Promise<boolean>;
   /**
    * Adds to the counters; an open batch whose filesComplete reaches fileCount becomes complete.
    * Undefined if the batch does not exist.

@@ -127,4 +127,23 @@ describe("a files call sent twice (the first answer lost)", () => {
     const listed = await mustOk(api.get(`/api/batches/${id}/files`));
     expect(listed.items.map((t: { id: string }) => t.id)).toEqual([second.transferId]);
   });
+
+  it("an entry replacing a complete file (changed since) counts once when its call is sent again", async () => {
+    const before = file("ch/file.bin", 600);
+    const run1 = await sendBatch(api, [before]);
+    const old = run1.created.files[0].transferId as string;
+    const after = file("ch/file.bin", 600); // same path and size: same manifest, other content
+    const body = { ...createRequest([after]), files: [entry(after, { resumeId: old })] };
+    const first = (await mustOk(api.post("/batch", body))).files[0];
+    const second = (await mustOk(api.post("/batch", body))).files[0];
+    expect(second).toMatchObject({ action: "put", transferId: first.transferId });
+    expect(second.transferId).not.toBe(old);
+    expect((await putFile(second as PutAnswer, after.data)).status).toBe(200);
+    const done = await mustOk(
+      api.post(`/batch/${run1.created.batchId}/complete`, { files: [{ transferId: second.transferId }] }),
+    );
+    expect(done.batch).toMatchObject({ status: "complete", filesComplete: 1, bytesComplete: 600 });
+    const listed = await mustOk(api.get(`/api/batches/${run1.created.batchId}/files`));
+    expect(listed.items.map((t: { id: string }) => t.id)).toEqual([second.transferId]);
+  });
 });
