@@ -23,7 +23,8 @@ import type {
   StoredObjectRecord,
   TransferRecord,
 } from "../core/ports.js";
-import { DynamoBulk, dbError, sleep, strip } from "./dynamo-bulk.js";
+import { DynamoBulk } from "./dynamo-bulk.js";
+import { dbError, sleep, strip } from "./dynamo-items.js";
 import { INDEX_BY_BATCH, INDEX_BY_CREATED, INDEX_BY_STATUS } from "./dynamo-table.js";
 
 const bPk = (id: string) => `B#${id}`;

@@ -18,6 +18,7 @@ import {
 import { AppError } from "../core/errors.js";
 import { mapLimit } from "../core/map-limit.js";
 import { type StoredObjectRecord, storedObjectKey, type TransferRecord } from "../core/ports.js";
+import { dbError, sleep, strip } from "./dynamo-items.js";
 import { transferItem } from "./dynamo-repo.js";
 
 const tPk = (id: string) => `T#${id}`;
@@ -28,38 +29,6 @@ const TRANSACTION_ITEMS = 100;
 /** Bulk requests in flight at once for one call. */
 const PARALLEL_REQUESTS = 8;
 
-/** The attributes transferItem and batch items add for the table's keys and indexes. */
-const INTERNAL_ATTRS = [
-  "PK",
-  "SK",
-  "type",
-  "listPk",
-  "listSk",
-  "statusPk",
-  "openKey",
-  "batchPk",
-  "batchSk",
-  "ttl",
-];
-
-export function strip<T>(item: Record<string, unknown>): T {
-  const out: Record<string, unknown> = { ...item };
-  for (const k of INTERNAL_ATTRS) delete out[k];
-  return out as T;
-}
-
-/** Translates SDK failures at the edge: the core sees AppErrors only. */
-export function dbError(err: unknown): never {
-  if (err instanceof AppError) throw err;
-  const name = err instanceof Error ? err.name : "";
-  if (name === "ResourceNotFoundException")
-    throw new AppError("DATABASE_UNAVAILABLE", "The transfers table does not exist; is the stack set up?");
-  if (name === "ValidationException")
-    throw new AppError("INVALID_INPUT", "The request could not be served as given.");
-  throw new AppError("DATABASE_UNAVAILABLE", "The database did not answer; try again shortly.");
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const chunks = <T>(xs: readonly T[], n: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
 

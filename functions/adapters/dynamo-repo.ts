@@ -35,6 +35,7 @@ import type {
   TransferRecord,
   TransferRepo,
 } from "../core/ports.js";
+import { dbError, sleep, strip } from "./dynamo-items.js";
 import { batchSortKey, INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN } from "./dynamo-table.js";
 
 const tPk = (id: string) => `T#${id}`;
@@ -48,19 +49,6 @@ const shaPk = (sha256: string, size: number) => `SHA#${sha256}#${size}`;
 export const STATS_SHARDS = 16;
 const STATS_PK = "STATS";
 const statsShardKey = () => ({ PK: STATS_PK, SK: `TOTALS#${randomInt(STATS_SHARDS)}` });
-
-const INTERNAL_ATTRS = [
-  "PK",
-  "SK",
-  "type",
-  "listPk",
-  "listSk",
-  "statusPk",
-  "openKey",
-  "batchPk",
-  "batchSk",
-  "ttl",
-] as const;
 
 /**
  * A transfer's META item: the one shape every writer of transfers uses (this repo, the batch repo's
@@ -83,25 +71,6 @@ export function transferItem(t: TransferRecord): Record<string, unknown> {
       }),
   };
 }
-
-function strip<T>(item: Record<string, unknown>): T {
-  const out: Record<string, unknown> = { ...item };
-  for (const k of INTERNAL_ATTRS) delete out[k];
-  return out as T;
-}
-
-/** Translates SDK failures at the edge: the core sees AppErrors only. */
-function dbError(err: unknown): never {
-  if (err instanceof AppError) throw err;
-  const name = err instanceof Error ? err.name : "";
-  if (name === "ResourceNotFoundException")
-    throw new AppError("DATABASE_UNAVAILABLE", "The transfers table does not exist; is the stack set up?");
-  if (name === "ValidationException")
-    throw new AppError("INVALID_INPUT", "The request could not be served as given.");
-  throw new AppError("DATABASE_UNAVAILABLE", "The database did not answer; try again shortly.");
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function reasons(err: unknown): { Code?: string | undefined; Item?: Record<string, unknown> | undefined }[] {
   return err instanceof TransactionCanceledException
