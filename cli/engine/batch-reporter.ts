@@ -16,12 +16,17 @@ export function batchReporter(opts: {
   const err = opts.err ?? process.stderr;
   let files = 0;
   let retries = 0;
+  // Bytes of files received whole: the bar ends there even when the last progress event came earlier.
+  let doneBytes = 0;
+  let shown = 0;
+  let last: Record<string, string> | undefined;
   let bar: cliProgress.SingleBar | undefined;
   let lastPlain = performance.now();
   const note = (line: string) => err.write(`${line}\n`);
   const sink: EventSink = (e: SendEvent) => {
     if (e.type === "done") {
       files++;
+      doneBytes += e.size;
       if (opts.verbose) note(`${e.file}  ${e.transferId}  sha256 ${e.sha256}`);
     } else if (e.type === "retry") {
       retries++;
@@ -35,6 +40,8 @@ export function batchReporter(opts: {
         etaH: formatDuration(e.etaSeconds),
         note: `${files} files${retries ? `, ${retries} retries` : ""}`,
       };
+      last = payload;
+      shown = Math.max(e.bytesDone, doneBytes);
       if (opts.tty) {
         if (!bar) {
           bar = new cliProgress.SingleBar(
@@ -46,8 +53,8 @@ export function batchReporter(opts: {
             },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(Math.max(1, e.size), e.bytesDone, payload);
-        } else bar.update(e.bytesDone, payload);
+          bar.start(Math.max(1, e.size), shown, payload);
+        } else bar.update(shown, payload);
       } else if (performance.now() - lastPlain > 10_000) {
         lastPlain = performance.now();
         err.write(
@@ -56,5 +63,10 @@ export function batchReporter(opts: {
       }
     }
   };
-  return { sink, stop: () => bar?.stop() };
+  const stop = () => {
+    if (bar && last && doneBytes > shown)
+      bar.update(doneBytes, { ...last, doneH: formatBytes(doneBytes), note: `${files} files` });
+    bar?.stop();
+  };
+  return { sink, stop };
 }
