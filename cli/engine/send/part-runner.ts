@@ -1,0 +1,440 @@
+/**
+ * The multipart part pipeline of one file: which parts to send (the first parts hashed with the file, the
+ * missing ranges, the rest planned as it goes), runners that read and hash parts ahead (within the memory
+ * budget), get their URLs ahead (the first from the init answer, the rest coalesced into presign calls) and
+ * PUT when the scheduler grants a slot; and the part records, carried on the next presign call, sent in
+ * bulk soon after, or handed to the assemble call. Resume: parts storage holds that nobody recorded are
+ * read back and adopted instead of sent again (`carve`).
+ */
+import {
+  MAX_INIT_PARTS,
+  MAX_PARTS,
+  MAX_PRESIGN_BATCH,
+  MAX_RECORD_BATCH,
+} from "../../../functions/contract/limits.js";
+import type {
+  MissingRange,
+  PartRecordSpec,
+  PartSpec,
+  PresignedPart,
+  UnrecordedPart,
+} from "../../../functions/contract/schemas.js";
+import { CliError, EXIT } from "../errors.js";
+import { changedError, sha256Hex } from "../file-io.js";
+import { PartPlanner, type PlannedPart, splitGap } from "../planner.js";
+import { withRetries } from "../retry.js";
+import { Coalescer } from "./coalescer.js";
+import type { SendHost } from "./file-transfer.js";
+import type { OpenFile } from "./local-files.js";
+
+/** Records no presign call took go in bulk this soon (the dashboard's progress, and a crash, want them). */
+const RECORD_WITHIN_MS = 250;
+/** A URL with less life than this left is not started on (it may wait for a slot meanwhile). */
+const URL_MARGIN_MS = 2_000;
+
+export interface PendingRecord {
+  spec: PartRecordSpec;
+  seconds: number;
+  attempt: number;
+}
+
+export class PartRunner {
+  planner: PartPlanner | undefined;
+  firstParts: PartSpec[] = [];
+  /** Parts stored that the server has not recorded yet. */
+  unsent: PendingRecord[] = [];
+  /** The bulk record call on its way, if any. */
+  recording: Promise<void> | undefined;
+  private queue: PlannedPart[] = [];
+  private tail: { offset: number; next: number } | undefined;
+  private readonly urls = new Map<number, PresignedPart>();
+  private handle: OpenFile | undefined;
+  private presigner: Coalescer<PartSpec, PresignedPart> | undefined;
+  private partFailure: unknown;
+  private recordTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly host: SendHost) {}
+
+  /** Anything left to send. */
+  get hasWork(): boolean {
+    return this.queue.length > 0 || this.tail !== undefined;
+  }
+
+  planFirstParts(initParts: number): void {
+    const { file, ctx } = this.host;
+    this.planner = new PartPlanner({
+      fileSize: file.size,
+      initial: ctx.opts.partSize,
+      adaptive: ctx.opts.adaptive,
+      ...(ctx.opts.maxPartSize !== undefined && { ceiling: ctx.opts.maxPartSize }),
+    });
+    const count = Math.min(MAX_INIT_PARTS, initParts);
+    this.firstParts = [];
+    for (let offset = 0, n = 1; offset < file.size && this.firstParts.length < count; n++) {
+      const p = this.planner.next(offset, n);
+      this.firstParts.push({ ...p, sha256: "" });
+      offset = p.offset + p.size;
+    }
+  }
+
+  /** URLs that came with the init answer. */
+  addUrls(presigned: readonly PresignedPart[]): void {
+    for (const p of presigned) this.urls.set(p.partNumber, p);
+  }
+
+  private async openFile(): Promise<OpenFile> {
+    this.handle ??= await this.host.ctx.files.open(this.host.file.local);
+    return this.handle;
+  }
+
+  /** Stops the record timer (the file has ended). */
+  stopTimer(): void {
+    if (this.recordTimer) clearTimeout(this.recordTimer);
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+
+  planGaps(gaps: readonly MissingRange[]): void {
+    const size = this.host.file.size;
+    const planner = this.planner as PartPlanner;
+    this.queue = [];
+    this.tail = undefined;
+    for (const gap of gaps) {
+      if (gap.size === 0) continue;
+      const endsFile = gap.offset + gap.size === size && gap.lastPart === MAX_PARTS;
+      if (endsFile && gap.offset === 0 && gap.firstPart === 1 && this.firstParts.length) {
+        // A new upload: the parts hashed with the file first (their URLs came with the answer), then the rest.
+        this.queue.push(
+          ...this.firstParts.map(({ partNumber, offset, size }) => ({ partNumber, offset, size })),
+        );
+        const last = this.firstParts[this.firstParts.length - 1] as PartSpec;
+        const end = last.offset + last.size;
+        if (end < size) this.tail = { offset: end, next: last.partNumber + 1 };
+      } else if (endsFile) this.tail = { offset: gap.offset, next: gap.firstPart };
+      else this.queue.push(...splitGap(gap, size, planner.current));
+    }
+  }
+
+  /**
+   * Parts storage holds that nobody recorded (a crash between PUT and record): each is read back at its
+   * offset and, if its SHA-256 matches, recorded instead of sent again; its bytes leave the missing ranges.
+   */
+  async adoptUnrecorded(unrecorded: readonly UnrecordedPart[], gaps: readonly MissingRange[]) {
+    const { file, ctx } = this.host;
+    let out = [...gaps];
+    const h = await this.openFile();
+    for (const u of unrecorded) {
+      if (u.offset + u.size > file.size) continue;
+      const lease = await ctx.scheduler.acquire({
+        bytes: u.size,
+        priority: this.host.priority,
+        signal: ctx.stop,
+      });
+      const buf = ctx.pool.acquire(u.size);
+      let same = false;
+      try {
+        same = sha256Hex(await h.read(u.offset, u.size, buf)) === u.sha256;
+      } finally {
+        ctx.pool.release(buf);
+        lease.release();
+      }
+      if (!same) continue;
+      const carved = carve(out, u, file.size);
+      if (!carved) continue;
+      out = carved;
+      this.unsent.push({
+        spec: { partNumber: u.partNumber, offset: u.offset, size: u.size, sha256: u.sha256, etag: u.etag },
+        seconds: 0,
+        attempt: 0,
+      });
+      this.host.stored(u.size);
+    }
+    return out;
+  }
+
+  private takePart(): PlannedPart | undefined {
+    const queued = this.queue.shift();
+    if (queued) return queued;
+    if (!this.tail) return undefined;
+    const part = (this.planner as PartPlanner).next(this.tail.offset, this.tail.next);
+    const end = part.offset + part.size;
+    this.tail = end >= this.host.file.size ? undefined : { offset: end, next: part.partNumber + 1 };
+    return part;
+  }
+
+  /** Sends what is left with `lookahead` runners; rejects with the first part's failure. */
+  async send(): Promise<void> {
+    const { ctx } = this.host;
+    await this.openFile();
+    this.partFailure = undefined;
+    this.presigner ??= new Coalescer<PartSpec, PresignedPart>(
+      async (parts) => {
+        const done = this.unsent.splice(0, MAX_RECORD_BATCH);
+        try {
+          const r = await ctx.transport.presign(
+            this.host.transferId,
+            parts,
+            done.map((d) => d.spec),
+            this.host.report(),
+          );
+          this.acknowledge(done);
+          const byNumber = new Map(r.parts.map((p) => [p.partNumber, p]));
+          return parts.map((p) => {
+            const url = byNumber.get(p.partNumber);
+            if (!url)
+              throw new CliError(
+                "BAD_ANSWER",
+                `The server presigned no URL for part ${p.partNumber}`,
+                EXIT.UNEXPECTED,
+              );
+            return url;
+          });
+        } catch (err) {
+          this.unsent.unshift(...done);
+          throw err;
+        }
+      },
+      { maxItems: MAX_PRESIGN_BATCH },
+    );
+    const runners = Math.max(1, ctx.opts.lookahead);
+    ctx.scheduler.activate(this.host.priority, true);
+    try {
+      await Promise.all(Array.from({ length: runners }, () => this.partRunner()));
+    } finally {
+      ctx.scheduler.activate(this.host.priority, false);
+    }
+    await this.recording;
+    if (this.partFailure !== undefined) throw this.partFailure;
+  }
+
+  private async partRunner(): Promise<void> {
+    for (;;) {
+      if (this.partFailure !== undefined || this.host.ctx.stop.aborted) return;
+      const part = this.takePart();
+      if (!part) return;
+      try {
+        await this.sendPart(part);
+      } catch (err) {
+        if (this.host.ctx.stop.aborted && !(err instanceof CliError && err.code !== "INTERRUPTED")) return;
+        if (this.partFailure === undefined) {
+          this.partFailure = err;
+          // The file fails: its other parts in flight stop too.
+          this.host.abortFile(err);
+        }
+        return;
+      }
+    }
+  }
+
+  private async sendPart(part: PlannedPart): Promise<void> {
+    const host = this.host;
+    const { ctx } = host;
+    const sched = ctx.scheduler;
+    const memory = await sched.acquire({ bytes: part.size, priority: host.priority, signal: ctx.stop });
+    const buf = ctx.pool.acquire(part.size);
+    try {
+      const h = await this.openFile();
+      const body = await h.read(part.offset, part.size, buf);
+      const sha256 = sha256Hex(body);
+      const planned = this.firstParts.find((p) => p.partNumber === part.partNumber);
+      if (
+        planned &&
+        planned.offset === part.offset &&
+        planned.size === part.size &&
+        planned.sha256 !== sha256
+      )
+        throw changedError(host.file.shown);
+      const spec: PartSpec = { ...part, sha256 };
+      let url: PresignedPart | undefined = this.urls.get(part.partNumber);
+      this.urls.delete(part.partNumber);
+      if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS || (url && !sameSpec(planned, spec)))
+        url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
+      const slot = await sched.acquire({ slot: "part", priority: host.priority, signal: ctx.stop });
+      let attempt = 0;
+      let seconds = 0;
+      let etag: string;
+      try {
+        ({ etag } = await withRetries(
+          async () => {
+            attempt++;
+            if (!url) url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
+            const current = url;
+            host.inFlightWritten.set(part.partNumber, 0);
+            const t0 = performance.now();
+            try {
+              const r = await ctx.transport.put({
+                url: current.url,
+                headers: current.headers,
+                body,
+                flow: host.file.shown,
+                signal: host.signal,
+                onBytes: (n) => {
+                  host.sent(n);
+                  host.inFlightWritten.set(
+                    part.partNumber,
+                    (host.inFlightWritten.get(part.partNumber) ?? 0) + n,
+                  );
+                },
+              });
+              seconds = (performance.now() - t0) / 1000;
+              return r;
+            } catch (err) {
+              if (err instanceof CliError && err.code === "URL_EXPIRED") url = undefined;
+              else if (err instanceof CliError) {
+                this.planner?.onFailure();
+                sched.onPartFailure();
+              }
+              throw err;
+            } finally {
+              host.inFlightWritten.delete(part.partNumber);
+            }
+          },
+          {
+            policy: ctx.opts.retry,
+            signal: host.signal,
+            onRetry: (info) => host.onRetry(info, "PUT part", part.partNumber),
+          },
+        ));
+      } finally {
+        slot.release();
+      }
+      this.planner?.onSuccess(part.size, seconds);
+      sched.onPartSuccess(part.size);
+      host.stored(part.size);
+      this.unsent.push({ spec: { ...spec, etag }, seconds, attempt });
+      // Records ride on the next presign call, or the assemble call; within a second in bulk at the latest.
+      this.recordSoon();
+    } finally {
+      ctx.pool.release(buf);
+      memory.release();
+    }
+  }
+
+  private recordSoon(): void {
+    if (this.recordTimer) return;
+    this.recordTimer = setTimeout(() => {
+      this.recordTimer = undefined;
+      this.kickRecords();
+    }, RECORD_WITHIN_MS);
+    this.recordTimer.unref?.();
+  }
+
+  /** Records go in bulk whenever no record call is on its way (presign calls also carry them). */
+  private kickRecords(): void {
+    if (this.recordTimer) clearTimeout(this.recordTimer);
+    this.recordTimer = undefined;
+    if (this.recording || this.unsent.length === 0) return;
+    const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
+    this.recording = this.host.ctx.transport
+      .recordParts(
+        this.host.transferId,
+        batch.map((b) => b.spec),
+        this.host.report(),
+      )
+      .then(
+        () => this.acknowledge(batch),
+        () => {
+          // Kept for the next presign or the assemble call, which surface a lasting failure.
+          this.unsent.unshift(...batch);
+        },
+      )
+      .finally(() => {
+        this.recording = undefined;
+      });
+  }
+
+  /** Before stopping: whatever storage holds that the server has not heard of yet (best effort). */
+  async recordNow(): Promise<void> {
+    await this.recording;
+    while (this.unsent.length) {
+      const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
+      try {
+        await this.host.ctx.transport.recordParts(
+          this.host.transferId,
+          batch.map((b) => b.spec),
+          this.host.report(),
+        );
+        this.acknowledge(batch);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Before assembling: records beyond what one assemble call carries go in bulk; the rest is returned. */
+  async recordAllButLast(): Promise<PendingRecord[]> {
+    while (this.unsent.length > MAX_RECORD_BATCH) {
+      const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
+      await this.host.ctx.transport.recordParts(
+        this.host.transferId,
+        batch.map((b) => b.spec),
+        this.host.report(),
+      );
+      this.acknowledge(batch);
+    }
+    return this.unsent.splice(0);
+  }
+
+  /** The server has recorded these parts: they are reported as sent. */
+  acknowledge(records: PendingRecord[]): void {
+    const { ctx, file } = this.host;
+    for (const r of records)
+      if (r.attempt > 0)
+        ctx.emit({
+          type: "part",
+          file: file.shown,
+          transferId: this.host.transferId,
+          partNumber: r.spec.partNumber,
+          offset: r.spec.offset,
+          size: r.spec.size,
+          sha256: r.spec.sha256,
+          seconds: r.seconds,
+          attempt: r.attempt,
+        });
+  }
+}
+
+const sameSpec = (a: PartSpec | undefined, b: PartSpec) =>
+  a !== undefined && a.offset === b.offset && a.size === b.size && a.sha256 === b.sha256;
+
+/**
+ * The missing ranges without the bytes of `part` (held by storage). Undefined when the part does not sit
+ * inside one range, or when cutting it out would leave a hole no legal part can fill (under 5 MiB and not
+ * at the end of the file): then it is simply sent again.
+ */
+export function carve(
+  gaps: readonly MissingRange[],
+  part: { partNumber: number; offset: number; size: number },
+  fileSize: number,
+): MissingRange[] | undefined {
+  const i = gaps.findIndex(
+    (g) =>
+      part.offset >= g.offset &&
+      part.offset + part.size <= g.offset + g.size &&
+      part.partNumber >= g.firstPart &&
+      part.partNumber <= g.lastPart,
+  );
+  if (i < 0) return undefined;
+  const g = gaps[i] as MissingRange;
+  const before: MissingRange = {
+    offset: g.offset,
+    size: part.offset - g.offset,
+    firstPart: g.firstPart,
+    lastPart: part.partNumber - 1,
+  };
+  const afterOffset = part.offset + part.size;
+  const after: MissingRange = {
+    offset: afterOffset,
+    size: g.offset + g.size - afterOffset,
+    firstPart: part.partNumber + 1,
+    lastPart: g.lastPart,
+  };
+  const fillable = (r: MissingRange) =>
+    r.size === 0 ||
+    (r.lastPart >= r.firstPart && (r.offset + r.size === fileSize || r.size >= 5 * 1024 * 1024));
+  if (!fillable(before) || !fillable(after)) return undefined;
+  return [...gaps.slice(0, i), ...[before, after].filter((r) => r.size > 0), ...gaps.slice(i + 1)];
+}
