@@ -38,6 +38,7 @@ const SIZES: Record<ProfileName, number[]> = {
   mobile: [2, 12, 24],
   flaky: [6, 24, 64],
   hostile: [6, 24, 64],
+  "long-fat": [6, 24, 64],
 };
 
 const { values } = parseArgs({

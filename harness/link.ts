@@ -13,7 +13,7 @@
  */
 import { type Fault, type FaultProxy, type FaultRule, startFaultProxy } from "./fault-proxy.js";
 import { createNetNamespace, kernelShapingAvailable, type NetNamespace } from "./netns.js";
-import { type LinkProfile, seededRandom } from "./profiles.js";
+import { eventSchedule, type LinkEvent, type LinkProfile, seededRandom } from "./profiles.js";
 
 export type LinkMode = "kernel" | "proxy";
 
@@ -65,6 +65,11 @@ export interface Link {
    * Waits for an event still in progress to end first.
    */
   restartEvents(): Promise<void>;
+  /**
+   * The events each `restartEvents()` replays, as offsets from it, up to `horizonMs` (empty when timed
+   * events are off): what a benchmark subtracts as dark time from a run's elapsed time.
+   */
+  schedule(horizonMs: number): LinkEvent[];
   /** Go dark for `ms` (resolves when the link is back). */
   outage(ms: number): Promise<void>;
   /** Go dark for `darkMs` and lose every open connection, as a mobile handover does. */
@@ -95,8 +100,6 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
   }
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const random = seededRandom(seed);
-  /** The timed events' own generator, reset by restartEvents(). */
-  let eventRandom = seededRandom(seed ^ 0x5eed);
   let ns: NetNamespace | undefined;
   const proxies: FaultProxy[] = [];
   try {
@@ -165,36 +168,43 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
     };
 
     let generation = 0;
-    let firing: Promise<void> | undefined;
-    const schedule = (every: number, fire: () => Promise<void>) => {
-      const mine = generation;
-      const arm = () => {
-        const t = setTimeout(
-          () => {
-            timers.delete(t);
-            if (closed || mine !== generation) return;
-            firing = fire().finally(() => {
-              firing = undefined;
-              if (!closed && mine === generation) arm();
-            });
-          },
-          every * (0.5 + eventRandom()),
-        );
-        t.unref();
-        timers.add(t);
-      };
-      arm();
-    };
-
+    /** Events still running (restartEvents waits for them). */
+    const firing = new Set<Promise<void>>();
+    /** Replays the profile's schedule (profiles.ts `eventSchedule`) from now, at its offsets from now. */
     const armEvents = () => {
       generation++;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      eventRandom = seededRandom(seed ^ 0x5eed);
       if (opts.timedEvents === false) return;
-      const { outages: o, drops: d } = profile;
-      if (o) schedule(o.everyMs, () => outage(o.outageMs));
-      if (d) schedule(d.everyMs, () => drop(d.darkMs));
+      const mine = generation;
+      const started = performance.now();
+      // The schedule is a prefix of any longer one: drawn an hour at a time, as the run goes on.
+      let horizon = 3_600_000;
+      let events = eventSchedule(profile, seed, horizon);
+      let next = 0;
+      const armNext = () => {
+        if (next >= events.length && events.length > 0) {
+          horizon *= 2;
+          events = eventSchedule(profile, seed, horizon);
+        }
+        const e = events[next++];
+        if (e === undefined) return;
+        const t = setTimeout(
+          () => {
+            timers.delete(t);
+            if (closed || mine !== generation) return;
+            const run = (e.kind === "outage" ? outage(e.darkMs) : drop(e.darkMs)).finally(() => {
+              firing.delete(run);
+            });
+            firing.add(run);
+            armNext();
+          },
+          Math.max(0, started + e.atMs - performance.now()),
+        );
+        t.unref();
+        timers.add(t);
+      };
+      armNext();
     };
     const apply = async (p: LinkProfile) => {
       profile = p;
@@ -225,10 +235,13 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
       command: (argv) => [...(ns?.execPrefix ?? []), ...argv],
       setProfile: apply,
       async restartEvents() {
-        generation++; // no event re-arms itself from here on
-        await firing;
+        generation++; // no event arms the next one from here on
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        await Promise.all([...firing]);
         armEvents();
       },
+      schedule: (horizonMs) => (opts.timedEvents === false ? [] : eventSchedule(profile, seed, horizonMs)),
       addStorageRule: (rule) => s3.addRule(rule),
       outage,
       drop,

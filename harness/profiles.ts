@@ -6,9 +6,13 @@
  * Latency is added per HTTP request (this kernel has no netem): one round trip before each request is
  * forwarded, plus jitter. Resets and byte flips hit storage traffic only: the API is served over TLS in
  * any real deployment, where a flipped byte becomes a failed TLS record, i.e. a reset, not wrong data.
+ *
+ * Outages and drops follow a schedule drawn from the seed (`eventSchedule`): the link replays it from
+ * each `restartEvents()`, and a benchmark computes from the same function how long the link was dark
+ * during a run (`darkMsWithin`), so every tool meets the same events at the same offsets from its start.
  */
 
-export const PROFILE_NAMES = ["good", "satellite", "mobile", "flaky", "hostile"] as const;
+export const PROFILE_NAMES = ["good", "satellite", "mobile", "flaky", "hostile", "long-fat"] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface LinkProfile {
@@ -69,6 +73,16 @@ export const PROFILES: Record<ProfileName, LinkProfile> = {
     rateBitsPerSec: 50_000_000,
     flipChance: 0.1,
   },
+  "long-fat": {
+    name: "long-fat",
+    summary:
+      "200 ms RTT, 50 Mbit/s, 1% loss (the regime UDP accelerators advertise). The round trip is added " +
+      "per HTTP request by the fault proxy, not per packet; rate and loss are kernel shaping",
+    rttMs: 200,
+    jitterMs: 10,
+    rateBitsPerSec: 50_000_000,
+    lossPercent: 1,
+  },
 };
 
 export function profileByName(name: string): LinkProfile {
@@ -87,4 +101,48 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
+}
+
+export type LinkEventKind = "outage" | "drop";
+
+/** One timed event of a profile: at `atMs` after the schedule's start, the link is dark for `darkMs`. */
+export interface LinkEvent {
+  kind: LinkEventKind;
+  atMs: number;
+  darkMs: number;
+}
+
+/**
+ * The profile's outages and drops from the seed, in time order, up to `horizonMs`: each kind's next
+ * event comes ~every (uniform 0.5–1.5×) after the previous one of its kind has ended. Pure: the link
+ * replays exactly this list, and benchmarks read the dark time of a run from it.
+ */
+export function eventSchedule(profile: LinkProfile, seed: number, horizonMs: number): LinkEvent[] {
+  const events: LinkEvent[] = [];
+  const kinds: { kind: LinkEventKind; everyMs: number; darkMs: number }[] = [];
+  if (profile.outages)
+    kinds.push({ kind: "outage", everyMs: profile.outages.everyMs, darkMs: profile.outages.outageMs });
+  if (profile.drops)
+    kinds.push({ kind: "drop", everyMs: profile.drops.everyMs, darkMs: profile.drops.darkMs });
+  for (const k of kinds) {
+    // Each kind draws from its own stream (drops beside outages from another one), so the schedule a
+    // profile had with one kind stays the same when the other is added.
+    const random = seededRandom(seed ^ (k.kind === "drop" && profile.outages ? 0xd209 : 0x5eed));
+    for (let at = k.everyMs * (0.5 + random()); at < horizonMs; at += k.darkMs + k.everyMs * (0.5 + random()))
+      events.push({ kind: k.kind, atMs: at, darkMs: k.darkMs });
+  }
+  return events.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** Milliseconds of [fromMs, toMs) during which the link was dark by `events` (overlaps counted once). */
+export function darkMsWithin(events: readonly LinkEvent[], fromMs: number, toMs: number): number {
+  let dark = 0;
+  let coveredTo = fromMs;
+  for (const e of [...events].sort((a, b) => a.atMs - b.atMs)) {
+    const start = Math.max(e.atMs, coveredTo);
+    const end = Math.min(e.atMs + e.darkMs, toMs);
+    if (end > start) dark += end - start;
+    coveredTo = Math.max(coveredTo, Math.min(e.atMs + e.darkMs, toMs));
+  }
+  return dark;
 }
