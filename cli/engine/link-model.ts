@@ -1,0 +1,484 @@
+/**
+ * The link model: one controller per command that chooses how many requests (part PUTs or ranged GETs)
+ * are in flight and how big the next part is, from what the requests themselves show. It maximises
+ * delivered bytes per second, not attempts. Pure: no I/O, no timers; time comes from the injected clock
+ * and every decision is taken inside a call (started, progress, succeeded, failed, outage, back).
+ *
+ * What it measures
+ * - Goodput: bytes delivered per second over epochs of `epochMs` (1 s), from progress() as bytes flow,
+ *   scaled by (1 − loss rate) so bytes of requests that fail do not count. Smoothed for reporting.
+ * - Loss: failed requests ÷ requests over the last 30 s, and of which kind:
+ *   · reset, timeout, stall, damaged (bytes lost or mangled on the way): link loss. A failure on its own,
+ *     or a few while most requests go on, is random loss (independent per request).
+ *   · many failures within ~1 s (a burst) that take at least half of what was in flight, and at least 2:
+ *     a whole-link drop (everything in flight lost at once). Drops per minute over the last 2 minutes.
+ *   · throttled (429, 503, SlowDown) and server (other 5xx): the server is in trouble, not the link.
+ * - Outage: the link watch says the link is dark (outage()) and back (back()).
+ *
+ * What it decides, and why
+ * - Concurrency is a hill-climb on goodput. Each epoch in which the limit was used (requests in flight
+ *   reached it) is compared with the epoch before the last change: a widening that raised goodput by
+ *   ≥ 5 % is kept and the limit grows again (×1.5, so 4 → 64 in seven epochs); one that did not is a
+ *   plateau (hold there); one that made goodput ≥ 10 % worse steps back to the previous limit. Holding,
+ *   it probes one step up every 10 epochs (links change) and steps back unless that paid. Epochs with a
+ *   drop, throttling, an outage, or a collapse of goodput (< 25 % of the one before: a stall, not a
+ *   gradient) are not judged, nor the one after (it recovers): the epoch after that is the new baseline.
+ * - Random loss does not reduce concurrency: a failed stream sits out its reconnect and backoff while
+ *   the others keep the link full, so more parallel streams are what keep goodput up. The hill-climb goes
+ *   on widening while goodput rises ("loss: widen"); parts shrink (a lost part costs less to send again).
+ * - A drop loses everything in flight whatever the concurrency, so fewer streams would not lose less; the
+ *   limit is held ("drop: hold") and the part size shrinks (fewer bytes at risk per request), and does not
+ *   grow again while drops keep coming. Nor does it re-probe upward then: bytes at risk are about
+ *   concurrency × part size ÷ 2, so streams beyond what fills the link only lose more at each drop.
+ * - Throttling or server errors halve the limit, once per burst (failures within 1 s of the last
+ *   decrease are the same burst), then hold 5 epochs before probing again: backoff protects the server.
+ * - outage(): nothing widens or narrows while the link is dark (failures then say nothing of the link);
+ *   back(): the limit from before the outage, at once (no slow start), and a fresh baseline.
+ * - Part size (when adaptive): doubles after two fast clean parts in a row (under half of
+ *   `targetSeconds`, no loss in the window, no drops), halves (MiB-aligned, at least `min`) after a part
+ *   much slower than the target or once per loss burst. concurrency × partSize stays within 3/4 of the
+ *   memory budget (the rest reads and hashes parts ahead): concurrency first, the part size takes what is
+ *   left. The planner clamps the suggestion to S3's rules (5 MiB floor, 10,000 parts).
+ *
+ * Decisions (a change of concurrency, part size or reason) go to onDecision; `decision` is the latest.
+ */
+
+export type LossKind = "reset" | "timeout" | "stall" | "damaged" | "throttled" | "server" | "outage";
+
+export interface LinkDecision {
+  /** ms, from the injected clock */
+  at: number;
+  /** requests in flight allowed now */
+  concurrency: number;
+  /** bytes the next part should have (a suggestion the planner clamps to S3 rules) */
+  partSize: number;
+  /** short: "probe up", "loss: widen", "drop: hold", "throttled: halve", "outage", "back", … */
+  reason: string;
+  /** delivered bytes/s, smoothed */
+  goodputBps: number;
+  /** failed requests / requests, recent window */
+  lossRate: number;
+  /** whole-link drops (everything in flight lost at once), recent window */
+  dropsPerMinute: number;
+}
+
+export interface LinkControllerOptions {
+  /** ceiling (well above 8 where it pays; e.g. the --concurrency flag) */
+  max: number;
+  /** default 1 */
+  min?: number;
+  /** default min(8, max) */
+  initial?: number;
+  partSize?: { initial: number; min: number; max: number; adaptive: boolean };
+  /** bytes budget: concurrency × partSize never plans past it */
+  memory?: number;
+  /** injected clock (ms) */
+  now?: () => number;
+  onDecision?: (d: LinkDecision) => void;
+  /** Length of a measuring epoch (default 1000 ms). */
+  epochMs?: number;
+  /** A part should take about this long (default 4 s): faster parts grow, much slower ones shrink. */
+  targetSeconds?: number;
+}
+
+const MiB = 1024 * 1024;
+const GAIN = 0.05;
+const WORSE = 0.1;
+const COLLAPSE = 0.25;
+const GROWTH = 1.5;
+const BURST_MS = 1_000;
+const LOSS_WINDOW_MS = 30_000;
+const DROP_WINDOW_MS = 120_000;
+const REPROBE_EPOCHS = 10;
+const THROTTLE_HOLD_EPOCHS = 5;
+const DROP_SHARE = 0.5;
+const MEMORY_SHARE = 0.75;
+
+/** The loss kind of a failed request's error code (classify.ts's codes); undefined: not the link's doing. */
+export function lossKind(code: string | undefined): LossKind | undefined {
+  if (code === undefined) return undefined;
+  if (code === "STALL") return "stall";
+  if (code === "TIMEOUT" || code === "RequestTimeout" || code === "HTTP_408") return "timeout";
+  if (code === "BadDigest" || code === "XAmzContentSHA256Mismatch" || code === "InvalidDigest")
+    return "damaged";
+  if (code === "SlowDown" || code === "HTTP_429" || code === "HTTP_503" || code === "ServiceUnavailable")
+    return "throttled";
+  if (code === "TooManyRequests" || code === "RATE_LIMITED") return "throttled";
+  if (code === "InternalError" || /^HTTP_5\d\d$/.test(code)) return "server";
+  if (/^(ECONNRESET|EPIPE|ECONNREFUSED|ECONNABORTED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|NETWORK)$/.test(code))
+    return "reset";
+  if (/^(UND_ERR|ERR_STREAM|ENOTFOUND|EAI_AGAIN)/.test(code)) return "reset";
+  return undefined;
+}
+
+interface Burst {
+  last: number;
+  count: number;
+  /** Most requests in flight during the burst (counting those that failed). */
+  peak: number;
+  drop: boolean;
+}
+
+export class LinkController {
+  private value: number;
+  private readonly max: number;
+  private readonly min: number;
+  private readonly now: () => number;
+  private readonly epochMs: number;
+  private readonly target: number;
+  private readonly sizing: { min: number; max: number; adaptive: boolean };
+  private size: number;
+  private fastStreak = 0;
+  private reason = "start";
+  private last: LinkDecision;
+
+  private inFlight = 0;
+  private epochStart: number;
+  private epochBytes = 0;
+  private epochPeak = 0;
+  private epochDisturbed = false;
+  private smoothed = 0;
+
+  /** The hill-climb: goodput measured at `baseLimit` (undefined: the next epoch is the baseline). */
+  private baseGoodput: number | undefined;
+  private baseLimit: number;
+  private holding = false;
+  private holdEpochs = 0;
+  /** Epochs still to skip after a disturbance. */
+  private settle = 0;
+  private lastEpochGoodput: number | undefined;
+
+  private outcomes: { at: number; ok: boolean; drop?: boolean }[] = [];
+  private drops: number[] = [];
+  private burst: Burst | undefined;
+  private lastDecrease = Number.NEGATIVE_INFINITY;
+  private lastShrinkBurst = Number.NEGATIVE_INFINITY;
+  private dark = false;
+  private beforeOutage = 0;
+
+  constructor(private readonly opts: LinkControllerOptions) {
+    this.max = Math.max(1, Math.floor(opts.max));
+    this.min = Math.min(this.max, Math.max(1, Math.floor(opts.min ?? 1)));
+    this.now = opts.now ?? (() => performance.now());
+    this.epochMs = opts.epochMs ?? 1_000;
+    this.target = opts.targetSeconds ?? 4;
+    const ps = opts.partSize ?? { initial: 8 * MiB, min: 5 * MiB, max: 64 * MiB, adaptive: false };
+    this.sizing = { min: ps.min, max: Math.max(ps.min, ps.max), adaptive: ps.adaptive };
+    this.size = ps.adaptive ? clamp(ps.initial, this.sizing.min, this.sizing.max) : ps.initial;
+    this.value = this.clampLimit(opts.initial ?? Math.min(8, this.max));
+    this.baseLimit = this.value;
+    this.epochStart = this.now();
+    this.fitMemory();
+    this.last = this.snapshot();
+  }
+
+  /** concurrency now */
+  get limit(): number {
+    return this.value;
+  }
+
+  /** suggested size of the next part */
+  get partSize(): number {
+    return this.size;
+  }
+
+  /** The latest decision's limit, part size and reason, with the figures as they are now. */
+  get decision(): LinkDecision {
+    return this.snapshot();
+  }
+
+  /** The most concurrency may reach (the ceiling, lowered by the memory budget). */
+  get ceiling(): number {
+    const m = this.opts.memory;
+    if (m === undefined || !this.sizing.adaptive) return this.max;
+    return Math.max(this.min, Math.min(this.max, Math.floor((m * MEMORY_SHARE) / this.sizing.min)));
+  }
+
+  /** a request (part PUT or ranged GET) began */
+  started(): void {
+    this.tick();
+    this.inFlight++;
+    this.epochPeak = Math.max(this.epochPeak, this.inFlight);
+  }
+
+  /** bytes delivered (for goodput sampling, called as bytes flow) */
+  progress(bytes: number): void {
+    this.epochBytes += Math.max(0, bytes);
+    this.tick();
+  }
+
+  succeeded(bytes: number, seconds: number): void {
+    this.tick();
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (this.dark) return;
+    this.outcomes.push({ at: this.now(), ok: true });
+    this.sizeOnSuccess(bytes, seconds);
+  }
+
+  failed(kind: LossKind): void {
+    this.tick();
+    const before = this.inFlight;
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (this.dark || kind === "outage") return;
+    const t = this.now();
+    this.outcomes.push({ at: t, ok: false });
+    if (kind === "throttled" || kind === "server") {
+      this.epochDisturbed = true;
+      if (t - this.lastDecrease < BURST_MS) return;
+      this.lastDecrease = t;
+      this.value = this.clampLimit(Math.floor(this.value / 2));
+      this.rebase(true);
+      this.holdEpochs = -THROTTLE_HOLD_EPOCHS;
+      this.decide(kind === "throttled" ? "throttled: halve" : "server: halve");
+      return;
+    }
+    const b = this.burst;
+    if (b && t - b.last <= BURST_MS) {
+      b.count++;
+      b.last = t;
+      b.peak = Math.max(b.peak, before);
+    } else this.burst = { last: t, count: 1, peak: before, drop: false };
+    const burst = this.burst as Burst;
+    if (burst.count === 1) this.shrinkOncePerBurst(t);
+    if (!burst.drop && burst.count >= 2 && burst.count >= Math.ceil(DROP_SHARE * burst.peak)) {
+      burst.drop = true;
+      this.drops.push(t);
+      // The burst's failures were a drop, not random loss.
+      let n = burst.count;
+      for (let i = this.outcomes.length - 1; i >= 0 && n > 0; i--) {
+        const o = this.outcomes[i] as { ok: boolean; drop?: boolean };
+        if (!o.ok && !o.drop) {
+          o.drop = true;
+          n--;
+        }
+      }
+      this.epochDisturbed = true;
+      this.rebase(this.holding);
+      this.decide("drop: hold");
+    } else if (burst.drop) {
+      this.epochDisturbed = true;
+      (this.outcomes[this.outcomes.length - 1] as { drop?: boolean }).drop = true;
+    }
+  }
+
+  /** the link watch saw the link go dark */
+  outage(): void {
+    this.tick();
+    if (this.dark) return;
+    this.dark = true;
+    this.beforeOutage = this.value;
+    this.decide("outage");
+  }
+
+  /** the link watch saw it return */
+  back(): void {
+    if (!this.dark) return;
+    this.dark = false;
+    this.value = this.clampLimit(this.beforeOutage);
+    this.burst = undefined;
+    this.newEpoch();
+    this.settle = 1;
+    this.rebase(this.holding);
+    this.decide("back");
+  }
+
+  // ---- figures
+
+  private prune(t: number): void {
+    while (this.outcomes.length && (this.outcomes[0] as { at: number }).at < t - LOSS_WINDOW_MS)
+      this.outcomes.shift();
+    while (this.drops.length && (this.drops[0] as number) < t - DROP_WINDOW_MS) this.drops.shift();
+  }
+
+  private get lossRate(): number {
+    if (this.outcomes.length === 0) return 0;
+    return this.outcomes.filter((o) => !o.ok).length / this.outcomes.length;
+  }
+
+  /** Random loss (failures outside drops) in the window. */
+  private get randomLoss(): boolean {
+    return this.outcomes.some((o) => !o.ok && !o.drop);
+  }
+
+  private get dropsPerMinute(): number {
+    return (this.drops.length * 60_000) / DROP_WINDOW_MS;
+  }
+
+  private snapshot(): LinkDecision {
+    const t = this.now();
+    this.prune(t);
+    return {
+      at: t,
+      concurrency: this.value,
+      partSize: this.size,
+      reason: this.reason,
+      goodputBps: Math.round(this.smoothed),
+      lossRate: Math.round(this.lossRate * 10_000) / 10_000,
+      dropsPerMinute: Math.round(this.dropsPerMinute * 100) / 100,
+    };
+  }
+
+  private decide(reason: string): void {
+    this.reason = reason;
+    this.fitMemory();
+    const d = this.snapshot();
+    const changed =
+      d.concurrency !== this.last.concurrency ||
+      d.partSize !== this.last.partSize ||
+      d.reason !== this.last.reason;
+    this.last = d;
+    if (changed) this.opts.onDecision?.(d);
+  }
+
+  // ---- concurrency: the hill-climb, one judgment per epoch
+
+  private clampLimit(v: number): number {
+    return Math.min(this.ceiling, Math.max(this.min, Math.floor(v)));
+  }
+
+  private rebase(holding: boolean): void {
+    this.baseGoodput = undefined;
+    this.baseLimit = this.value;
+    this.holding = holding;
+    this.lastEpochGoodput = undefined;
+  }
+
+  private newEpoch(): void {
+    this.epochStart = this.now();
+    this.epochBytes = 0;
+    this.epochPeak = this.inFlight;
+    this.epochDisturbed = false;
+  }
+
+  private tick(): void {
+    const t = this.now();
+    const elapsed = t - this.epochStart;
+    if (elapsed < this.epochMs) return;
+    this.prune(t);
+    const g = ((this.epochBytes * 1000) / elapsed) * (1 - this.lossRate);
+    const used = this.epochPeak >= this.value;
+    const disturbed = this.dark || this.epochDisturbed;
+    const collapsed = this.lastEpochGoodput !== undefined && g < this.lastEpochGoodput * COLLAPSE;
+    this.newEpoch();
+    if (disturbed || collapsed || g <= 0) {
+      // Not a gradient: neither judged nor a baseline, and neither is the epoch after it (it recovers).
+      this.settle = 1;
+      if (!this.dark) this.rebase(this.holding);
+      return;
+    }
+    this.smoothed = this.smoothed === 0 ? g : 0.6 * this.smoothed + 0.4 * g;
+    this.lastEpochGoodput = g;
+    if (this.settle > 0) {
+      this.settle--;
+      return;
+    }
+    this.judge(g, used);
+  }
+
+  private judge(g: number, used: boolean): void {
+    const loss = this.randomLoss;
+    const up = () => this.clampLimit(Math.max(this.value + 1, Math.ceil(this.value * GROWTH)));
+    if (this.baseGoodput === undefined) {
+      // A baseline at this limit; widen from it unless holding.
+      this.baseGoodput = g;
+      this.baseLimit = this.value;
+      if (!this.holding && used && this.value < this.ceiling) {
+        this.value = up();
+        this.decide(loss ? "loss: widen" : "probe up");
+      }
+      return;
+    }
+    const base = this.baseGoodput;
+    if (this.value > this.baseLimit) {
+      // The last change widened: judge it.
+      if (g >= base * (1 + GAIN)) {
+        this.baseGoodput = g;
+        this.baseLimit = this.value;
+        if (!this.holding && used && this.value < this.ceiling) {
+          this.value = up();
+          this.decide(loss ? "loss: widen" : "probe up");
+        } else {
+          this.holding = true;
+          this.holdEpochs = 0;
+          this.decide(this.value >= this.ceiling ? "ceiling: hold" : "plateau: hold");
+        }
+      } else if (g < base * (1 - WORSE) || this.holding) {
+        // Worse (or a re-probe that did not pay): back to the limit that was measured.
+        this.value = this.baseLimit;
+        this.holding = true;
+        this.holdEpochs = 0;
+        this.decide(g < base * (1 - WORSE) ? "worse: step back" : "plateau: hold");
+      } else {
+        this.baseGoodput = g;
+        this.baseLimit = this.value;
+        this.holding = true;
+        this.holdEpochs = 0;
+        this.decide("plateau: hold");
+      }
+      return;
+    }
+    // Holding at the measured limit: track its goodput, probe one step up now and then.
+    this.baseGoodput = 0.5 * base + 0.5 * g;
+    this.holding = true;
+    this.holdEpochs++;
+    // Under drops more streams put more bytes at risk at once: no re-probing while they come.
+    const reprobe = this.holdEpochs >= REPROBE_EPOCHS && this.drops.length === 0;
+    if (reprobe && used && this.value < this.ceiling) {
+      this.holdEpochs = 0;
+      this.baseLimit = this.value;
+      this.value = up();
+      this.decide(loss ? "loss: widen" : "probe up");
+    }
+  }
+
+  // ---- part size
+
+  private sizeOnSuccess(bytes: number, seconds: number): void {
+    if (!this.sizing.adaptive || bytes < this.size / 2) return;
+    if (seconds < this.target / 2) {
+      const clean = this.lossRate === 0 && this.drops.length === 0;
+      this.fastStreak = clean ? this.fastStreak + 1 : 0;
+      if (this.fastStreak >= 2) {
+        this.fastStreak = 0;
+        const grown = Math.min(this.sizing.max, this.size * 2, this.memoryPartCap());
+        if (grown > this.size) {
+          this.size = grown;
+          this.decide("part size: grow");
+        }
+      }
+    } else {
+      this.fastStreak = 0;
+      if (seconds > this.target * 2) this.shrink("part size: slow");
+    }
+  }
+
+  private shrinkOncePerBurst(t: number): void {
+    if (t - this.lastShrinkBurst < BURST_MS) return;
+    this.lastShrinkBurst = t;
+    this.fastStreak = 0;
+    this.shrink("loss: smaller parts");
+  }
+
+  private shrink(reason: string): void {
+    if (!this.sizing.adaptive) return;
+    const smaller = Math.max(this.sizing.min, Math.floor(this.size / 2 / MiB) * MiB);
+    if (smaller < this.size) {
+      this.size = smaller;
+      this.decide(reason);
+    }
+  }
+
+  private memoryPartCap(): number {
+    const m = this.opts.memory;
+    if (m === undefined) return Number.POSITIVE_INFINITY;
+    return Math.max(this.sizing.min, Math.floor((m * MEMORY_SHARE) / this.value / MiB) * MiB);
+  }
+
+  /** concurrency × part size within the memory share: the part size gives way. */
+  private fitMemory(): void {
+    if (!this.sizing.adaptive) return;
+    this.size = Math.max(this.sizing.min, Math.min(this.size, this.memoryPartCap()));
+  }
+}
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
