@@ -6,6 +6,7 @@ import { Command, Flags } from "@oclif/core";
 import { type ApiClient, apiClientFor } from "./engine/api-client.js";
 import { type ClientConfig, resolveClientConfig } from "./engine/config.js";
 import { CliError, EXIT } from "./engine/errors.js";
+import { LinkWatch } from "./engine/link-watch.js";
 
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
@@ -45,7 +46,8 @@ export abstract class BaseCommand extends Command {
         `No API token for ${c.server}: pass --token, set SFTS_TOKEN, or run \`npm start\` for a local stack`,
         EXIT.AUTH,
       );
-    return c;
+    // One link watch per command: retries after a lost link go again when it returns (retry.ts).
+    return { ...c, retry: { ...c.retry, link: new LinkWatch() } };
   }
 
   protected api(c: ClientConfig, signal?: AbortSignal): ApiClient {

@@ -26,6 +26,11 @@
  *
  * "renew" means the URL itself is spent: ask the coordinator for a new one, then try again. `isUrlExpired`
  * tells it from an error. Everything else retryable is retried on the same URL by the one retry policy.
+ *
+ * Network class: the last three rows (no answer at all) become a `NetworkError`, which names the endpoint
+ * (origin) that failed when the caller says which (`url`, or `server` for the API). Only these feed the
+ * link watch (link-watch.ts): an answer, even a 503, proves the link works, and its backoff (Retry-After,
+ * 429, 503, SlowDown, RATE_LIMITED) protects the server, so it is never cut short.
  */
 import { CliError, EXIT, type ExitCode } from "./errors.js";
 
@@ -39,6 +44,21 @@ export interface Verdict {
   exitCode: ExitCode;
   message: string;
   retryAfterMs?: number | undefined;
+  /** No answer at all (the network class); the origin that failed, when known. */
+  network?: { endpoint: string | undefined } | undefined;
+}
+
+/** A failure with no answer at all (see the table's last rows), and the endpoint it happened on. */
+export class NetworkError extends CliError {
+  constructor(
+    code: string,
+    message: string,
+    exitCode: ExitCode,
+    /** The origin that failed ("http://host:port"), when the caller said; what the link watch probes. */
+    readonly endpoint: string | undefined,
+  ) {
+    super(code, message, exitCode, true);
+  }
 }
 
 export interface HttpAnswer {
@@ -68,7 +88,12 @@ function verdict(
   code: string,
   retryable: boolean,
   message: string,
-  extra: { exitCode?: ExitCode; renewUrl?: boolean; retryAfterMs?: number | undefined } = {},
+  extra: {
+    exitCode?: ExitCode;
+    renewUrl?: boolean;
+    retryAfterMs?: number | undefined;
+    network?: Verdict["network"];
+  } = {},
 ): Verdict {
   return {
     code,
@@ -77,6 +102,7 @@ function verdict(
     exitCode: extra.exitCode ?? (retryable ? EXIT.NETWORK : EXIT.REJECTED),
     message,
     ...(extra.retryAfterMs !== undefined && { retryAfterMs: extra.retryAfterMs }),
+    ...(extra.network !== undefined && { network: extra.network }),
   };
 }
 
@@ -126,6 +152,19 @@ export interface NetworkFailure {
   /** API only: whether this client ever had an answer from the server (else: unreachable, exit 4). */
   reached?: boolean | undefined;
   server?: string | undefined;
+  /** The request's URL (storage): its origin is the endpoint the link watch probes. */
+  url?: string | undefined;
+}
+
+/** The origin of a URL, or undefined when it is not one. */
+export function originOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const o = new URL(url).origin;
+    return o === "null" ? undefined : o;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The errno-like code of a network failure: its own, its cause's, or one of an AggregateError's. */
@@ -155,20 +194,23 @@ export function classifyNetwork(f: NetworkFailure): Verdict {
         : code === "NETWORK" && f.error instanceof Error && f.error.message
           ? f.error.message
           : code;
+  const network = { endpoint: originOf(f.url ?? f.server) };
   if (f.service === "api") {
     const reached = f.reached ?? true;
     return verdict(
       reached ? "NETWORK" : "SERVER_UNREACHABLE",
       true,
       `Cannot reach the SFTS server at ${f.server ?? "?"} (${why})`,
-      { exitCode: reached ? EXIT.NETWORK : EXIT.SERVER_UNREACHABLE },
+      { exitCode: reached ? EXIT.NETWORK : EXIT.SERVER_UNREACHABLE, network },
     );
   }
-  if (code === "STALL") return verdict(code, true, `No progress for ${Math.round((f.stallMs ?? 0) / 1000)}s`);
-  return verdict(code, true, `${what[0]?.toUpperCase() ?? ""}${what.slice(1)} failed (${why})`);
+  if (code === "STALL")
+    return verdict(code, true, `No progress for ${Math.round((f.stallMs ?? 0) / 1000)}s`, { network });
+  return verdict(code, true, `${what[0]?.toUpperCase() ?? ""}${what.slice(1)} failed (${why})`, { network });
 }
 
 export function toCliError(v: Verdict): CliError {
+  if (v.network) return new NetworkError(v.code, v.message, v.exitCode, v.network.endpoint);
   return new CliError(v.code, v.message, v.exitCode, v.retryable, v.retryAfterMs);
 }
 

@@ -57,7 +57,7 @@ export function putPart(o: PutOptions): Promise<{ etag: string }> {
     const watchdog = setInterval(
       () => {
         if (performance.now() - lastProgress > o.stallMs)
-          finish(toCliError(classifyNetwork({ service: "storage", stallMs: o.stallMs })));
+          finish(toCliError(classifyNetwork({ service: "storage", stallMs: o.stallMs, url: o.url })));
       },
       Math.min(1000, Math.max(50, o.stallMs / 4)),
     );
@@ -71,7 +71,9 @@ export function putPart(o: PutOptions): Promise<{ etag: string }> {
     });
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (settled) return;
-      finish(toCliError(classifyNetwork({ service: "storage", error: err, what: "sending the part" })));
+      finish(
+        toCliError(classifyNetwork({ service: "storage", error: err, what: "sending the part", url: o.url })),
+      );
     });
     req.on("response", (res: IncomingMessage) => {
       lastProgress = performance.now();

@@ -123,7 +123,7 @@ function getRange(
     const watchdog = setInterval(
       () => {
         if (performance.now() - last > opts.stallMs)
-          fail(toCliError(classifyNetwork({ service: "storage", stallMs: opts.stallMs })));
+          fail(toCliError(classifyNetwork({ service: "storage", stallMs: opts.stallMs, url })));
       },
       Math.min(1000, Math.max(50, opts.stallMs / 4)),
     );
@@ -133,7 +133,7 @@ function getRange(
       headers: { range: `bytes=${range.offset}-${range.offset + range.size - 1}` },
     });
     req.on("error", (err: NodeJS.ErrnoException) =>
-      fail(toCliError(classifyNetwork({ service: "storage", error: err, what: "fetching the range" }))),
+      fail(toCliError(classifyNetwork({ service: "storage", error: err, what: "fetching the range", url }))),
     );
     req.on("response", async (res: IncomingMessage) => {
       last = performance.now();
