@@ -49,6 +49,8 @@ export type Fault =
 export type FaultKind = Fault["kind"];
 
 export interface FaultLogEntry {
+  /** When the request arrived (Date.now()). */
+  at: number;
   method: string;
   path: string;
   /** Status sent to the client; absent when the connection was reset or blackholed before a response. */
@@ -87,6 +89,12 @@ export interface FaultProxy {
    * as when a link goes dark and TCP keeps retransmitting. Overlapping outages extend each other.
    */
   outage(ms: number): void;
+  /**
+   * An outage that refuses, for `ms`: every client connection is reset now (TCP RST) and every new one
+   * on arrival, before any request is read (so none is logged), as when the link's far side is gone and
+   * the near side answers each attempt at once (connection reset or refused). Overlapping ones extend.
+   */
+  refuse(ms: number): void;
   /** Resets every client connection at once (TCP RST), as when a mobile link drops and NAT state is lost. */
   resetAll(): void;
   stats(): FaultProxyStats;
@@ -143,6 +151,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let latency = { ms: 0, jitterMs: 0 };
   let chaos: ChaosPicker | null = null;
   let outageUntil = 0;
+  let refuseUntil = 0;
+  const reset = (socket: Socket) => {
+    if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+    else socket.destroy();
+  };
   /** Sleeps while an outage lasts (it may be extended meanwhile). */
   async function outageOver(signal: AbortSignal): Promise<void> {
     for (let left = outageUntil - Date.now(); left > 0 && !signal.aborted; left = outageUntil - Date.now())
@@ -182,7 +195,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
-    const entry: FaultLogEntry = { method, path, bytesUp: 0 };
+    const entry: FaultLogEntry = { at: Date.now(), method, path, bytesUp: 0 };
     stats.requests++;
     stats.log.push(entry);
     if (stats.log.length > MAX_LOG_ENTRIES) stats.log.shift();
@@ -435,6 +448,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   // Slow, rate-capped uploads of large parts are legitimate here; Node's default 300 s request timeout is not.
   server.requestTimeout = 0;
   server.on("connection", (socket: Socket) => {
+    if (Date.now() < refuseUntil) return reset(socket);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -473,11 +487,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     outage(ms) {
       outageUntil = Math.max(outageUntil, Date.now() + Math.max(0, ms));
     },
+    refuse(ms) {
+      refuseUntil = Math.max(refuseUntil, Date.now() + Math.max(0, ms));
+      for (const socket of sockets) reset(socket);
+    },
     resetAll() {
-      for (const socket of sockets) {
-        if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-        else socket.destroy();
-      }
+      for (const socket of sockets) reset(socket);
     },
     stats() {
       return {

@@ -465,6 +465,22 @@ describe("link-profile faults", () => {
     expect(RESET_CODES).toContain(await a);
     expect(RESET_CODES).toContain(await b);
   });
+  it("refuse: open connections are reset, new ones too until it ends, and none is logged meanwhile", async () => {
+    proxy.setRate(256 * KiB);
+    const moving = errorCode(send(proxy.port, "PUT", "/ra", { body: randomBytes(MiB) }));
+    await new Promise((r) => setTimeout(r, 150));
+    const logged = proxy.stats().log.length;
+    proxy.refuse(400);
+    expect(RESET_CODES).toContain(await moving);
+    expect(RESET_CODES).toContain(await errorCode(send(proxy.port, "GET", "/rb")));
+    expect(proxy.stats().log.length).toBe(logged);
+    await new Promise((r) => setTimeout(r, 400));
+    proxy.setRate(null);
+    const t = Date.now();
+    await send(proxy.port, "GET", "/rc");
+    expect(proxy.stats().log.at(-1)).toMatchObject({ method: "GET", path: "/rc", status: 200 });
+    expect(proxy.stats().log.at(-1)!.at).toBeGreaterThanOrEqual(t);
+  });
 });
 
 describe("shaping and bookkeeping", () => {
@@ -504,8 +520,8 @@ describe("shaping and bookkeeping", () => {
     expect(after.bytesDown - before.bytesDown).toBe(1000);
     expect(after.faultsApplied.status! - (before.faultsApplied.status ?? 0)).toBe(1);
     expect(after.log.slice(-2)).toEqual([
-      { method: "PUT", path: "/s1?a=1", status: 200, bytesUp: 1000 },
-      { method: "GET", path: "/teapot", status: 418, fault: "status", bytesUp: 0 },
+      { at: expect.any(Number), method: "PUT", path: "/s1?a=1", status: 200, bytesUp: 1000 },
+      { at: expect.any(Number), method: "GET", path: "/teapot", status: 418, fault: "status", bytesUp: 0 },
     ]);
   });
 
