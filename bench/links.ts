@@ -1,275 +1,370 @@
 /**
- * Uploads on bad links: `sfts send` against rclone and the AWS CLI, the same file through each link
+ * Uploads on bad links: `sfts send` against the AWS CLIs and rclone, the same file through each link
  * profile (harness/profiles.ts: kernel rate limits and loss in a network namespace where this run may,
- * latency, resets, drops, outages and byte flips from the fault proxies), several rounds, the tool order
- * rotated every round. Every client runs inside the link; the stored object is then read back from
- * storage directly and hashed, so a tool that "succeeds" with wrong bytes is reported CORRUPT, not timed.
- * A run that fails or exceeds its time limit is reported as such.
+ * latency per HTTP request, resets, drops, outages and byte flips from the fault proxies), several rounds,
+ * the tool order rotated every round. Before every run the link's timed events are restarted, so every
+ * tool meets the same outages and drops at the same offsets from its start. Every client runs inside the
+ * link; the stored object is then read back from storage directly and hashed, so a tool that "succeeds"
+ * with wrong bytes is reported CORRUPT, not timed. A run that fails or exceeds --timeout is counted as
+ * such and left out of its tool's median.
  *
- *   sfts     node bin/run.js send FILE --server <api via link> --token … --json   (its defaults)
- *   rclone   rclone copyto --expect-continue-timeout 0 FILE bench:bucket/key       (its defaults; see bench/README)
- *   aws      aws s3 cp FILE s3://bucket/key --endpoint-url <s3 via link>           (AWS CLI v2, its defaults)
+ *   sfts        node bin/run.js send FILE --json (SFTS_SERVER/SFTS_TOKEN, a fresh state folder; its defaults)
+ *   aws-pypi    aws s3 cp FILE s3://… --checksum-algorithm SHA256              (PyPI AWS CLI 1.x)
+ *   aws-debian  /usr/bin/aws s3 cp FILE s3://…                                 (AWS CLI 2.9, its defaults)
+ *   rclone      rclone copyto --expect-continue-timeout 0 FILE bench:bucket/key (its defaults; bench/README)
  *
- * Usage: npm run bench:links -- [--profiles good,satellite,…] [--rounds 3] [--tools sfts,rclone,aws]
- *        [--size-mib N (all profiles)] [--mode auto|kernel|proxy] [--seed N]
+ * Per profile: each tool's median, failures and timeouts; fastest peer ÷ sfts (peers of the same run);
+ * sfts goodput ÷ (link rate × time the link was up), the dark time read from the replayed schedule
+ * (bench/compare.ts); each against its goal. Then one markdown table, and every run in a JSON file (--out).
+ *
+ * Usage: npm run bench:links -- [--profiles good,satellite,…] [--rounds 3] [--tools sfts,aws-pypi,…]
+ *        [--size-mib N (all profiles)] [--sizes long-fat=32,mobile=64] [--timeout S] [--out FILE]
+ *        [--sfts-args "--concurrency 32"] [--mode auto|kernel|proxy] [--seed 7] [--dir /tmp]
+ *        [--aws-pypi-bin PATH] [--aws-debian-bin /usr/bin/aws]
  */
-import { spawn } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { repoRoot } from "../harness/cli-process.js";
-import { sha256OfObject, writeRandomFile } from "../harness/files.js";
+import { S3Client } from "@aws-sdk/client-s3";
+import { writeRandomFile } from "../harness/files.js";
 import { startLinkedStack } from "../harness/linked-stack.js";
-import { type LinkProfile, PROFILE_NAMES, type ProfileName, profileByName } from "../harness/profiles.js";
+import {
+  darkMsWithin,
+  type LinkEvent,
+  type LinkProfile,
+  PROFILE_NAMES,
+  type ProfileName,
+  profileByName,
+} from "../harness/profiles.js";
+import { capacityShare, compare, goalMark, median, type ToolRuns, timeCell } from "./compare.js";
+import { LINK_TOOLS, type LinkToolName, type RunResult, runTool, toolSetup } from "./link-tools.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
-const TOOLS = ["sfts", "rclone", "aws"] as const;
-type ToolName = (typeof TOOLS)[number];
 
-/** Default file size per profile (MiB): large enough for several parts, small enough for the link. */
+/** File size per profile (MiB): mobile and flaky span several drops or outages; long-fat ~43 s of link. */
 const DEFAULT_SIZE: Record<ProfileName, number> = {
   good: 256,
   satellite: 6,
-  mobile: 24,
-  flaky: 64,
+  mobile: 128,
+  flaky: 128,
   hostile: 64,
+  "long-fat": 256,
 };
+/** Fastest peer ÷ sfts each profile must reach; capacity share every shaped profile must reach. */
+const RATIO_GOAL: Record<ProfileName, number> = {
+  good: 1,
+  satellite: 1,
+  mobile: 1.3,
+  flaky: 1.3,
+  hostile: 1,
+  "long-fat": 1.3,
+};
+const CAPACITY_GOAL = 0.85;
 
 const { values } = parseArgs({
   options: {
     profiles: { type: "string", default: PROFILE_NAMES.join(",") },
     rounds: { type: "string", default: "3" },
-    tools: { type: "string", default: TOOLS.join(",") },
+    tools: { type: "string", default: LINK_TOOLS.join(",") },
     "size-mib": { type: "string" },
+    sizes: { type: "string", default: "" },
+    timeout: { type: "string" },
+    out: { type: "string" },
+    "sfts-args": { type: "string", default: "" },
     mode: { type: "string", default: "auto" },
-    seed: { type: "string" },
+    seed: { type: "string", default: "7" },
     dir: { type: "string", default: tmpdir() },
+    "aws-pypi-bin": { type: "string" },
+    "aws-debian-bin": { type: "string", default: "/usr/bin/aws" },
   },
 });
-const profiles = (values.profiles ?? "").split(",").map((p) => profileByName(p.trim()));
-const tools = (values.tools ?? "").split(",").map((t) => t.trim()) as ToolName[];
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+const profiles = list(values.profiles).map(profileByName);
+const tools = list(values.tools) as LinkToolName[];
 for (const t of tools)
-  if (!TOOLS.includes(t)) throw new Error(`unknown tool ${t} (known: ${TOOLS.join(", ")})`);
+  if (!LINK_TOOLS.includes(t)) throw new Error(`unknown tool ${t} (known: ${LINK_TOOLS.join(", ")})`);
 const rounds = Math.max(1, Number(values.rounds));
+const seed = Number(values.seed);
+const sizeOverrides = new Map<string, number>(
+  list(values.sizes).map((kv) => {
+    const [name, mib] = kv.split("=");
+    profileByName(name ?? "");
+    if (!(Number(mib) > 0)) throw new Error(`--sizes: "${kv}" is not profile=MiB`);
+    return [name ?? "", Number(mib)];
+  }),
+);
 const log = (line: string) => process.stderr.write(`[links] ${line}\n`);
 
-interface RunResult {
-  tool: ToolName;
-  seconds: number;
-  outcome: "ok" | "failed" | "timeout" | "corrupt";
-  detail?: string;
+function sizeOf(p: LinkProfile): number {
+  return Number(values["size-mib"] ?? sizeOverrides.get(p.name) ?? DEFAULT_SIZE[p.name]) * MiB;
 }
 
-/** The time a run may take: 6× the link's transfer time of the file, at least 3 minutes. */
+/** A run's time limit: --timeout, else 6× the link's transfer time of the file, at least 3 minutes. */
 function limitSeconds(p: LinkProfile, size: number): number {
+  if (values.timeout !== undefined) return Number(values.timeout);
   const linkSeconds = p.rateBitsPerSec ? (size * 8) / p.rateBitsPerSec : size / (200 * MiB);
   return Math.max(180, Math.ceil(linkSeconds * 6));
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv, limitMs: number) {
-  return new Promise<{ code: number | null; out: string; timedOut: boolean }>((resolvePromise) => {
-    const [cmd, ...args] = argv;
-    const child = spawn(cmd ?? "false", args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out = (out + d.toString()).slice(-20_000);
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      out = (out + d.toString()).slice(-20_000);
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    }, limitMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, out, timedOut });
-    });
-  });
+const mbit = (bitsPerSec: number) => `${(bitsPerSec / 1e6).toFixed(1)} Mbit/s`;
+const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+
+interface ProfileResult {
+  profile: LinkProfile;
+  size: number;
+  limit: number;
+  runs: RunResult[];
+  rows: ToolRuns[];
+  ratio?: number;
+  fastestPeer?: { tool: string; seconds: number };
+  ratioGoal: number;
+  ratioMet?: boolean;
+  capacity?: number;
+  capacityMet?: boolean;
+  darkSeconds?: number;
+  /** The schedule's events inside sfts's median time (offsets from the start of a run). */
+  sftsEvents: LinkEvent[];
+  events: { resets: number; flips: number; outages: number; drops: number; packetsLost: number };
 }
 
-/** The stored object's SHA-256, or undefined when it cannot be read. */
-const storedSha256 = (s3: S3Client, bucket: string, key: string) =>
-  sha256OfObject(s3, bucket, key).then(
-    (o) => o.sha256,
-    () => undefined,
-  );
+/** The per-profile figures of its runs, and the lines printed for it. */
+function judge(
+  profile: LinkProfile,
+  size: number,
+  runs: RunResult[],
+  schedule: (ms: number) => LinkEvent[],
+): Omit<ProfileResult, "limit" | "events"> & { lines: string[] } {
+  const rows: ToolRuns[] = tools.map((tool) => {
+    const mine = runs.filter((r) => r.tool === tool);
+    return {
+      tool,
+      peer: tool !== "sfts",
+      ok: mine.filter((r) => r.outcome === "ok").map((r) => r.seconds),
+      failed: mine.filter((r) => r.outcome === "failed").length,
+      timedOut: mine.filter((r) => r.outcome === "timeout").length,
+      corrupt: mine.filter((r) => r.outcome === "corrupt").length,
+    };
+  });
+  const c = compare(rows);
+  const ratioGoal = RATIO_GOAL[profile.name];
+  const lines = [
+    "",
+    `### ${profile.name}: ${size / MiB} MiB; ${profile.summary}`,
+    "",
+    "| tool | ok | failed | timed out | corrupt | median s | MiB/s | tool ÷ sfts |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    const m = median(r.ok);
+    const total = r.ok.length + r.failed + r.timedOut + r.corrupt;
+    lines.push(
+      `| ${r.tool} | ${r.ok.length}/${total} | ${r.failed} | ${r.timedOut} | ${r.corrupt} | ` +
+        `${m === undefined ? "–" : m.toFixed(1)} | ${m === undefined ? "–" : (size / MiB / m).toFixed(2)} | ` +
+        `${m === undefined || c.sfts === undefined ? "–" : (m / c.sfts).toFixed(2)} |`,
+    );
+  }
+  let ratioMet: boolean | undefined;
+  if (c.ratio !== undefined && c.fastestPeer) {
+    ratioMet = c.ratio >= ratioGoal;
+    lines.push(
+      "",
+      `fastest peer ÷ sfts: ${c.ratio.toFixed(2)}× (${c.fastestPeer.tool} ${c.fastestPeer.seconds.toFixed(1)} s ÷ ` +
+        `sfts ${c.sfts?.toFixed(1)} s), ${goalMark(ratioMet, `goal ≥ ${ratioGoal.toFixed(1)}×`)}`,
+    );
+  } else if (c.sfts !== undefined && tools.some((t) => t !== "sfts")) {
+    ratioMet = true;
+    lines.push("", `fastest peer ÷ sfts: no peer finished (${c.peersWithoutTime.join(", ")}); sfts did`);
+  } else lines.push("", "fastest peer ÷ sfts: – (sfts or every peer without a successful run)");
+  let capacity: number | undefined;
+  let capacityMet: boolean | undefined;
+  let darkSeconds: number | undefined;
+  const sftsEvents = c.sfts === undefined ? [] : schedule(c.sfts * 1000);
+  if (profile.rateBitsPerSec !== undefined && c.sfts !== undefined) {
+    const ms = c.sfts * 1000;
+    darkSeconds = darkMsWithin(sftsEvents, 0, ms) / 1000;
+    capacity = capacityShare({
+      bytes: size,
+      seconds: c.sfts,
+      darkSeconds,
+      rateBitsPerSec: profile.rateBitsPerSec,
+    });
+    capacityMet = capacity === undefined ? undefined : capacity >= CAPACITY_GOAL;
+    lines.push(
+      `sfts goodput ÷ (link rate × time the link was up): ${mbit((size * 8) / c.sfts)} over ${c.sfts.toFixed(1)} s ` +
+        `÷ (${mbit(profile.rateBitsPerSec)} × ${(c.sfts - darkSeconds).toFixed(1)} s up, ${darkSeconds.toFixed(1)} s dark) = ` +
+        `${capacity === undefined ? "–" : pct(capacity)}, ${goalMark(capacityMet, `goal ≥ ${pct(CAPACITY_GOAL)}`)}`,
+    );
+  } else lines.push("sfts goodput ÷ (link rate × time the link was up): – (unshaped link or no sfts time)");
+  return {
+    profile,
+    size,
+    runs,
+    rows,
+    ...(c.ratio !== undefined && { ratio: c.ratio }),
+    ...(c.fastestPeer !== undefined && { fastestPeer: c.fastestPeer }),
+    ratioGoal,
+    ...(ratioMet !== undefined && { ratioMet }),
+    ...(capacity !== undefined && { capacity }),
+    ...(capacityMet !== undefined && { capacityMet }),
+    ...(darkSeconds !== undefined && { darkSeconds }),
+    sftsEvents,
+    lines,
+  };
+}
 
-function median(xs: number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+/** The summary table, one row per profile, ready for a README. */
+function summary(results: ProfileResult[]): string[] {
+  const lines = [
+    "",
+    `| profile | file | ${tools.join(" | ")} | fastest peer ÷ sfts | goal | sfts vs the link's capacity | goal |`,
+    `| --- | --- | ${tools.map(() => "---").join(" | ")} | --- | --- | --- | --- |`,
+  ];
+  for (const r of results) {
+    const ratio =
+      r.ratio !== undefined && r.fastestPeer
+        ? `${r.ratio.toFixed(2)} (${r.fastestPeer.tool})`
+        : r.ratioMet
+          ? "no peer finished"
+          : "–";
+    const cap =
+      r.capacity === undefined
+        ? "–"
+        : `${pct(r.capacity)} of ${mbit(r.profile.rateBitsPerSec ?? 0)} (${(r.darkSeconds ?? 0).toFixed(1)} s dark)`;
+    lines.push(
+      `| ${r.profile.name} | ${r.size / MiB} MiB | ${tools.map((t) => timeCell(r.rows.find((x) => x.tool === t))).join(" | ")} | ` +
+        `${ratio} | ${goalMark(r.ratioMet, `≥ ${r.ratioGoal.toFixed(1)}×`)} | ${cap} | ` +
+        `${r.profile.rateBitsPerSec === undefined ? "–" : goalMark(r.capacityMet, `≥ ${pct(CAPACITY_GOAL)}`)} |`,
+    );
+  }
+  return lines;
 }
 
 async function main(): Promise<number> {
+  const loadStart = loadavg()[0]?.toFixed(2);
   const { link, stack, work, stop } = await startLinkedStack({
     name: "links",
     profile: profiles[0] ?? profileByName("good"),
     mode: values.mode as "auto" | "kernel" | "proxy",
-    seed: values.seed === undefined ? undefined : Number(values.seed),
+    seed,
     log,
     dir: values.dir,
   });
-  let s3: S3Client | undefined;
+  const s3 = new S3Client({
+    endpoint: stack.s3Endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: stack.s3Credentials,
+  });
   try {
-    const st = stack;
-    s3 = new S3Client({
-      endpoint: st.s3Endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: st.s3Credentials,
+    const setup = await toolSetup({
+      link,
+      stack,
+      s3,
+      work,
+      log,
+      sftsArgs: values["sfts-args"].split(" ").filter(Boolean),
+      awsPypiBin: values["aws-pypi-bin"],
+      awsDebianBin: values["aws-debian-bin"],
     });
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_") && !k.startsWith("RCLONE_")),
-    ) as Record<string, string>;
-    const { accessKeyId, secretAccessKey } = st.s3Credentials;
-    const rcloneConf = join(work, "rclone.conf");
-    await writeFile(rcloneConf, "");
-
-    const results: { profile: LinkProfile; size: number; runs: RunResult[] }[] = [];
-    let n = 0;
+    const results: ProfileResult[] = [];
+    const lines: string[] = [];
+    const header =
+      `Uploads through shaped links (link via ${link.mode}${link.notes.length ? `: ${link.notes.join("; ")}` : ""}; ` +
+      `seed ${link.seed}; ${rounds} round(s), tool order rotated; ${cpus().length} cores, load ${loadStart} at start). ` +
+      "Median wall time of the successful runs: failed, timed-out and corrupt runs are counted apart and left out " +
+      "of the median. Ratio: fastest peer ÷ sfts, peers of this run (above 1: sfts faster).";
+    process.stdout.write(`${header}\n`);
+    let before = await link.counters();
     for (const profile of profiles) {
       await link.setProfile(profile);
-      const size = Number(values["size-mib"] ?? DEFAULT_SIZE[profile.name]) * MiB;
+      const size = sizeOf(profile);
+      const limit = limitSeconds(profile, size);
       const file = join(work, `${profile.name}.bin`);
       const sha256 = await writeRandomFile(file, size);
       const runs: RunResult[] = [];
       for (let round = 0; round < rounds; round++) {
-        const order = tools.map((_, i) => tools[(i + round) % tools.length] as ToolName);
+        const order = tools.map((_, i) => tools[(i + round) % tools.length] as LinkToolName);
         for (const tool of order) {
-          const key = `bench/${tool}-${n++}.bin`;
-          const home = join(work, `home-${n}`);
-          await mkdir(home, { recursive: true });
-          let argv: string[];
-          let env: NodeJS.ProcessEnv = clean;
-          if (tool === "sfts") {
-            argv = [process.execPath, join(repoRoot, "bin", "run.js"), "send", file, "--json"];
-            env = {
-              ...clean,
-              HOME: home,
-              XDG_STATE_HOME: join(home, "state"),
-              XDG_CONFIG_HOME: join(home, "config"),
-              SFTS_SERVER: link.apiUrl,
-              SFTS_TOKEN: st.token,
-            };
-          } else if (tool === "rclone") {
-            argv = ["rclone", "copyto", "--expect-continue-timeout", "0", file, `bench:${st.bucket}/${key}`];
-            env = {
-              ...clean,
-              HOME: home,
-              RCLONE_CONFIG: rcloneConf,
-              RCLONE_CONFIG_BENCH_TYPE: "s3",
-              RCLONE_CONFIG_BENCH_PROVIDER: "Other",
-              RCLONE_CONFIG_BENCH_ENDPOINT: link.s3Url,
-              RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: accessKeyId,
-              RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: secretAccessKey,
-              RCLONE_CONFIG_BENCH_REGION: "us-east-1",
-              RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: "true",
-            };
-          } else {
-            argv = ["aws", "s3", "cp", file, `s3://${st.bucket}/${key}`, "--endpoint-url", link.s3Url];
-            argv.push("--no-progress", "--only-show-errors");
-            env = {
-              ...clean,
-              HOME: home,
-              AWS_ACCESS_KEY_ID: accessKeyId,
-              AWS_SECRET_ACCESS_KEY: secretAccessKey,
-              AWS_DEFAULT_REGION: "us-east-1",
-              AWS_CONFIG_FILE: join(home, "aws-config"),
-            };
-          }
-          log(`${profile.name} round ${round + 1}: ${tool}`);
-          // Every run meets the profile's drops and outages at the same times after its start.
-          await link.restartEvents();
-          const t0 = performance.now();
-          const r = await run(link.command(argv), env, limitSeconds(profile, size) * 1000);
-          const seconds = (performance.now() - t0) / 1000;
-          let storedKey = key;
-          if (tool === "sfts") {
-            const done = r.out
-              .split("\n")
-              .filter((l) => l.startsWith("{"))
-              .map((l) => JSON.parse(l) as { type: string; transferId?: string; deduplicated?: boolean })
-              .findLast((e) => e.type === "done");
-            storedKey = `objects/${done?.transferId ?? "none"}`;
-            if (done?.deduplicated)
-              throw new Error("sfts deduplicated the file: the bench must send it whole");
-          }
-          let result: RunResult;
-          if (r.timedOut) result = { tool, seconds, outcome: "timeout" };
-          else if (r.code !== 0)
-            result = {
-              tool,
-              seconds,
-              outcome: "failed",
-              detail: r.out.trim().split("\n").slice(-1)[0] ?? "",
-            };
-          else if ((await storedSha256(s3, st.bucket, storedKey)) !== sha256)
-            result = { tool, seconds, outcome: "corrupt", detail: "stored bytes differ from the file" };
-          else result = { tool, seconds, outcome: "ok" };
-          log(
-            `  ${result.outcome} in ${seconds.toFixed(1)} s${result.detail ? ` (${result.detail.slice(0, 200)})` : ""}`,
-          );
-          runs.push(result);
-          await s3.send(new DeleteObjectCommand({ Bucket: st.bucket, Key: storedKey })).catch(() => {});
-          await rm(home, { recursive: true, force: true });
+          log(`${profile.name} round ${round + 1}: ${tool} (limit ${limit} s)`);
+          const r = await runTool(setup, tool, { file, sha256, round, limitSeconds: limit });
+          log(`  ${r.outcome} in ${r.seconds.toFixed(1)} s${r.detail ? ` (${r.detail.slice(0, 200)})` : ""}`);
+          runs.push(r);
         }
       }
       // sfts deduplicates by content: a new file per profile, and its objects deleted after each run.
       await rm(file, { force: true });
-      results.push({ profile, size, runs });
-    }
-
-    const counters = await link.counters();
-    const lines = [
-      `Uploads through shaped links (link via ${link.mode}${link.notes.length ? `: ${link.notes.join("; ")}` : ""}; ` +
-        `seed ${link.seed}; ${rounds} rounds; ${cpus().length} cores, load ${loadavg()[0]?.toFixed(2)}). ` +
-        "Median wall time of the successful runs; ratio = tool time / sfts time (above 1: sfts faster).",
-      "",
-      "| profile | file | tool | ok | failed | corrupt | median s | MiB/s | × sfts |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ];
-    for (const { profile, size, runs } of results) {
-      const sftsMedian = median(
-        runs.filter((r) => r.tool === "sfts" && r.outcome === "ok").map((r) => r.seconds),
+      const after = await link.counters();
+      const events = {
+        resets: after.resets - before.resets,
+        flips: after.flips - before.flips,
+        outages: after.outages - before.outages,
+        drops: after.drops - before.drops,
+        packetsLost: after.packetsLost - before.packetsLost,
+      };
+      before = after;
+      const judged = judge(profile, size, runs, (ms) => link.schedule(ms));
+      const { lines: own, ...result } = judged;
+      own.push(
+        `Timeout ${limit} s per run. Link events over the profile's runs: ${events.resets} resets, ` +
+          `${events.flips} byte flips, ${events.outages} outages, ${events.drops} drops, ${events.packetsLost} packets lost.`,
       );
-      for (const tool of tools) {
-        const mine = runs.filter((r) => r.tool === tool);
-        const ok = mine.filter((r) => r.outcome === "ok");
-        const m = median(ok.map((r) => r.seconds));
-        const failed = mine.filter((r) => r.outcome === "failed" || r.outcome === "timeout").length;
-        const corrupt = mine.filter((r) => r.outcome === "corrupt").length;
-        lines.push(
-          `| ${profile.name} | ${size / MiB} MiB | ${tool} | ${ok.length}/${mine.length} | ${failed} | ${corrupt} | ` +
-            `${m === undefined ? "–" : m.toFixed(1)} | ${m === undefined ? "–" : (size / MiB / m).toFixed(2)} | ` +
-            `${m === undefined || sftsMedian === undefined ? "–" : (m / sftsMedian).toFixed(2)} |`,
+      const notOk = runs.filter((r) => r.outcome !== "ok");
+      if (notOk.length)
+        own.push(
+          "Runs that did not succeed (not in the medians):",
+          ...notOk.map(
+            (r) =>
+              `- ${r.tool} round ${r.round + 1}: ${r.outcome} after ${r.seconds.toFixed(1)} s ${r.detail?.slice(0, 300) ?? ""}`,
+          ),
         );
-      }
+      process.stdout.write(`${own.join("\n")}\n`);
+      lines.push(...own);
+      results.push({ ...result, limit, events });
     }
-    lines.push(
-      "",
-      `Link events over the whole run: ${counters.resets} resets, ${counters.flips} byte flips, ` +
-        `${counters.outages} outages, ${counters.drops} drops, ${counters.packetsLost} packets lost.`,
+    const table = summary(results);
+    process.stdout.write(`${table.join("\n")}\n`);
+    const out =
+      values.out ??
+      join(values.dir, `sfts-bench-links-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    writeFileSync(
+      out,
+      `${JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          header,
+          machine: { cpus: cpus().length, loadStart: Number(loadStart), loadEnd: loadavg()[0] },
+          link: { mode: link.mode, notes: link.notes, seed: link.seed },
+          rounds,
+          commands: setup.shown,
+          versions: setup.versions,
+          goals: { ratio: RATIO_GOAL, capacity: CAPACITY_GOAL },
+          profiles: results.map((r) => ({
+            ...r,
+            profile: r.profile.name,
+            summary: r.profile.summary,
+            sizeBytes: r.size,
+            medians: Object.fromEntries(r.rows.map((x) => [x.tool, median(x.ok) ?? null])),
+          })),
+          markdown: [...lines, ...table].join("\n"),
+        },
+        null,
+        2,
+      )}\n`,
     );
-    const failures = results.flatMap(({ profile, runs }) =>
-      runs
-        .filter((r) => r.outcome !== "ok")
-        .map((r) => `- ${profile.name} ${r.tool}: ${r.outcome} ${r.detail ?? ""}`),
-    );
-    if (failures.length) lines.push("", "Runs that did not succeed:", ...failures);
-    process.stdout.write(`${lines.join("\n")}\n`);
-    return 0;
+    process.stdout.write(`\nResults written to ${out}\n`);
+    const bad = results
+      .flatMap((r) => r.runs)
+      .filter((r) => r.outcome === "corrupt" || (r.tool === "sfts" && r.outcome !== "ok"));
+    return bad.length ? 1 : 0;
   } finally {
-    s3?.destroy();
+    s3.destroy();
     await stop();
   }
 }
