@@ -73,8 +73,9 @@ server already has completes at once. The last line names the batch (bt_…): sf
     }),
     concurrency: Flags.integer({
       char: "c",
-      description: "Most parts of big files in flight at once (adapted below it)",
-      default: 8,
+      description:
+        "Most parts of big files in flight at once (the link model adapts below it, and within --memory)",
+      default: 32,
       min: 1,
       max: 64,
     }),

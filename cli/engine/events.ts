@@ -99,6 +99,25 @@ export interface ErrorEvent extends Base {
   message: string;
 }
 
+/**
+ * A decision of the link model (link-model.ts): how many part requests may be in flight, the size of the
+ * next parts, why, and the figures it was taken on. Emitted when one of the first three changes, at
+ * most twice a second (the latest decision of a burst).
+ */
+export interface LinkEvent extends Base {
+  type: "link";
+  concurrency: number;
+  partSize: number;
+  /** "probe up", "plateau: hold", "worse: step back", "loss: widen", "drop: hold", "throttled: halve", … */
+  reason: string;
+  /** Delivered bytes per second, smoothed. */
+  goodputBps: number;
+  /** Failed requests ÷ requests over the last 30 s. */
+  lossRate: number;
+  /** Whole-link drops (everything in flight failed at once) per minute, over the last 2 minutes. */
+  dropsPerMinute: number;
+}
+
 /** A whole `sfts send`: once when the batch is known (start), once when the command ends (end). */
 export interface BatchEvent extends Base {
   type: "batch";
@@ -137,6 +156,7 @@ export type SendEvent =
   | PartEvent
   | RetryEvent
   | ProgressEvent
+  | LinkEvent
   | DoneEvent
   | ErrorEvent;
 

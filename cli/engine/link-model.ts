@@ -40,7 +40,10 @@
  *   memory budget (the rest reads and hashes parts ahead): concurrency first, the part size takes what is
  *   left. The planner clamps the suggestion to S3's rules (5 MiB floor, 10,000 parts).
  *
- * Decisions (a change of concurrency, part size or reason) go to onDecision; `decision` is the latest.
+ * Every request that started() ends in exactly one of succeeded(), failed(kind) or abandoned() (aborted,
+ * refused, URL expired: no word on the link). Decisions (a change of concurrency, part size or reason)
+ * go to onDecision; `decision` is the latest, with the figures as they are now. `lossKind(code)` maps
+ * classify.ts's codes to loss kinds.
  */
 
 export type LossKind = "reset" | "timeout" | "stall" | "damaged" | "throttled" | "server" | "outage";
@@ -154,6 +157,7 @@ export class LinkController {
   private lastDecrease = Number.NEGATIVE_INFINITY;
   private lastShrinkBurst = Number.NEGATIVE_INFINITY;
   private dark = false;
+  private announced = false;
   private beforeOutage = 0;
 
   constructor(private readonly opts: LinkControllerOptions) {
@@ -197,6 +201,11 @@ export class LinkController {
   /** a request (part PUT or ranged GET) began */
   started(): void {
     this.tick();
+    if (!this.announced) {
+      // The first request: the starting point is a decision too (unless one was told already).
+      this.announced = true;
+      this.opts.onDecision?.(this.snapshot());
+    }
     this.inFlight++;
     this.epochPeak = Math.max(this.epochPeak, this.inFlight);
   }
@@ -259,6 +268,12 @@ export class LinkController {
       this.epochDisturbed = true;
       (this.outcomes[this.outcomes.length - 1] as { drop?: boolean }).drop = true;
     }
+  }
+
+  /** A request ended with no word on the link (aborted, refused, its URL expired): it only leaves. */
+  abandoned(): void {
+    this.tick();
+    this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
   /** the link watch saw the link go dark */
@@ -327,7 +342,10 @@ export class LinkController {
       d.partSize !== this.last.partSize ||
       d.reason !== this.last.reason;
     this.last = d;
-    if (changed) this.opts.onDecision?.(d);
+    if (changed) {
+      this.announced = true;
+      this.opts.onDecision?.(d);
+    }
   }
 
   // ---- concurrency: the hill-climb, one judgment per epoch

@@ -1,7 +1,9 @@
 /**
  * Adaptive part sizing within S3's rules. Parts grow while they finish fast and cleanly and shrink toward
  * the 5 MiB floor when they fail, stall or crawl, so a part's worth of work lost to a bad link stays small
- * while a good link is not throttled by per-part round trips. Pure: no I/O.
+ * while a good link is not throttled by per-part round trips. With `suggest` (the link model's part size,
+ * link-model.ts) the size comes from there and this planner's own feedback is not used; either way the
+ * planner keeps S3's rules: 5 MiB–5 GiB, the floor that fits 10,000 parts, no runt last part. Pure: no I/O.
  */
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../../functions/contract/limits.js";
 
@@ -20,6 +22,8 @@ export interface PlannerOptions {
   ceiling?: number;
   /** A part should take about this long; faster parts grow, much slower ones shrink. */
   targetSeconds?: number;
+  /** Adaptive: the size the link model suggests now (clamped to 5 MiB..ceiling and to S3's rules). */
+  suggest?: () => number;
 }
 
 export const DEFAULT_CEILING = 64 * MiB;
@@ -48,6 +52,8 @@ export class PartPlanner {
 
   /** The size the next part would get, before the floor and the end of the file. */
   get current(): number {
+    if (this.opts.adaptive && this.opts.suggest)
+      return clamp(Math.floor(this.opts.suggest()), MIN_PART_SIZE, this.ceiling);
     return this.size;
   }
 
@@ -57,7 +63,7 @@ export class PartPlanner {
     if (remaining <= 0) throw new Error(`no bytes left at offset ${offset}`);
     if (n > MAX_PARTS) throw new Error(`part number ${n} is past ${MAX_PARTS}`);
     const floor = floorFor(remaining, n);
-    let size = clamp(this.size, floor, MAX_PART_SIZE);
+    let size = clamp(this.current, floor, MAX_PART_SIZE);
     // A remainder under 5 MiB could only be a last part: fold it into this one while that stays legal.
     if (remaining - size > 0 && remaining - size < MIN_PART_SIZE && remaining <= MAX_PART_SIZE)
       size = remaining;
@@ -66,7 +72,7 @@ export class PartPlanner {
 
   /** A part went through: grow after two fast ones in a row, shrink after a slow one. */
   onSuccess(bytes: number, seconds: number): void {
-    if (!this.opts.adaptive || bytes < this.size / 2) return;
+    if (!this.opts.adaptive || this.opts.suggest || bytes < this.size / 2) return;
     if (seconds < this.target / 2) {
       this.fastStreak++;
       if (this.fastStreak >= 2) {
@@ -81,7 +87,7 @@ export class PartPlanner {
 
   /** A part failed or stalled: halve toward the floor. */
   onFailure(): void {
-    if (!this.opts.adaptive) return;
+    if (!this.opts.adaptive || this.opts.suggest) return;
     this.fastStreak = 0;
     this.shrink();
   }

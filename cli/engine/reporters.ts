@@ -222,6 +222,12 @@ export function humanReporter(opts: {
             `part ${e.partNumber} of ${e.file}: ${formatBytes(e.size)} in ${e.seconds.toFixed(2)}s (try ${e.attempt})`,
           );
         break;
+      case "link":
+        if (opts.verbose)
+          note(
+            `link: ${e.concurrency} in flight, parts of ${formatBytes(e.partSize)} (${e.reason}; ${formatRate(e.goodputBps)}, loss ${(e.lossRate * 100).toFixed(1)} %, ${e.dropsPerMinute} drops/min)`,
+          );
+        break;
       case "retry":
         if (opts.verbose)
           note(

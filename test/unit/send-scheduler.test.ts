@@ -99,8 +99,9 @@ describe("scheduler: ceilings and the memory budget", () => {
     expect(s.memoryHeld).toBe(25);
   });
 
-  it("holds part slots to the AIMD window (at most --concurrency) and single PUTs to --transfers", async () => {
-    const s = scheduler({ concurrency: 3, transfers: 5 });
+  it("holds part slots to the link model's limit (at most --concurrency) and single PUTs to --transfers", async () => {
+    const clock = { t: 0 };
+    const s = scheduler({ concurrency: 3, transfers: 5, now: () => clock.t });
     let parts = 0;
     let puts = 0;
     const partLeases: Lease[] = [];
@@ -114,10 +115,15 @@ describe("scheduler: ceilings and the memory budget", () => {
     await tick();
     expect(parts).toBe(3);
     expect(puts).toBe(5);
-    // Clean rounds can widen the window, but never past --concurrency.
-    for (let i = 0; i < 20; i++) s.onPartSuccess(1_000_000);
+    // Goodput rising epoch after epoch can widen the limit, but never past --concurrency.
+    for (let i = 0; i < 20; i++) {
+      clock.t += 1_000;
+      for (let k = 0; k < 3; k++) s.link.started();
+      s.link.progress(1_000_000 * (i + 1));
+      for (let k = 0; k < 3; k++) s.link.succeeded(1_000_000, 0.1);
+    }
     await tick();
-    expect(s.aimd.limit).toBe(3);
+    expect(s.link.limit).toBe(3);
     expect(parts).toBe(3);
     partLeases.shift()?.release();
     await tick();

@@ -20,13 +20,15 @@ import type {
   CompletedFile,
   CreateBatchResponse,
 } from "../../../functions/contract/batches.js";
-import { MAX_BATCH_CALL_FILES, MiB } from "../../../functions/contract/limits.js";
+import { MAX_BATCH_CALL_FILES, MIN_PART_SIZE, MiB } from "../../../functions/contract/limits.js";
 import type { FileSummary, Priority } from "../../../functions/contract/schemas.js";
 import { Bandwidth, PRIORITY_WEIGHT } from "../bandwidth.js";
 import { BufferPool } from "../buffer-pool.js";
 import type { ClientConfig } from "../config.js";
 import { CliError, EXIT } from "../errors.js";
 import type { NewEvent } from "../events.js";
+import type { LinkDecision } from "../link-model.js";
+import { DEFAULT_CEILING } from "../planner.js";
 import type { RetryPolicy } from "../retry.js";
 import { BatchJournal } from "./batch-journal.js";
 import { Coalescer } from "./coalescer.js";
@@ -45,6 +47,8 @@ export const CHECK_ABOVE_BYTES = 256 * MiB;
 /** A call's JSON body stays well under the coordinator's 256 KiB cap. */
 const MAX_CALL_BYTES = 200 * 1024;
 const PROGRESS_EVERY_MS = 250;
+/** Link-model decisions go out at most this often (the latest of a burst). */
+export const LINK_EVENT_EVERY_MS = 500;
 /**
  * Entry and completion calls in flight at once: one gathers the next call's files while the other is
  * answered, so a 10,000-file batch (20 calls of 500) keeps the coordinator busy without waiting on it.
@@ -140,12 +144,20 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
   const abort = AbortSignal.any([deps.abort, halt.signal]);
   // Every waiting file listens to these: thousands of listeners are expected, not a leak.
   setMaxListeners(0, stop, abort, deps.stop, deps.abort);
+  const linkEvents = decisionEvents(emit);
   const scheduler = new Scheduler({
     concurrency: o.concurrency,
     transfers: o.transfers,
     hashers: o.hashers,
     memory: o.memoryBudget,
     ahead: Math.max(o.transfers, o.initAhead ?? INIT_AHEAD),
+    partSize: {
+      initial: o.partSize,
+      min: MIN_PART_SIZE,
+      max: Math.max(MIN_PART_SIZE, o.maxPartSize ?? DEFAULT_CEILING),
+      adaptive: o.adaptive,
+    },
+    onDecision: linkEvents.push,
   });
   deps.onScheduler?.(scheduler);
   const pool = new BufferPool(o.memoryBudget);
@@ -298,8 +310,9 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
     maxPartSize: o.maxPartSize,
     adaptive: o.adaptive,
     retry: o.retry,
+    // Runners read and hash parts ahead of the slots, within --memory: enough for the highest limit.
     lookahead: Math.max(2, o.concurrency * 2),
-    initParts: Math.max(4, o.concurrency * 2),
+    initParts: Math.max(4, Math.min(o.concurrency, 8) * 2),
   };
   const duplicates = new Map<string, Promise<void>>();
   const weight = (p: Priority) => PRIORITY_WEIGHT[p];
@@ -355,7 +368,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
         speedBps: Math.round(s.bps),
         etaSeconds: s.bps > 0 ? (t.file.size - bytes) / s.bps : null,
         retries: t.retries,
-        concurrency: scheduler.aimd.limit,
+        concurrency: scheduler.link.limit,
         partSize: t.partSize,
       });
     }
@@ -372,6 +385,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
     await check;
   } finally {
     clearInterval(progress);
+    linkEvents.flush();
   }
 
   if (fatal) {
@@ -404,6 +418,37 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
   const order = new Map(manifest.files.map((f, i) => [f.path, i]));
   results.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
   return { batchId, resumed, files: results, fatal };
+}
+
+/** Link decisions as "link" events: the first at once, then at most one per LINK_EVENT_EVERY_MS. */
+function decisionEvents(emit: (e: NewEvent) => void) {
+  let pending: LinkDecision | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastAt = Number.NEGATIVE_INFINITY;
+  const send = () => {
+    timer = undefined;
+    if (!pending) return;
+    const { concurrency, partSize, reason, goodputBps, lossRate, dropsPerMinute } = pending;
+    pending = undefined;
+    lastAt = performance.now();
+    emit({ type: "link", concurrency, partSize, reason, goodputBps, lossRate, dropsPerMinute });
+  };
+  return {
+    push: (d: LinkDecision) => {
+      pending = d;
+      if (timer) return;
+      const wait = lastAt + LINK_EVENT_EVERY_MS - performance.now();
+      if (wait <= 0) send();
+      else {
+        timer = setTimeout(send, wait);
+        timer.unref?.();
+      }
+    },
+    flush: () => {
+      if (timer) clearTimeout(timer);
+      send();
+    },
+  };
 }
 
 export interface SendOptions extends EngineOptions {

@@ -21,6 +21,7 @@ import type {
 } from "../../../functions/contract/schemas.js";
 import { CliError, EXIT } from "../errors.js";
 import { changedError, sha256Hex } from "../file-io.js";
+import { lossKind } from "../link-model.js";
 import { PartPlanner, type PlannedPart, splitGap } from "../planner.js";
 import { withRetries } from "../retry.js";
 import { Coalescer } from "./coalescer.js";
@@ -67,6 +68,7 @@ export class PartRunner {
       initial: ctx.opts.partSize,
       adaptive: ctx.opts.adaptive,
       ...(ctx.opts.maxPartSize !== undefined && { ceiling: ctx.opts.maxPartSize }),
+      suggest: () => ctx.scheduler.link.partSize,
     });
     const count = Math.min(MAX_INIT_PARTS, initParts);
     this.firstParts = [];
@@ -253,6 +255,7 @@ export class PartRunner {
       if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS || (url && !sameSpec(planned, spec)))
         url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
       const slot = await sched.acquire({ slot: "part", priority: host.priority, signal: ctx.stop });
+      const link = sched.link;
       let attempt = 0;
       let seconds = 0;
       let etag: string;
@@ -264,6 +267,7 @@ export class PartRunner {
             const current = url;
             host.inFlightWritten.set(part.partNumber, 0);
             const t0 = performance.now();
+            link.started();
             try {
               const r = await ctx.transport.put({
                 url: current.url,
@@ -273,6 +277,7 @@ export class PartRunner {
                 signal: host.signal,
                 onBytes: (n) => {
                   host.sent(n);
+                  link.progress(n);
                   host.inFlightWritten.set(
                     part.partNumber,
                     (host.inFlightWritten.get(part.partNumber) ?? 0) + n,
@@ -280,13 +285,14 @@ export class PartRunner {
                 },
               });
               seconds = (performance.now() - t0) / 1000;
+              link.succeeded(part.size, seconds);
               return r;
             } catch (err) {
               if (err instanceof CliError && err.code === "URL_EXPIRED") url = undefined;
-              else if (err instanceof CliError) {
-                this.planner?.onFailure();
-                sched.onPartFailure();
-              }
+              // What the failure says of the link (a reset, a stall, throttling…), or nothing (aborted).
+              const kind = err instanceof CliError ? lossKind(err.code) : undefined;
+              if (kind) link.failed(kind);
+              else link.abandoned();
               throw err;
             } finally {
               host.inFlightWritten.delete(part.partNumber);
@@ -301,8 +307,6 @@ export class PartRunner {
       } finally {
         slot.release();
       }
-      this.planner?.onSuccess(part.size, seconds);
-      sched.onPartSuccess(part.size);
       host.stored(part.size);
       this.unsent.push({ spec: { ...spec, etag }, seconds, attempt });
       // Records ride on the next presign call, or the assemble call; within a second in bulk at the latest.

@@ -1,9 +1,10 @@
 /**
- * The send scheduler owns what files compete for: connection slots for multipart parts (AIMD on goodput,
- * at most --concurrency), slots for single-PUT files (at most --transfers: each small PUT costs a round
- * trip, so many go at once), slots for hashing reads, the init-ahead window (small files hashed and
- * entered but not PUT yet), and the memory budget for bytes held between read
- * and PUT (--memory; one request larger than the budget alone is let through when nothing else is held).
+ * The send scheduler owns what files compete for: connection slots for multipart parts (as many as the
+ * link model allows, at most --concurrency; `link` is the command's one LinkController), slots for
+ * single-PUT files (at most --transfers: each small PUT costs a round trip, so many go at once), slots
+ * for hashing reads, the init-ahead window (small files hashed and entered but not PUT yet), and the
+ * memory budget for bytes held between read and PUT (--memory, whatever the concurrency; one request
+ * larger than the budget alone is let through when nothing else is held).
  *
  * Waiters queue per resource and priority; when a resource frees, the class with the smallest
  * held/weight share goes next (weights high 4, normal 2, low 1), FIFO within a class, so high priority
@@ -11,7 +12,7 @@
  */
 import type { Priority } from "../../../functions/contract/schemas.js";
 import { PRIORITY_WEIGHT } from "../bandwidth.js";
-import { ConcurrencyController } from "../concurrency.js";
+import { LinkController, type LinkControllerOptions } from "../link-model.js";
 
 export type Slot = "hash" | "part" | "put" | "ahead";
 type Key = Slot | "memory";
@@ -19,7 +20,7 @@ const KEYS: readonly Key[] = ["ahead", "hash", "part", "put", "memory"];
 const CLASSES: readonly Priority[] = ["high", "normal", "low"];
 
 export interface SchedulerOptions {
-  /** Parts of multipart files in flight, at most (AIMD adapts below it). */
+  /** Parts of multipart files in flight, at most (the link model adapts below it). */
   concurrency: number;
   /** Single-PUT files in flight, at most. */
   transfers: number;
@@ -32,9 +33,13 @@ export interface SchedulerOptions {
   ahead?: number;
   /** Bytes held in part and file buffers at once, at most. */
   memory: number;
-  /** Start AIMD here (default min(4, concurrency)). */
+  /** Start the link model here (default min(8, concurrency)). */
   initialConcurrency?: number;
+  /** Part sizes the link model chooses between (default: 8 MiB fixed). */
+  partSize?: LinkControllerOptions["partSize"];
   now?: () => number;
+  /** Each decision of the link model (concurrency, part size, and why). */
+  onDecision?: LinkControllerOptions["onDecision"];
 }
 
 export interface LeaseRequest {
@@ -58,7 +63,8 @@ interface Waiter {
 }
 
 export class Scheduler {
-  readonly aimd: ConcurrencyController;
+  /** The link model: the part slots' limit, and what part PUTs report to (started, progress, …). */
+  readonly link: LinkController;
   private readonly queues = new Map<Key, Map<Priority, Waiter[]>>();
   private readonly held = new Map<Key, Map<Priority, number>>();
   private readonly inUse = { hash: 0, part: 0, put: 0, ahead: 0 };
@@ -67,10 +73,17 @@ export class Scheduler {
   readonly peak = { hash: 0, part: 0, put: 0, ahead: 0, memory: 0 };
 
   constructor(private readonly opts: SchedulerOptions) {
-    this.aimd = new ConcurrencyController({
+    this.link = new LinkController({
       max: opts.concurrency,
+      memory: opts.memory,
       ...(opts.initialConcurrency !== undefined && { initial: opts.initialConcurrency }),
+      ...(opts.partSize && { partSize: opts.partSize }),
       ...(opts.now && { now: opts.now }),
+      // A wider limit lets waiting parts start now.
+      onDecision: (d) => {
+        this.schedulePump();
+        opts.onDecision?.(d);
+      },
     });
     for (const k of KEYS) {
       this.queues.set(k, new Map(CLASSES.map((c) => [c, []])));
@@ -101,7 +114,7 @@ export class Scheduler {
   }
   limit(slot: Slot): number {
     if (slot === "ahead") return this.opts.ahead ?? Number.POSITIVE_INFINITY;
-    return slot === "part" ? this.aimd.limit : slot === "put" ? this.opts.transfers : this.opts.hashers;
+    return slot === "part" ? this.link.limit : slot === "put" ? this.opts.transfers : this.opts.hashers;
   }
 
   /** Waits for the slot and the bytes together; rejects with the signal's reason if it aborts first. */
@@ -136,17 +149,6 @@ export class Scheduler {
       this.pumpQueued = false;
       this.pump();
     });
-  }
-
-  /** A part went through: AIMD may widen, and more may start. */
-  onPartSuccess(bytes: number): void {
-    this.aimd.onSuccess(bytes);
-    this.schedulePump();
-  }
-
-  /** A part failed, stalled or was throttled: AIMD narrows. */
-  onPartFailure(): void {
-    this.aimd.onFailure();
   }
 
   /** Files sending parts now, by class: their classes keep a share of part slots even before they ask. */
