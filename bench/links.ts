@@ -181,7 +181,11 @@ function judge(
   } else if (c.sfts !== undefined && tools.some((t) => t !== "sfts")) {
     ratioMet = true;
     lines.push("", `fastest peer ÷ sfts: no peer finished (${c.peersWithoutTime.join(", ")}); sfts did`);
-  } else lines.push("", "fastest peer ÷ sfts: – (sfts or every peer without a successful run)");
+  } else
+    lines.push(
+      "",
+      `fastest peer ÷ sfts: – (${tools.some((t) => t !== "sfts") ? "sfts without a successful run" : "no peer in --tools"})`,
+    );
   let capacity: number | undefined;
   let capacityMet: boolean | undefined;
   let darkSeconds: number | undefined;

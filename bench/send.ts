@@ -1,23 +1,30 @@
 /**
  * How does `sfts send` compare with ordinary S3 uploaders? One random file, uploaded to the same
  * versitygw (the local stack, on free ports in a temp dir) by each tool in turn, several rounds,
- * the order reversed every other round:
- *   sfts            node bin/run.js send FILE --server … --token … --json  (hashes the whole file first)
- *   rclone          rclone copyto FILE bench:bucket/key                      (its multipart defaults)
- *   rclone-nowait   the same with --expect-continue-timeout 0                (see makeTools: versitygw quirk)
- *   aws             /usr/bin/aws s3 cp FILE s3://bucket/key --endpoint-url …  (AWS CLI v2, its defaults)
- *   aws-sha256      the same with --checksum-algorithm SHA256                (only if this aws has it)
+ * the order reversed every other round. Peers (the ratio is against the fastest of them):
+ *   aws-pypi-sha256 <pypi aws> s3 cp FILE s3://… --checksum-algorithm SHA256  (AWS CLI 1.x; SHA-256 like sfts)
+ *   aws-debian      /usr/bin/aws s3 cp FILE s3://…                            (AWS CLI 2.9, its defaults)
+ *   rclone-nowait   rclone copyto --expect-continue-timeout 0 FILE bench:…    (see makeTools: versitygw quirk)
+ * Shown for information, never the fastest peer:
+ *   sfts-c64        sfts with --concurrency 64: memory stays bounded by --memory whatever the concurrency
+ *   aws-pypi        <pypi aws> s3 cp with its default checksum (CRC32)
+ *   rclone          rclone copyto FILE bench:bucket/key (stalls 1 s per part on versitygw's 100-continue;
+ *                   only run when named in --tools)
  *   sha256sum       sha256sum FILE                                           (the hashing floor)
  *   openssl-sha256  openssl dgst -sha256 FILE                                (the floor with SHA-NI, as Node has)
- * Each run is measured by /usr/bin/time (wall, user+sys CPU and peak RSS of the tool's process tree);
+ * and sfts itself: node bin/run.js send FILE --server … --token … --json [--sfts-args].
+ * Each run is measured by /usr/bin/time (wall, user+sys CPU and peak RSS, the largest process of the
+ * tool's tree: for sfts its node process) and bounded by --timeout (the whole process group is killed);
  * the CPU the stack spent meanwhile (versitygw, DynamoDB Local, the in-process coordinator) is shown
  * apart. After each upload the stored object's size is checked, and once per tool its bytes are read
- * back and hashed: a tool that stores wrong bytes fails instead of being timed.
- * Usage: npm run build && node dist/bench/send.js [--size-mib 1024] [--rounds 3] [--tools sfts,rclone,…]
- *        [--dir /tmp] [--aws-bin /usr/bin/aws]
+ * back and hashed: a tool that stores wrong bytes fails instead of being timed. A failed run is counted
+ * and left out of the medians; the tool is not run again.
+ * Usage: npm run bench:send -- [--size-mib 1024] [--rounds 3] [--tools sfts,aws-pypi-sha256,…]
+ *        [--timeout 600] [--out FILE.json] [--sfts-args "--memory 256MiB"] [--dir /tmp]
+ *        [--aws-pypi-bin PATH] [--aws-debian-bin /usr/bin/aws]
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -29,31 +36,46 @@ import { startLocalStack } from "../harness/local-stack.js";
 import { cleanUpOnSignal } from "../harness/signals.js";
 import { readRegistry } from "../local/pid-registry.js";
 import type { RunningStack } from "../local/stack.js";
+import { compare, goalMark, type ToolRuns } from "./compare.js";
+import { findPypiAws } from "./peers.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MiB = 1024 * 1024;
 const TIME = "/usr/bin/time";
 const ALL_TOOLS = [
   "sfts",
-  "rclone",
+  "sfts-c64",
+  "aws-pypi-sha256",
+  "aws-pypi",
+  "aws-debian",
   "rclone-nowait",
-  "aws",
-  "aws-sha256",
+  "rclone",
   "sha256sum",
   "openssl-sha256",
 ] as const;
 type ToolName = (typeof ALL_TOOLS)[number];
+/** The peers sfts must beat (≥ 1.0× the fastest); the other rows are shown for information. */
+const PEERS: readonly ToolName[] = ["aws-pypi-sha256", "aws-debian", "rclone-nowait"];
+const RATIO_GOAL = 1;
+/** Plain rclone only when asked: it measures versitygw's 100-continue stall (~70 s a run), not rclone. */
+const DEFAULT_TOOLS = ALL_TOOLS.filter((t) => t !== "rclone");
 
 const { values } = parseArgs({
   options: {
     "size-mib": { type: "string", default: "1024" },
     rounds: { type: "string", default: "3" },
-    tools: { type: "string", default: ALL_TOOLS.join(",") },
+    tools: { type: "string", default: DEFAULT_TOOLS.join(",") },
     dir: { type: "string", default: tmpdir() },
-    "aws-bin": { type: "string", default: "/usr/bin/aws" },
+    timeout: { type: "string", default: "600" },
+    out: { type: "string" },
+    "sfts-args": { type: "string", default: "" },
+    "aws-pypi-bin": { type: "string" },
+    "aws-debian-bin": { type: "string", default: "/usr/bin/aws" },
   },
 });
-const AWS = values["aws-bin"];
+const sftsArgs = values["sfts-args"].split(" ").filter(Boolean);
+const timeoutMs = Number(values.timeout) * 1000;
+if (!(timeoutMs > 0)) throw new Error("--timeout must be a positive number of seconds");
 const sizeMiB = Number(values["size-mib"]);
 const rounds = Number(values.rounds);
 const wanted = values.tools.split(",").map((t) => t.trim());
@@ -133,12 +155,20 @@ async function timed(cmd: Command, timeFile: string, stackPids: number[]): Promi
   child.stderr.setEncoding("utf8").on("data", (s: string) => {
     stderr = (stderr + s).slice(-64 * 1024);
   });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }, timeoutMs);
   const code = await new Promise<number>((res, rej) => {
     child.once("error", rej);
     child.once("close", (c, signal) => res(c ?? (signal ? 128 : 1)));
-  });
+  }).finally(() => clearTimeout(timer));
   current = undefined;
   const cpuAfter = stackCpu(stackPids);
+  if (timedOut) throw new Error(`timed out: killed at the ${timeoutMs / 1000} s limit (--timeout)`);
   if (code !== 0) throw new Error(`exit code ${code}:\n${tail(stderr)}\n${tail(stdout, 5)}`);
   // On failure time writes "Command exited with non-zero status N" first; the figures are the last line.
   const last = (await readFile(timeFile, "utf8")).trim().split("\n").at(-1) ?? "";
@@ -206,46 +236,59 @@ async function makeTools(
   // sfts: a fresh XDG state/config folder per run, so no journal of an earlier run is resumed.
   const sftsHelp = await version(process.execPath, ["bin/run.js", "send", "--help"]);
   const sftsVersion = (await version(process.execPath, ["bin/run.js", "--version"])) ?? "?";
-  tools.push({
-    name: "sfts",
-    ...(sftsHelp === undefined && {
-      unavailable: "sfts: not available yet (node bin/run.js send --help fails)",
-    }),
-    version: sftsVersion,
-    async command() {
-      const home = join(dir, `sfts-client-${sftsRun++}`);
-      await rm(home, { recursive: true, force: true });
-      await mkdir(home, { recursive: true });
-      const args = ["bin/run.js", "send", file, "--server", stack.apiUrl, "--token", stack.token, "--json"];
-      return {
-        command: process.execPath,
-        args,
-        env: { ...clean, XDG_STATE_HOME: join(home, "state"), XDG_CONFIG_HOME: join(home, "config") },
-        shown: `node ${args.join(" ").replace(stack.token, "<token>")}`,
-      };
-    },
-    async check(stdout) {
-      const events = stdout
-        .split("\n")
-        .filter((l) => l.trim().startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      const done = events.findLast((e) => e.type === "done");
-      if (!done) throw new Error(`no "done" event in the --json output:\n${tail(stdout, 5)}`);
-      if (done.deduplicated === true || done.resumed === true)
-        throw new Error(`sfts did not send the whole file (deduplicated/resumed): ${JSON.stringify(done)}`);
-      if (done.sha256 !== sha256)
-        throw new Error(`sfts reports SHA-256 ${String(done.sha256)}, not ${sha256}`);
-      if (typeof done.bytesSent === "number" && done.bytesSent < size)
-        throw new Error(`sfts sent ${done.bytesSent} bytes of ${size}`);
-      const key = `objects/${String(done.transferId)}`;
-      if (await head(s3, bucket, key).catch(() => undefined)) return key;
-      // The coordinator's key scheme is internal: fall back to whatever sits under objects/ (only this run's).
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "objects/" }));
-      const keys = (listed.Contents ?? []).map((o) => o.Key ?? "");
-      if (keys.length !== 1) throw new Error(`cannot tell sfts's object: ${keys.join(", ") || "none"}`);
-      return keys[0];
-    },
-  });
+  for (const variant of ["sfts", "sfts-c64"] as const) {
+    const extra = variant === "sfts-c64" ? [...sftsArgs, "--concurrency", "64"] : sftsArgs;
+    tools.push({
+      name: variant,
+      ...(sftsHelp === undefined && {
+        unavailable: `${variant}: not available yet (node bin/run.js send --help fails)`,
+      }),
+      version: sftsVersion,
+      async command() {
+        const home = join(dir, `sfts-client-${sftsRun++}`);
+        await rm(home, { recursive: true, force: true });
+        await mkdir(home, { recursive: true });
+        const args = [
+          "bin/run.js",
+          "send",
+          file,
+          "--server",
+          stack.apiUrl,
+          "--token",
+          stack.token,
+          "--json",
+          ...extra,
+        ];
+        return {
+          command: process.execPath,
+          args,
+          env: { ...clean, XDG_STATE_HOME: join(home, "state"), XDG_CONFIG_HOME: join(home, "config") },
+          shown: `node ${args.join(" ").replace(stack.token, "<token>")}`,
+        };
+      },
+      async check(stdout) {
+        const events = stdout
+          .split("\n")
+          .filter((l) => l.trim().startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        const done = events.findLast((e) => e.type === "done");
+        if (!done) throw new Error(`no "done" event in the --json output:\n${tail(stdout, 5)}`);
+        if (done.deduplicated === true || done.resumed === true)
+          throw new Error(`sfts did not send the whole file (deduplicated/resumed): ${JSON.stringify(done)}`);
+        if (done.sha256 !== sha256)
+          throw new Error(`sfts reports SHA-256 ${String(done.sha256)}, not ${sha256}`);
+        if (typeof done.bytesSent === "number" && done.bytesSent < size)
+          throw new Error(`sfts sent ${done.bytesSent} bytes of ${size}`);
+        const key = `objects/${String(done.transferId)}`;
+        if (await head(s3, bucket, key).catch(() => undefined)) return key;
+        // The coordinator's key scheme is internal: fall back to whatever sits under objects/ (only this run's).
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "objects/" }));
+        const keys = (listed.Contents ?? []).map((o) => o.Key ?? "");
+        if (keys.length !== 1) throw new Error(`cannot tell sfts's object: ${keys.join(", ") || "none"}`);
+        return keys[0];
+      },
+    });
+  }
 
   // rclone: configured only through RCLONE_CONFIG_BENCH_* and an empty config file; its multipart defaults.
   const rcloneEnv = {
@@ -283,7 +326,8 @@ async function makeTools(
     });
   }
 
-  // AWS CLI v2 (Debian's, by full path unless --aws-bin): credentials by environment, no config files of the user.
+  // The AWS CLIs: PyPI's 1.x (with SHA-256 like sfts, and with its default CRC32 for information) and
+  // Debian's 2.9 (its defaults; it has no --checksum-algorithm for s3 cp). Credentials by environment only.
   await writeFile(join(dir, "aws-config"), "");
   const awsEnv = {
     ...clean,
@@ -294,35 +338,20 @@ async function makeTools(
     AWS_SHARED_CREDENTIALS_FILE: join(dir, "aws-config"),
     AWS_PAGER: "",
   };
-  const awsVersion = await version(AWS, ["--version"], awsEnv);
-  // Does this aws know --checksum-algorithm? Ask with a path that does not exist: no request is made.
-  let sha256Flag: string | undefined = "not installed";
-  if (awsVersion !== undefined) {
-    const probe = await run(
-      AWS,
-      ["s3", "cp", "--checksum-algorithm", "SHA256", join(dir, "no-such-file"), `s3://${bucket}/x`],
-      { env: { ...awsEnv, AWS_ENDPOINT_URL: "http://127.0.0.1:9" } },
-    ).then(
-      () => "",
-      (err: { stderr?: string }) => String(err.stderr ?? ""),
-    );
-    sha256Flag = /Unknown options?/i.test(probe)
-      ? `${awsVersion.split(" ")[0]} has no --checksum-algorithm for s3 cp`
-      : undefined;
-  }
-  for (const variant of ["aws", "aws-sha256"] as const) {
-    const extra = variant === "aws-sha256" ? ["--checksum-algorithm", "SHA256"] : [];
-    const key = `bench-${variant}.bin`;
-    const unavailable =
-      awsVersion === undefined
-        ? `aws: ${AWS} not installed (apt-get install -y awscli)`
-        : variant === "aws-sha256" && sha256Flag
-          ? `aws-sha256: skipped, ${sha256Flag}`
-          : undefined;
+  const pypi = await findPypiAws(values["aws-pypi-bin"]);
+  const debian = values["aws-debian-bin"];
+  const awsVariants = [
+    { name: "aws-pypi-sha256", bin: pypi, extra: ["--checksum-algorithm", "SHA256"] },
+    { name: "aws-pypi", bin: pypi, extra: [] },
+    { name: "aws-debian", bin: debian, extra: [] },
+  ] as const;
+  for (const variant of awsVariants) {
+    const v = await version(variant.bin, ["--version"], awsEnv);
+    const key = `bench-${variant.name}.bin`;
     tools.push({
-      name: variant,
-      ...(unavailable !== undefined && { unavailable }),
-      version: awsVersion ?? "-",
+      name: variant.name,
+      ...(v === undefined && { unavailable: `${variant.name}: ${variant.bin} not installed` }),
+      version: v ?? "-",
       async command() {
         const args = [
           "s3",
@@ -333,9 +362,9 @@ async function makeTools(
           stack.s3Endpoint,
           "--no-progress",
           "--only-show-errors",
-          ...extra,
+          ...variant.extra,
         ];
-        return { command: AWS, args, env: awsEnv, shown: `${AWS} ${args.join(" ")}` };
+        return { command: variant.bin, args, env: awsEnv, shown: `${variant.bin} ${args.join(" ")}` };
       },
       async check() {
         return key;
@@ -553,28 +582,113 @@ async function main() {
           .join(" ")}.\n`,
     );
     console.log(
-      "| tool | runs | wall s | MiB/s | CPU s (user+sys) | peak RSS MiB | wall ×sfts | CPU ×sfts | " +
+      "| tool | role | runs | wall s | MiB/s | CPU s (user+sys) | peak RSS MiB | wall ×sfts | CPU ×sfts | " +
         "wall ×sha256sum | CPU ×sha256sum | stack CPU s | parts | checksum stored by versitygw |",
     );
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    console.log(
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    );
+    const role = (name: ToolName) =>
+      name.startsWith("sfts") ? "sfts" : PEERS.includes(name) ? "peer" : "info";
     for (const t of tools) {
       const n = samples.get(t.name)?.length ?? 0;
       if (!n) {
         const why = t.unavailable ?? `FAILED: ${firstLine(errors.get(t.name) ?? "no runs")}`;
-        console.log(`| ${t.name} | 0 | ${why} |  |  |  |  |  |  |  |  |  |  |`);
+        console.log(`| ${t.name} | ${role(t.name)} | 0 | ${why} |  |  |  |  |  |  |  |  |  |  |`);
         continue;
       }
       const w = med(t.name, wall);
       const c = med(t.name, cpu);
       const last = samples.get(t.name)?.at(-1);
       console.log(
-        `| ${t.name} | ${n} | ${w.toFixed(2)} | ${(sizeMiB / w).toFixed(0)} | ${c.toFixed(2)} | ` +
+        `| ${t.name} | ${role(t.name)} | ${n} | ${w.toFixed(2)} | ${(sizeMiB / w).toFixed(0)} | ${c.toFixed(2)} | ` +
           `${(med(t.name, (s) => s.maxRssKiB) / 1024).toFixed(0)} | ${ratio(w, sftsWall)} | ${ratio(c, sftsCpu)} | ` +
           `${ratio(w, shaWall)} | ${ratio(c, shaCpu)} | ${med(t.name, (s) => s.stackCpu).toFixed(2)} | ` +
           `${last?.parts ?? "—"} | ${last?.checksum ?? "—"} |` +
           (errors.has(t.name) ? ` (then FAILED: ${firstLine(errors.get(t.name) ?? "")})` : ""),
       );
     }
+    // The goals: the fastest peer of this run ÷ sfts, and peak RSS bounded by --memory.
+    const runsOf = (t: Tool): ToolRuns => {
+      const err = errors.get(t.name);
+      return {
+        tool: t.name,
+        peer: PEERS.includes(t.name),
+        ok: (samples.get(t.name) ?? []).map(wall),
+        failed: err !== undefined && !err.startsWith("timed out") ? 1 : 0,
+        timedOut: err?.startsWith("timed out") ? 1 : 0,
+        corrupt: 0,
+      };
+    };
+    const cmp = compare(active.map(runsOf));
+    const ratioMet = cmp.ratio === undefined ? undefined : cmp.ratio >= RATIO_GOAL;
+    console.log(
+      `\nMedians of the successful runs (a tool that fails is counted, left out and not run again). ` +
+        (cmp.ratio !== undefined && cmp.fastestPeer
+          ? `Fastest peer ÷ sfts: ${cmp.ratio.toFixed(2)}× (${cmp.fastestPeer.tool} ${cmp.fastestPeer.seconds.toFixed(2)} s ÷ ` +
+            `sfts ${cmp.sfts?.toFixed(2)} s; peers: ${PEERS.join(", ")}), ${goalMark(ratioMet, `goal ≥ ${RATIO_GOAL.toFixed(1)}×`)}.`
+          : `Fastest peer ÷ sfts: – (sfts ${cmp.sfts === undefined ? "has no successful run" : "ran"}; peers without a time: ${cmp.peersWithoutTime.join(", ") || "none run"}).`) +
+        " sfts goodput ÷ (link rate × time the link was up): – (loopback, no link rate).",
+    );
+    const memoryFlag = sftsArgs[sftsArgs.indexOf("--memory") + 1];
+    const budget =
+      sftsArgs.includes("--memory") && memoryFlag ? `--memory ${memoryFlag}` : "the CLI's default --memory";
+    const rss: Record<string, { medianMiB: number; maxMiB: number; runs: number }> = {};
+    for (const name of ["sfts", "sfts-c64"] as const) {
+      const xs = (samples.get(name) ?? []).map((x) => x.maxRssKiB / 1024);
+      if (xs.length) rss[name] = { medianMiB: median(xs), maxMiB: Math.max(...xs), runs: xs.length };
+    }
+    if (rss.sfts || rss["sfts-c64"])
+      console.log(
+        `Peak RSS of the sfts process (VmHWM as /usr/bin/time reports it), ${sizeMiB} MiB send with ${budget}: ` +
+          Object.entries(rss)
+            .map(
+              ([name, r]) =>
+                `${name === "sfts" ? "its default concurrency" : "--concurrency 64"} ${r.medianMiB.toFixed(0)} MiB median, ` +
+                `${r.maxMiB.toFixed(0)} MiB max of ${r.runs}`,
+            )
+            .join("; ") +
+          ".",
+      );
+    const out =
+      values.out ??
+      join(resolve(values.dir), `sfts-bench-send-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    writeFileSync(
+      out,
+      `${JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          sizeMiB,
+          rounds,
+          machine: {
+            cpus: cpus().length,
+            model: cpus()[0]?.model,
+            node: process.version,
+            loadStart,
+            loadEnd: loadavg(),
+          },
+          sftsArgs,
+          peers: PEERS,
+          goal: RATIO_GOAL,
+          ratio: cmp.ratio ?? null,
+          fastestPeer: cmp.fastestPeer ?? null,
+          ratioMet: ratioMet ?? null,
+          peakRssMiB: rss,
+          tools: tools.map((t) => ({
+            name: t.name,
+            role: role(t.name),
+            version: t.version,
+            unavailable: t.unavailable ?? null,
+            command: shown.get(t.name) ?? null,
+            error: errors.get(t.name) ?? null,
+            runs: (samples.get(t.name) ?? []).map(({ stdout: _o, stderr: _e, ...rest }) => rest),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`Results written to ${out}`);
     console.log("\nVersions and commands:\n");
     for (const t of tools)
       console.log(
