@@ -160,6 +160,8 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
     onDecision: linkEvents.push,
   });
   deps.onScheduler?.(scheduler);
+  // The link watch (retry.ts) tells the link model when the link goes dark and comes back.
+  const unheard = o.retry.link?.addListener(scheduler.link);
   const pool = new BufferPool(o.memoryBudget);
   const started = performance.now();
 
@@ -385,6 +387,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
     await check;
   } finally {
     clearInterval(progress);
+    unheard?.();
     linkEvents.flush();
   }
 
