@@ -44,8 +44,11 @@ export interface Verdict {
   exitCode: ExitCode;
   message: string;
   retryAfterMs?: number | undefined;
-  /** No answer at all (the network class); the origin that failed, when known. */
-  network?: { endpoint: string | undefined } | undefined;
+  /**
+   * No answer at all (the network class): the origin that failed, when known, and whether this client
+   * has been connected to it (an outage is of a link that was up; never reached may be a wrong address).
+   */
+  network?: { endpoint: string | undefined; reached: boolean } | undefined;
 }
 
 /** A failure with no answer at all (see the table's last rows), and the endpoint it happened on. */
@@ -56,6 +59,8 @@ export class NetworkError extends CliError {
     exitCode: ExitCode,
     /** The origin that failed ("http://host:port"), when the caller said; what the link watch probes. */
     readonly endpoint: string | undefined,
+    /** Whether this client has been connected to the endpoint (see `Verdict.network`). */
+    readonly reached = true,
   ) {
     super(code, message, exitCode, true);
   }
@@ -181,6 +186,18 @@ export function networkCode(err: unknown): string {
   );
 }
 
+/** Errors of a connection that was never made. */
+const NOT_CONNECTED_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+  "EADDRNOTAVAIL",
+  "NETWORK",
+]);
+
 /** No answer at all: a broken connection, a timeout, or a stall. Always retryable. */
 export function classifyNetwork(f: NetworkFailure): Verdict {
   const what = f.what ?? "the request";
@@ -194,9 +211,10 @@ export function classifyNetwork(f: NetworkFailure): Verdict {
         : code === "NETWORK" && f.error instanceof Error && f.error.message
           ? f.error.message
           : code;
-  const network = { endpoint: originOf(f.url ?? f.server) };
+  const endpoint = originOf(f.url ?? f.server);
   if (f.service === "api") {
     const reached = f.reached ?? true;
+    const network = { endpoint, reached };
     return verdict(
       reached ? "NETWORK" : "SERVER_UNREACHABLE",
       true,
@@ -204,13 +222,17 @@ export function classifyNetwork(f: NetworkFailure): Verdict {
       { exitCode: reached ? EXIT.NETWORK : EXIT.SERVER_UNREACHABLE, network },
     );
   }
+  // Storage: a connection that was reset, hung up or stalled had been made; refused, unresolved or
+  // unroutable ones may never have been.
+  const network = { endpoint, reached: !NOT_CONNECTED_CODES.has(code) };
   if (code === "STALL")
     return verdict(code, true, `No progress for ${Math.round((f.stallMs ?? 0) / 1000)}s`, { network });
   return verdict(code, true, `${what[0]?.toUpperCase() ?? ""}${what.slice(1)} failed (${why})`, { network });
 }
 
 export function toCliError(v: Verdict): CliError {
-  if (v.network) return new NetworkError(v.code, v.message, v.exitCode, v.network.endpoint);
+  if (v.network)
+    return new NetworkError(v.code, v.message, v.exitCode, v.network.endpoint, v.network.reached);
   return new CliError(v.code, v.message, v.exitCode, v.retryable, v.retryAfterMs);
 }
 

@@ -16,6 +16,9 @@
  *              that succeeds on the endpoint, declares it back: the listener's back(), and every retry
  *              waiting on the endpoint is woken at once. The link's return is noticed within one
  *              interval plus one round trip.
+ * An endpoint counts as having been up (`wasUp`) once a request on it succeeded, a probe answered, or a
+ * failure showed a connection had been made (reset, hang up, stall): only then is its outage a link that
+ * went dark rather than an address that never worked (the retry policy treats the two differently).
  * Probing stops when the endpoint is back, or when it has been dark for `outageLimitMs` (10 min; the
  * retry policy then gives up with a clear message, see retry.ts).
  *
@@ -73,6 +76,7 @@ interface Endpoint {
   url: string;
   state: LinkState;
   lastSuccess: number;
+  wasUp: boolean;
   /** When this dark spell (suspect or outage) began. */
   darkSince: number;
   /** Bumped at every change of spell, so a late probe answer of an earlier spell is ignored. */
@@ -128,16 +132,26 @@ export class LinkWatch {
     return e && e.state !== "up" ? this.now() - e.darkSince : 0;
   }
 
+  /** Whether the endpoint has been seen up in this command (see the header). */
+  wasUp(endpoint: string): boolean {
+    return this.endpoints.get(endpoint)?.wasUp ?? false;
+  }
+
   /** A request on the endpoint succeeded: it is up (back, if it was in an outage). */
   succeeded(endpoint: string): void {
     const e = this.get(endpoint);
     e.lastSuccess = this.now();
+    e.wasUp = true;
     if (e.state !== "up") this.up(e);
   }
 
-  /** A network-class failure of a request on the endpoint begun at `startedAt`; the state it leaves. */
-  failed(endpoint: string, startedAt: number): LinkState {
+  /**
+   * A network-class failure of a request on the endpoint begun at `startedAt` (`reached`: a connection
+   * had been made); the state it leaves.
+   */
+  failed(endpoint: string, startedAt: number, reached = false): LinkState {
     const e = this.get(endpoint);
+    if (reached) e.wasUp = true;
     if (e.state === "up" && e.lastSuccess < startedAt) {
       e.state = "suspect";
       e.darkSince = this.now();
@@ -168,6 +182,7 @@ export class LinkWatch {
         url: endpoint,
         state: "up",
         lastSuccess: Number.NEGATIVE_INFINITY,
+        wasUp: false,
         darkSince: 0,
         spell: 0,
         probing: 0,
@@ -207,6 +222,7 @@ export class LinkWatch {
 
   private up(e: Endpoint): void {
     const wasOutage = e.state === "outage";
+    e.wasUp = true;
     e.state = "up";
     e.spell++;
     e.probing = 0;

@@ -12,9 +12,11 @@
  *   is reported to the watch, and the backoff sleep races the watch's "back" for that endpoint: when the
  *   link returns, the retry goes within one probe interval instead of after up to `capMs`.
  * - Tries that fail while the endpoint is in an outage, or whose wait ends with its return, do not count
- *   against `maxRetries` (an outage is not the server failing; the backoff still grows, so tries on the
+ *   against `maxRetries`, if the endpoint had been up in this command (an outage is not the server failing; the backoff still grows, so tries on the
  *   timer during a long outage stay rare, the watch's cheap probes doing the watching). A try that fails
  *   while the watch only suspects the link is counted once its wait is over, unless the outage was real.
+ *   An endpoint never reached (refused or unresolved from the first try: perhaps a wrong address, exit 4
+ *   for the coordinator) spends its retries as without a watch, though its retries are still woken.
  * - Instead, an outage is bounded in time: dark for the watch's `outageLimitMs` (10 min), the operation
  *   gives up with LINK_DOWN (exit 7, NETWORK), saying how long and that running the command again resumes.
  */
@@ -104,15 +106,18 @@ export async function withRetries<T>(
         continue;
       }
       failedOn = endpoint;
-      const state = link.failed(endpoint, startedAt);
+      const found = link.failed(endpoint, startedAt, (err as NetworkError).reached);
+      // Never seen up: every try counts, as without a watch (an address that never worked is no outage).
+      const seenUp = link.wasUp(endpoint);
+      const state = seenUp ? found : "up";
       if (state === "up" && ++charged > opts.policy.maxRetries) throw exhausted(err, attempt + 1);
-      const left = link.outageLimitMs - link.darkFor(endpoint);
+      const left = seenUp ? link.outageLimitMs - link.darkFor(endpoint) : Number.POSITIVE_INFINITY;
       if (state === "outage" && left <= 0) throw linkDown(err, link, endpoint);
       const delayMs = backoffDelay(attempt, opts.policy, err.retryAfterMs);
       opts.onRetry?.({ attempt: attempt + 1, delayMs, error: err });
       const woken = await sleepUnlessBack(Math.min(delayMs, Math.max(0, left)), link, endpoint, opts.signal);
       const after = link.state(endpoint);
-      if (after === "outage" && link.darkFor(endpoint) >= link.outageLimitMs)
+      if (seenUp && after === "outage" && link.darkFor(endpoint) >= link.outageLimitMs)
         throw linkDown(err, link, endpoint);
       if (state === "suspect" && !woken && after !== "outage" && ++charged > opts.policy.maxRetries)
         throw exhausted(err, attempt + 1);

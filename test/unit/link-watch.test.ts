@@ -55,6 +55,11 @@ describe("classify: network failures name their endpoint", () => {
       classifyHttp({ service: "storage", status: 503, code: "SlowDown", retryAfterMs: 5000 }),
     );
     expect(slow).not.toBeInstanceOf(NetworkError);
+    expect((e as NetworkError).reached).toBe(true); // a reset: the connection had been made
+    const refused = toCliError(
+      classifyNetwork({ service: "storage", error: { code: "ECONNREFUSED" }, url: STORAGE }),
+    );
+    expect((refused as NetworkError).reached).toBe(false);
     expect(slow.retryAfterMs).toBe(5000);
   });
 });
@@ -251,6 +256,64 @@ describe("withRetries with a link watch", () => {
     const err = (await done) as CliError;
     expect(err.message).toMatch(/gave up after 3 tries/);
     expect(calls).toBe(3);
+  });
+
+  it("an endpoint never reached (refused from the first try) spends its retries as without a watch", async () => {
+    const { link, probe } = fakeLink();
+    const watch = new LinkWatch({ probe });
+    link.up = false;
+    const refused = () =>
+      toCliError(
+        classifyNetwork({ service: "storage", error: { code: "ECONNREFUSED" }, url: `${STORAGE}/k` }),
+      );
+    let calls = 0;
+    const done = withRetries(
+      async () => {
+        calls++;
+        throw refused();
+      },
+      { policy: { maxRetries: 2, baseMs: 100, capMs: 400, link: watch } },
+    ).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(((await done) as CliError).message).toMatch(/gave up after 3 tries/);
+    expect(calls).toBe(3);
+    // The coordinator never answered: exit 4, as before, not a 10-minute wait.
+    const unreachable = () =>
+      toCliError(
+        classifyNetwork({ service: "api", error: { code: "ECONNREFUSED" }, reached: false, server: API }),
+      );
+    const api = withRetries(
+      async () => {
+        throw unreachable();
+      },
+      { policy: { maxRetries: 1, baseMs: 100, capMs: 400, link: watch } },
+    ).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(((await api) as CliError).exitCode).toBe(EXIT.SERVER_UNREACHABLE);
+  });
+
+  it("a refusal after the endpoint was reached is an outage: it does not spend the retries", async () => {
+    const { link, probe } = fakeLink();
+    const watch = new LinkWatch({ probe });
+    link.up = false;
+    let calls = 0;
+    const done = withRetries(
+      async () => {
+        calls++;
+        if (link.up) return "sent";
+        throw calls === 1
+          ? reset()
+          : toCliError(
+              classifyNetwork({ service: "storage", error: { code: "ECONNREFUSED" }, url: `${STORAGE}/k` }),
+            );
+      },
+      { policy: { maxRetries: 2, baseMs: 100, capMs: 400, link: watch } },
+    );
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(calls).toBeGreaterThan(10);
+    link.up = true;
+    await vi.advanceTimersByTimeAsync(500);
+    await expect(done).resolves.toBe("sent");
   });
 
   it("an outage past the limit ends with LINK_DOWN, exit 7, saying how long and that it resumes", async () => {
