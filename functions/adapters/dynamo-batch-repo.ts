@@ -24,8 +24,8 @@ import type {
   TransferRecord,
 } from "../core/ports.js";
 import { DynamoBulk } from "./dynamo-bulk.js";
-import { dbError, sleep, strip } from "./dynamo-items.js";
-import { INDEX_BY_BATCH, INDEX_BY_CREATED, INDEX_BY_STATUS } from "./dynamo-table.js";
+import { dbError, detachCommand, sleep, strip } from "./dynamo-items.js";
+import { batchSortKey, INDEX_BY_BATCH, INDEX_BY_CREATED, INDEX_BY_STATUS } from "./dynamo-table.js";
 
 const bPk = (id: string) => `B#${id}`;
 const tPk = (id: string) => `T#${id}`;
@@ -229,17 +229,24 @@ export class DynamoBatchRepo implements BatchRepo {
     return { items, cursor: encodeCursor({ t: last.PK.slice(2) }) };
   }
 
+  async listedAtPath(batchId: string, path: string): Promise<TransferRecord[]> {
+    const r = await this.run(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: INDEX_BY_BATCH,
+          KeyConditionExpression: "batchPk = :pk AND batchSk = :sk",
+          ExpressionAttributeValues: { ":pk": bPk(batchId), ":sk": batchSortKey(path) },
+        }),
+      ),
+    );
+    // A long path's sort key is cut short: others may share it.
+    return (r.Items ?? []).map((i) => strip<TransferRecord>(i)).filter((t) => t.path === path);
+  }
+
   async detachFromBatch(transferId: string, now: string): Promise<boolean> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { PK: tPk(transferId), SK: META },
-          UpdateExpression: "SET updatedAt = :now REMOVE batchPk, batchSk",
-          ConditionExpression: "attribute_exists(batchPk)",
-          ExpressionAttributeValues: { ":now": now },
-        }),
-      );
+      await this.doc.send(new UpdateCommand(detachCommand(this.table, transferId, now)));
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;

@@ -36,3 +36,12 @@ export function dbError(err: unknown): never {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Takes a transfer's META item out of its batch's listing (index byBatch); fails its condition if not listed. */
+export const detachCommand = (table: string, transferId: string, now: string) => ({
+  TableName: table,
+  Key: { PK: `T#${transferId}`, SK: "META" },
+  UpdateExpression: "SET updatedAt = :now REMOVE batchPk, batchSk",
+  ConditionExpression: "attribute_exists(batchPk)",
+  ExpressionAttributeValues: { ":now": now },
+});

@@ -7,6 +7,7 @@
 import { randomInt } from "node:crypto";
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -35,7 +36,8 @@ import type {
   TransferRecord,
   TransferRepo,
 } from "../core/ports.js";
-import { dbError, sleep, strip } from "./dynamo-items.js";
+import { CONTENT_PENDING } from "../core/ports.js";
+import { dbError, detachCommand, sleep, strip } from "./dynamo-items.js";
 import { batchSortKey, INDEX_BY_CREATED, INDEX_BY_STATUS, INDEX_OPEN } from "./dynamo-table.js";
 
 const tPk = (id: string) => `T#${id}`;
@@ -63,7 +65,8 @@ export function transferItem(t: TransferRecord): Record<string, unknown> {
     listPk: "FILES",
     listSk: `${t.createdAt}#${t.id}`,
     statusPk: `STATUS#${t.status}`,
-    ...(t.status === "uploading" && { openKey: shaPk(t.sha256, t.size) }),
+    // Content pending: no content lookup may find it until it is named.
+    ...(t.status === "uploading" && t.sha256 !== CONTENT_PENDING && { openKey: shaPk(t.sha256, t.size) }),
     ...(t.batchId !== undefined &&
       t.path !== undefined && {
         batchPk: `B#${t.batchId}`,
@@ -206,7 +209,7 @@ export class DynamoTransferRepo implements TransferRepo {
         }),
       );
       const item = r.Attributes as Record<string, unknown>;
-      if (to === "uploading" && !item.openKey) {
+      if (to === "uploading" && !item.openKey && item.sha256 !== CONTENT_PENDING) {
         const t = strip<TransferRecord>(item);
         await this.run(() =>
           this.doc.send(
@@ -337,6 +340,56 @@ export class DynamoTransferRepo implements TransferRepo {
       if (rs[parts.length]?.Code === "ConditionalCheckFailed") return { outcome: "not-uploading" };
       return dbError(err);
     }
+  }
+
+  async nameContent(
+    id: string,
+    sha256: string,
+    size: number,
+    now: string,
+  ): Promise<TransferRecord | undefined> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: tPk(id), SK: META },
+          UpdateExpression: "SET sha256 = :sha, openKey = :k, #updatedAt = :now",
+          ConditionExpression: "#status = :uploading AND (sha256 = :pending OR sha256 = :sha)",
+          ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt" },
+          ExpressionAttributeValues: {
+            ":sha": sha256,
+            ":pending": CONTENT_PENDING,
+            ":uploading": "uploading",
+            ":now": now,
+            ":k": shaPk(sha256, size),
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return strip<TransferRecord>(r.Attributes as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      return dbError(err);
+    }
+  }
+
+  async detachFromBatch(id: string, now: string): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand(detachCommand(this.table, id, now)));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      return dbError(err);
+    }
+  }
+
+  async dropParts(id: string): Promise<void> {
+    for (const p of await this.listParts(id))
+      await this.run(() =>
+        this.doc.send(
+          new DeleteCommand({ TableName: this.table, Key: { PK: tPk(id), SK: partSk(p.partNumber) } }),
+        ),
+      );
   }
 
   async adoptIntoBatch(

@@ -25,6 +25,7 @@ import { registerMonitorRoutes } from "./monitor-routes.js";
 import {
   abortRoute,
   assembleRoute,
+  contentRoute,
   createShareRoute,
   downloadRoute,
   failRoute,
@@ -164,6 +165,10 @@ export function createApp({
   });
 
   app.openapi(initRoute, async (c) => c.json(await service.init(c.req.valid("json")), 200));
+
+  app.openapi(contentRoute, async (c) =>
+    c.json(await service.nameContent(c.req.valid("param").id, c.req.valid("json").sha256), 200),
+  );
 
   app.openapi(presignRoute, async (c) => {
     const { parts, done, client } = c.req.valid("json");

@@ -8,6 +8,8 @@ import { SharedBatchListing } from "../contract/batches.js";
 import {
   AbortResponse,
   AssembleRequest,
+  ContentRequest,
+  ContentResponse,
   CreatedShare,
   CreateShareRequest,
   DownloadQuery,
@@ -56,6 +58,22 @@ export const initRoute = createRoute({
   ...secured,
   request: body(InitRequest),
   responses: { 200: json(InitResponse, "Transfer started or deduplicated"), ...errors(400, 401, 413, 415) },
+});
+
+export const contentRoute = createRoute({
+  method: "post",
+  path: "/upload/{id}/content",
+  tags: ["upload"],
+  summary:
+    "Name the SHA-256 of an upload started without it (content pending): done if the content is stored " +
+    "already (deduplicated; the upload is released), switch to an unfinished upload of the same content " +
+    "(this one is given up), or continue (the SHA-256 is recorded; assembly needs it)",
+  ...secured,
+  request: { params: PathId, ...body(ContentRequest) },
+  responses: {
+    200: json(ContentResponse, "What becomes of the upload"),
+    ...errors(400, 401, 404, 409, 413, 415),
+  },
 });
 
 export const presignRoute = createRoute({

@@ -96,7 +96,10 @@ export const BatchFileEntry = z
   .object({
     path: RelativePath,
     size: FileSize,
-    sha256: Sha256Hex,
+    sha256: Sha256Hex.optional().meta({
+      description:
+        "Multipart only, may be omitted while the file is still being hashed (content pending): its upload starts at once and POST /upload/{id}/content names the SHA-256 later, before assembly",
+    }),
     priority: Priority.optional().meta({ description: "Defaults to the batch's priority" }),
     contentType: z.string().max(256).optional(),
     upload: z

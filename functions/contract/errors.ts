@@ -15,6 +15,10 @@ export const ERRORS = {
   PARTS_MISSING: { status: 409, message: "Parts of the file are not stored yet." },
   PART_NOT_STORED: { status: 409, message: "Storage does not hold this part as described." },
   PART_CONFLICT: { status: 409, message: "The part is already recorded with different contents." },
+  CONTENT_PENDING: {
+    status: 409,
+    message: "The file's SHA-256 is not known yet: name it (POST /upload/{id}/content) first.",
+  },
   CHECKSUM_MISMATCH: { status: 409, message: "A stored part's checksum does not match its record." },
   UPLOAD_GONE: { status: 410, message: "The multipart upload no longer exists in storage." },
   SHARE_NOT_FOUND: { status: 404, message: "No such share link." },

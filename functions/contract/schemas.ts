@@ -229,7 +229,10 @@ export const InitRequest = z
   .object({
     name: FileName,
     size: FileSize,
-    sha256: Sha256Hex,
+    sha256: Sha256Hex.optional().meta({
+      description:
+        "Omit while the file is still being hashed (content pending): nothing is deduplicated or looked up by content then; POST /upload/{id}/content names it as soon as it is known, before assembly",
+    }),
     priority: Priority.default("normal"),
     partSizeHint: z.number().int().positive().max(MAX_PART_SIZE).optional(),
     contentType: z
@@ -273,6 +276,33 @@ export const InitResponse = z
   })
   .meta({ id: "InitResponse" });
 export type InitResponse = z.infer<typeof InitResponse>;
+
+// ---- content: the whole-file SHA-256 of an upload started before it was known
+
+export const ContentRequest = z.object({ sha256: Sha256Hex }).strict().meta({ id: "ContentRequest" });
+export type ContentRequest = z.input<typeof ContentRequest>;
+
+/**
+ * What becomes of an upload once its content is known:
+ *   continue  nothing of this content is stored or under way elsewhere: the SHA-256 is recorded, go on
+ *   done      it is stored already: this transfer now points at the stored copy (deduplicated; its own
+ *             upload is released), or the file's own earlier transfer of the batch is complete: stop sending
+ *   switch    an unfinished upload of this content exists: this one is given up (released, out of the
+ *             listing) and the client goes on with that one, sending only what `init` says is missing
+ */
+export const ContentResponse = z
+  .discriminatedUnion("action", [
+    z.object({ action: z.literal("continue"), transferId: TransferId, file: FileSummary }),
+    z.object({
+      action: z.literal("done"),
+      transferId: TransferId,
+      deduplicated: z.boolean(),
+      file: FileSummary,
+    }),
+    z.object({ action: z.literal("switch"), transferId: TransferId, init: InitResponse }),
+  ])
+  .meta({ id: "ContentResponse" });
+export type ContentResponse = z.infer<typeof ContentResponse>;
 
 // ---- presign
 

@@ -27,7 +27,8 @@ export const objectKeyFor = (transferId: string): string => `objects/${transferI
 export interface BatchInitInput {
   name: string;
   size: number;
-  sha256: string;
+  /** Absent: content pending (named later by POST /upload/{id}/content). */
+  sha256?: string;
   priority: Priority;
   batchId: string;
   path: string;

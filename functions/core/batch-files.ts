@@ -17,6 +17,7 @@ import { mapLimit } from "./map-limit.js";
 import {
   type BatchCounts,
   type BatchRecord,
+  CONTENT_PENDING,
   type StatsDelta,
   storedObjectKey,
   type TransferRecord,
@@ -86,6 +87,7 @@ export async function answerFiles(
     const own = entry.resumeId || (candidate?.batchId === batch.id && candidate.path === entry.path);
     return { entry, decided: decide(entry, batch.id, own ? candidate : undefined, s) };
   });
+  await supersedeStalePending(ctx, batch.id, pending);
 
   // Storage is asked where the table is not enough: does the dedupe entry's object still exist, does an
   // earlier run's PUT hold the file's bytes?
@@ -306,12 +308,35 @@ async function writeRecords(
   return [...written, ...fresh];
 }
 
+/**
+ * A file whose content is pending and comes without a resumeId (its sender has no journal of it) starts
+ * a new upload. An upload of its path whose content was never named (a sender stopped before its hash was
+ * known) cannot be trusted to hold this file's bytes: it is superseded, so the path lists one live upload.
+ * Uploads of a named content are left: naming this one's content finds them if they are the same.
+ */
+async function supersedeStalePending(ctx: BatchContext, batchId: string, pending: Pending[]): Promise<void> {
+  const blind = pending.filter(
+    (p) => p.entry.sha256 === CONTENT_PENDING && !p.entry.resumeId && !p.decided.supersedes,
+  );
+  await mapLimit(blind, CHECK_PARALLEL, async (p) => {
+    const listed = await ctx.batches.listedAtPath(batchId, p.entry.path);
+    const stale = listed.find(
+      (t) =>
+        t.sha256 === CONTENT_PENDING &&
+        t.upload !== "single" &&
+        (t.status === "uploading" || t.status === "failed"),
+    );
+    if (stale) p.decided = { ...p.decided, supersedes: stale };
+  });
+}
+
 /** What the transfer service's init gets for a multipart file of a batch. */
 function multipartInput(batch: BatchRecord, e: PlannedEntry, resumeId: string | undefined) {
   const input = {
     name: e.name,
     size: e.size,
-    sha256: e.sha256,
+    // Content pending: the transfer service starts the upload; its SHA-256 is named later.
+    ...(e.sha256 !== CONTENT_PENDING && { sha256: e.sha256 }),
     priority: e.priority,
     batchId: batch.id,
     path: e.path,

@@ -6,6 +6,9 @@
  *   multipart  delegated to the transfer service's find-or-create init
  * A resumeId counts only for a transfer of this batch at this path; if its content differs (the file
  * changed) the old transfer is superseded: aborted if unfinished, and taken out of the batch's listing.
+ * A multipart entry may come without its SHA-256 (content pending: the sender hashes it while sending);
+ * it then resumes an unfinished upload of its path and size, else starts one, and POST /upload/{id}/content
+ * takes the decisions that need the content (upload-content.ts).
  */
 import type { BatchFileEntry } from "../contract/batches.js";
 import { DEFAULT_PART_SIZE, MAX_SINGLE_PUT_SIZE } from "../contract/limits.js";
@@ -13,16 +16,17 @@ import type { PartSpec, Priority } from "../contract/schemas.js";
 import { EMPTY_SHA256_HEX } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { checkNeighbours, checkPart } from "./part-math.js";
-import type { StoredObjectRecord, TransferRecord } from "./ports.js";
+import { CONTENT_PENDING, type StoredObjectRecord, type TransferRecord } from "./ports.js";
 
 /** An entry as parsed by the contract (sha256 lower-cased, defaults applied). */
-export type ParsedEntry = Omit<BatchFileEntry, "sha256"> & { sha256: string };
+export type ParsedEntry = Omit<BatchFileEntry, "sha256"> & { sha256?: string | undefined };
 
 export interface PlannedEntry {
   path: string;
   /** The file's name: the last segment of its path. */
   name: string;
   size: number;
+  /** CONTENT_PENDING ("") for a multipart file still being hashed. */
   sha256: string;
   priority: Priority;
   contentType?: string | undefined;
@@ -55,12 +59,14 @@ export function planEntries(entries: readonly ParsedEntry[], batchPriority: Prio
       refuse(e.path, "contentType must be a media type such as video/mp4");
     let kind: PlannedEntry["kind"];
     if (e.size === 0) {
-      if (e.sha256 !== EMPTY_SHA256_HEX)
+      if (e.sha256 !== undefined && e.sha256 !== EMPTY_SHA256_HEX)
         refuse(e.path, "an empty file's SHA-256 is e3b0c442…b855; the one given differs");
       kind = "empty";
     } else {
       kind = e.upload ?? (e.size <= (e.partSizeHint ?? DEFAULT_PART_SIZE) ? "single" : "multipart");
     }
+    if (e.sha256 === undefined && kind !== "multipart")
+      refuse(e.path, "sha256 may be left out only for a file sent in parts (its content is named later)");
     if (kind === "single" && e.size > MAX_SINGLE_PUT_SIZE)
       refuse(e.path, `one PUT carries at most ${MAX_SINGLE_PUT_SIZE} bytes; send it as multipart`);
     if (kind === "multipart" && e.parts) {
@@ -84,7 +90,7 @@ export function planEntries(entries: readonly ParsedEntry[], batchPriority: Prio
       path: e.path,
       name: fileNameOf(e.path),
       size: e.size,
-      sha256: e.sha256,
+      sha256: e.sha256 ?? CONTENT_PENDING,
       priority: e.priority ?? batchPriority,
       kind,
     };
@@ -133,8 +139,17 @@ export function decide(
     return e.kind === "empty" ? { action: "empty" } : { action: "put-new" };
   };
   if (!mine) return { decision: fresh() };
+  if (e.sha256 === CONTENT_PENDING && mine.size === e.size && mine.status !== "aborted") {
+    // Content still being hashed: an unfinished upload of this path goes on (its content is named later);
+    // beside a complete one a new upload starts, and naming its content finds the complete one.
+    if (mine.upload !== "single" && mine.status !== "complete")
+      return { decision: { action: "multipart", resumeId: mine.id } };
+    return { decision: fresh() };
+  }
   // An aborted transfer of this path, or one of other content (the file changed): a new one replaces it.
-  if (mine.status === "aborted" || mine.sha256 !== e.sha256 || mine.size !== e.size)
+  // A multipart upload whose content is still pending is named by the init (upload-init.ts decides).
+  const pendingMine = mine.sha256 === CONTENT_PENDING && mine.upload !== "single";
+  if (mine.status === "aborted" || (mine.sha256 !== e.sha256 && !pendingMine) || mine.size !== e.size)
     return { decision: fresh(), supersedes: mine };
   if (mine.status === "complete") return { decision: { action: "done-resumed", transfer: mine } };
   if (mine.upload === "single")

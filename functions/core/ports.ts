@@ -5,10 +5,18 @@
 import type { BatchStatus } from "../contract/batches.js";
 import type { Priority, TransferStatus } from "../contract/schemas.js";
 
+/**
+ * The SHA-256 of a multipart upload started before its content was known (the sender hashes the file
+ * while it sends it): such a transfer is found by no content lookup until POST /upload/{id}/content names
+ * it, and cannot be assembled before.
+ */
+export const CONTENT_PENDING = "";
+
 export interface TransferRecord {
   id: string;
   name: string;
   size: number;
+  /** CONTENT_PENDING until named. */
   sha256: string;
   priority: Priority;
   status: TransferStatus;
@@ -152,6 +160,15 @@ export interface TransferRepo {
     metrics: ClientMetrics | undefined,
     now: string,
   ): Promise<RecordPartsOutcome>;
+  /**
+   * Names the content of an uploading transfer whose content is pending (or is this SHA-256 already):
+   * sets its SHA-256, so content lookups find it from now on. Undefined if the condition failed.
+   */
+  nameContent(id: string, sha256: string, size: number, now: string): Promise<TransferRecord | undefined>;
+  /** Takes a transfer out of its batch's listing (replaced); whether it was listed. */
+  detachFromBatch(id: string, now: string): Promise<boolean>;
+  /** Deletes a transfer's part records, counters untouched (it was completed by pointing at a stored copy). */
+  dropParts(id: string): Promise<void>;
   /** Puts an uploading transfer that belongs to no batch into one (a batch resuming its content). */
   adoptIntoBatch(id: string, batchId: string, path: string, now: string): Promise<TransferRecord | undefined>;
   /** Replaces a recorded part whose stored bytes changed (same number, re-sent), fixing the counters. */
@@ -284,6 +301,8 @@ export interface BatchRepo {
     batchId: string,
     q: { limit: number; cursor?: string | undefined },
   ): Promise<{ items: TransferRecord[]; cursor?: string }>;
+  /** The transfers the batch's listing holds at this path (one, or none; more only for a moment). */
+  listedAtPath(batchId: string, path: string): Promise<TransferRecord[]>;
   /** Transfers by id, in bulk (absent ones are left out). */
   getTransfers(ids: readonly string[]): Promise<TransferRecord[]>;
   /** Dedupe entries in bulk, keyed `<sha256>#<size>`. */

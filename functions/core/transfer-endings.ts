@@ -65,6 +65,29 @@ export async function failTransfer(
   return { transferId: id, status: r?.moved.status ?? (await mustGet(ctx, id)).status };
 }
 
+/**
+ * An upload replaced by another of the same file or content (upload-content.ts): storage released, aborted
+ * with the reason, and out of its batch's listing, so it never shows as a live upload beside the one
+ * that goes on.
+ */
+export async function abandonTransfer(
+  ctx: TransferContext,
+  t: TransferRecord,
+  reason: string,
+): Promise<void> {
+  if (t.status === "complete") return;
+  if (t.status !== "aborted") {
+    await releaseStorage(ctx, t);
+    const r = await move(ctx, t, ["uploading", "assembling", "failed"], "aborted", { lastError: reason });
+    if (r) {
+      await ctx.addStats({ status: { [r.left]: -1, aborted: 1 } });
+      await ctx.note(t, "aborted", reason);
+      await ctx.ended(r.moved, "aborted");
+    }
+  }
+  if (t.batchId !== undefined) await ctx.repo.detachFromBatch(t.id, ctx.clock.now().toISOString());
+}
+
 /** Lets storage drop what it holds for an unfinished transfer (its multipart upload, or a single PUT). */
 export async function releaseStorage(ctx: TransferContext, t: TransferRecord): Promise<void> {
   const gone = (err: unknown) => {

@@ -3,6 +3,7 @@
  * uploading → assembling → complete, or → aborted / failed. Bytes never pass through here.
  * This class is the facade the routes call; its parts live beside it:
  *   upload-init.ts       find-or-create init (dedupe, resume by content or resumeId, first parts presigned)
+ *   upload-content.ts    naming the SHA-256 of an upload started before it was known (dedupe, switch, go on)
  *   part-recorder.ts     recording parts storage holds (one per call, or in bulk: ≤ 2 item writes a part)
  *   transfer-endings.ts  complete, failed, aborted: conditional transitions, counters, the ended hook
  *   transfer-context.ts  what they share: ports, summaries, presigning, the storage view, transitions
@@ -18,6 +19,7 @@ import {
 } from "../contract/limits.js";
 import type { TransferEvent } from "../contract/monitor.js";
 import type {
+  ContentResponse,
   DownloadResponse,
   FileDetail,
   FileSummary,
@@ -51,6 +53,7 @@ import type {
   TransferRecord,
   TransferRepo,
 } from "./ports.js";
+import { CONTENT_PENDING } from "./ports.js";
 import { StatsBuffer } from "./stats-buffer.js";
 import {
   assertMultipart,
@@ -65,7 +68,8 @@ import {
   toSummary,
 } from "./transfer-context.js";
 import { abortTransfer, failTransfer, finishIfAlreadyStored, markComplete } from "./transfer-endings.js";
-import { type InitInput, initTransfer } from "./upload-init.js";
+import { initNamed, nameContent } from "./upload-content.js";
+import type { InitInput } from "./upload-init.js";
 
 export type { EndedStatus, InitInput, ServiceConfig };
 export { toSummary };
@@ -244,7 +248,22 @@ export class TransferService {
   // ---- upload lifecycle
 
   init(input: InitInput): Promise<InitResponse> {
-    return initTransfer(this.ctx, input);
+    return initNamed(this.ctx, input);
+  }
+
+  /** POST /upload/{id}/content: the SHA-256 of an upload started before it was known (upload-content.ts). */
+  async nameContent(id: string, sha256: string): Promise<ContentResponse> {
+    const named = await nameContent(this.ctx, id, sha256);
+    if (named.action === "switch")
+      return { action: "switch", transferId: named.init.transferId, init: named.init };
+    if (named.action === "done")
+      return {
+        action: "done",
+        transferId: named.t.id,
+        deduplicated: named.deduplicated,
+        file: toSummary(named.t),
+      };
+    return { action: "continue", transferId: named.t.id, file: toSummary(named.t) };
   }
 
   /**
@@ -347,6 +366,12 @@ export class TransferService {
     if (t.status === "aborted" || t.status === "failed")
       throw new AppError("INVALID_STATE", `Transfer ${id} is ${t.status}; it cannot be assembled.`);
     assertMultipart(t);
+    if (t.sha256 === CONTENT_PENDING)
+      // Receivers check the whole file against it: no object is completed without it.
+      throw new AppError(
+        "CONTENT_PENDING",
+        `Transfer ${id} has no SHA-256 yet: name it (POST /upload/${id}/content) before assembling.`,
+      );
     if (input.parts?.length || input.client) {
       if (t.status === "uploading") {
         if (input.parts?.length) await this.recorder.recordMany(t, input.parts, input.client);

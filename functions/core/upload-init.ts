@@ -3,14 +3,17 @@
  * completes at once (dedupe); else an unfinished upload of the same SHA-256 and size goes on (the client's
  * resumeId first, then any open one), answered with what storage holds: recorded parts, missing ranges,
  * parts stored but never recorded; else a new upload. The first parts asked for come back presigned.
- * Nothing is written before the request is known to be valid.
+ * Without a SHA-256 (content pending: the sender hashes the file while it sends it), nothing is looked up
+ * by content: the client's resumeId goes on if it names an unfinished upload of this file (name or batch
+ * path, size), else a new upload starts whose content POST /upload/{id}/content names later
+ * (upload-content.ts). Nothing is written before the request is known to be valid.
  */
 import type { InitResponse, PartSpec, Priority } from "../contract/schemas.js";
 import { EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { newTransferId } from "./ids.js";
 import { checkAssembly, checkNeighbours, recommendPartSize } from "./part-math.js";
-import type { TransferRecord } from "./ports.js";
+import { CONTENT_PENDING, type TransferRecord } from "./ports.js";
 import {
   move,
   objectKeyFor,
@@ -25,7 +28,8 @@ import {
 export interface InitInput {
   name: string;
   size: number;
-  sha256: string;
+  /** Absent: content pending (named later by POST /upload/{id}/content). */
+  sha256?: string | undefined;
   priority: Priority;
   partSizeHint?: number | undefined;
   contentType?: string | undefined;
@@ -43,14 +47,20 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
   // Refuse before writing anything: a rejected request leaves storage and the table as they were.
   ctx.recorder.validate(input.size, wanted);
   if (input.size === 0 && input.sha256 !== EMPTY_SHA256_HEX)
-    throw new AppError("INVALID_INPUT", "An empty file's SHA-256 is e3b0c442…b855; the one given differs.");
+    throw new AppError(
+      "INVALID_INPUT",
+      input.sha256 === undefined
+        ? "An empty file's SHA-256 (e3b0c442…b855) must be given; only files sent in parts may name it later."
+        : "An empty file's SHA-256 is e3b0c442…b855; the one given differs.",
+    );
+  const sha256 = input.sha256 ?? CONTENT_PENDING;
   const now = ctx.clock.now().toISOString();
   const id = newTransferId(ctx.clock.now().getTime());
   const base = {
     id,
     name: input.name,
     size: input.size,
-    sha256: input.sha256,
+    sha256,
     priority: input.priority,
     createdAt: now,
     updatedAt: now,
@@ -63,22 +73,10 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
     extra: Partial<
       Pick<InitResponse, "deduplicated" | "resumed" | "missing" | "parts" | "unrecorded" | "presigned">
     >,
-  ): InitResponse => ({
-    transferId: t.id,
-    status: t.status,
-    deduplicated: false,
-    partSize: recommendPartSize(t.size, input.partSizeHint),
-    limits: ctx.limits(),
-    file: toSummary(t),
-    resumed: false,
-    missing: [],
-    parts: [],
-    unrecorded: [],
-    presigned: [],
-    ...extra,
-  });
+  ): InitResponse => initAnswer(ctx, t, input.partSizeHint, extra);
 
-  const existing = await ctx.repo.findStoredObject(input.sha256, input.size);
+  const existing =
+    sha256 === CONTENT_PENDING ? undefined : await ctx.repo.findStoredObject(sha256, input.size);
   if (existing) {
     const head = await ctx.store.headObject(existing.objectKey);
     if (head && head.size === input.size) {
@@ -111,7 +109,7 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
       await ctx.ended(t, "complete");
       return answer(t, { deduplicated: true });
     }
-    ctx.warn("dedupe entry points at a missing object; uploading again", { sha256: input.sha256 });
+    ctx.warn("dedupe entry points at a missing object; uploading again", { sha256 });
   }
 
   const objectKey = objectKeyFor(id);
@@ -159,8 +157,38 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
     throw err;
   }
   await ctx.addStats({ status: { uploading: 1 }, priority: { [input.priority]: 1 } });
-  await ctx.note(t, "created", `Transfer started: ${input.size} bytes, ${input.priority} priority.`);
+  const pending = sha256 === CONTENT_PENDING ? "; its SHA-256 follows (hashed while it is sent)" : "";
+  await ctx.note(
+    t,
+    "created",
+    `Transfer started: ${input.size} bytes, ${input.priority} priority${pending}.`,
+  );
   return answer(t, { missing: wholeFile(input.size), presigned: await sign(ctx, t, wanted) });
+}
+
+/** An init answer for `t`: nothing resumed, missing or presigned unless `extra` says so. */
+export function initAnswer(
+  ctx: TransferContext,
+  t: TransferRecord,
+  partSizeHint: number | undefined,
+  extra: Partial<
+    Pick<InitResponse, "deduplicated" | "resumed" | "missing" | "parts" | "unrecorded" | "presigned">
+  >,
+): InitResponse {
+  return {
+    transferId: t.id,
+    status: t.status,
+    deduplicated: false,
+    partSize: recommendPartSize(t.size, partSizeHint),
+    limits: ctx.limits(),
+    file: toSummary(t),
+    resumed: false,
+    missing: [],
+    parts: [],
+    unrecorded: [],
+    presigned: [],
+    ...extra,
+  };
 }
 
 /**
@@ -168,23 +196,36 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
  * uploads of this SHA-256 and size. A file of a batch takes only its own (same batch and path) or one
  * of no batch (which joins the batch); others may take any, their own kind first. A transfer its sender
  * gave up on (failed, not aborted) keeps its upload in storage and is resumable by its resumeId only: it
- * goes back to uploading.
+ * goes back to uploading. Content pending: only the resumeId, and only the same file (same batch and
+ * path; without a batch, same name and no batch). `exclude`: a transfer never to take (the one whose
+ * content is being named).
  */
-async function resumeOpen(
+export async function resumeOpen(
   ctx: TransferContext,
   input: InitInput,
   wanted: readonly PartSpec[],
+  exclude?: string,
 ): Promise<
   | { t: TransferRecord; view: Pick<InitResponse, "missing" | "parts" | "unrecorded" | "presigned"> }
   | undefined
 > {
+  const pending = input.sha256 === undefined;
   const fits = (t: TransferRecord) =>
+    t.id !== exclude &&
     (t.status === "uploading" || (t.status === "failed" && t.id === input.resumeId)) &&
-    t.sha256 === input.sha256 &&
+    (pending || t.sha256 === input.sha256) &&
     t.size === input.size &&
     t.uploadId !== undefined &&
     t.upload !== "single";
   const score = (t: TransferRecord) => {
+    if (pending)
+      return input.batchId === undefined
+        ? t.batchId === undefined && t.name === input.name
+          ? 2
+          : 0
+        : t.batchId === input.batchId && t.path === input.path
+          ? 2
+          : 0;
     if (input.batchId === undefined) return t.batchId === undefined ? 2 : 1;
     if (t.batchId === input.batchId && t.path === input.path) return 2;
     return t.batchId === undefined ? 1 : 0;
@@ -194,9 +235,11 @@ async function resumeOpen(
     const mine = await ctx.repo.getTransfer(input.resumeId);
     if (mine && fits(mine) && score(mine) > 0) candidates.push(mine);
   }
-  const open = (await ctx.repo.findOpenTransfers(input.sha256, input.size)).filter(
-    (t) => fits(t) && score(t) > 0 && t.id !== input.resumeId,
-  );
+  const open = pending
+    ? []
+    : (await ctx.repo.findOpenTransfers(input.sha256 as string, input.size)).filter(
+        (t) => fits(t) && score(t) > 0 && t.id !== input.resumeId,
+      );
   // Stable sort: newest first (the index order) within a score.
   candidates.push(...open.sort((a, b) => score(b) - score(a)));
   for (let t of candidates) {

@@ -98,10 +98,11 @@ describe("InitRequest", () => {
       expect(InitRequest.parse({ ...validInit, priority }).priority).toBe(priority);
   });
 
-  it("rejects a missing name, size or sha256", () => {
+  it("rejects a missing name or size; sha256 may be left out (content pending) but not malformed", () => {
     expect(rejectedPaths(InitRequest.safeParse({ size: 1, sha256: SHA }))).toEqual(["name"]);
     expect(rejectedPaths(InitRequest.safeParse({ name: "a", sha256: SHA }))).toEqual(["size"]);
-    expect(rejectedPaths(InitRequest.safeParse({ name: "a", size: 1 }))).toEqual(["sha256"]);
+    expect(InitRequest.safeParse({ name: "a", size: 1 }).success).toBe(true);
+    expect(rejectedPaths(InitRequest.safeParse({ name: "a", size: 1, sha256: "abc" }))).toEqual(["sha256"]);
   });
 
   it("rejects a part size hint of 0 or above 5 GiB", () => {
