@@ -18,6 +18,7 @@ import {
 import { ApiKeyInfo, CreatedKey, type CreateKeyRequest, KeyList } from "../../functions/contract/keys.js";
 import {
   AbortResponse,
+  ContentResponse,
   CreatedShare,
   DownloadResponse,
   ErrorBody,
@@ -165,6 +166,10 @@ export class ApiClient {
 
   init(body: InitRequest) {
     return this.call("POST", "/upload/init", InitResponse, body);
+  }
+  /** Names the SHA-256 of an upload started without it: continue, done (stored already) or switch. */
+  nameContent(id: string, sha256: string) {
+    return this.call("POST", `/upload/${id}/content`, ContentResponse, { sha256 });
   }
   /** Presigns `parts`; records `done` (parts sent since the last call) first, in the same round trip. */
   presign(id: string, parts: PartSpec[], done?: PartRecordSpec[], client?: Record<string, unknown>) {

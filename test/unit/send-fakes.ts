@@ -2,12 +2,13 @@
  * In-memory stand-ins for the send engine's two ports, for unit tests without a server or a disk:
  * FakeServer is a Transport that keeps batches, transfers, parts and stored objects the way the
  * coordinator and storage would (find by digest, find-or-create by content, dedupe, resumes with missing
- * ranges and unrecorded parts), counts every call, and lets a test hold any call at a gate.
- * FakeFiles is a LocalFiles over a map of buffers that a test may change between phases.
+ * ranges and unrecorded parts, uploads whose content is named later), counts every call, and lets a test
+ * hold any call at a gate. FakeFiles is a LocalFiles over a map of buffers that a test may change between
+ * phases, whose whole-file hash a test may hold back ("whole" gate) after the first parts' digests.
  */
 import { createHash } from "node:crypto";
 import { CliError, EXIT } from "../../cli/engine/errors.js";
-import type { FileStat, LocalFiles, OpenFile } from "../../cli/engine/send/local-files.js";
+import type { ContentHash, FileStat, LocalFiles, OpenFile } from "../../cli/engine/send/local-files.js";
 import type { Manifest, ManifestFile } from "../../cli/engine/send/manifest.js";
 import { manifestDigest } from "../../cli/engine/send/manifest.js";
 import type { PutRequest, Transport } from "../../cli/engine/send/transport.js";
@@ -21,6 +22,7 @@ import type {
 } from "../../functions/contract/batches.js";
 import { MAX_PARTS, MAX_SINGLE_PUT_SIZE } from "../../functions/contract/limits.js";
 import type {
+  ContentResponse,
   FileSummary,
   InitResponse,
   MissingRange,
@@ -217,10 +219,50 @@ export class FakeServer implements Transport {
     };
   }
 
+  /** Content pending (no sha256): the unfinished upload named by resumeId goes on, else a new one; no dedupe. */
+  private answerPending(batchId: string, e: BatchFileEntry): BatchFileAnswer {
+    let t = [...this.transfers.values()].find(
+      (x) =>
+        x.id === e.resumeId &&
+        x.batchId === batchId &&
+        x.path === e.path &&
+        x.size === e.size &&
+        x.upload === "multipart" &&
+        (x.status === "uploading" || x.status === "failed"),
+    );
+    const resumed = t !== undefined;
+    if (!t)
+      // Without a resumeId, an upload of this path never named is superseded (batch-files.ts).
+      for (const x of this.transfers.values())
+        if (x.batchId === batchId && x.path === e.path && x.sha256 === "" && x.status !== "complete")
+          x.status = "aborted";
+    t ??= this.newTransfer(batchId, e.path, e.size, "", "multipart", "uploading");
+    t.status = "uploading";
+    return { action: "multipart", path: e.path, transferId: t.id, init: this.initOf(t, e.parts, resumed) };
+  }
+
   private answer(batchId: string, e: BatchFileEntry): BatchFileAnswer {
+    this.entries.push({ path: e.path, at: performance.now() });
+    if (e.sha256 === undefined) return this.answerPending(batchId, e);
     const sha256 = e.sha256.toLowerCase();
     const upload = e.upload ?? (e.size <= MAX_SINGLE_PUT_SIZE ? "single" : "multipart");
-    this.entries.push({ path: e.path, at: performance.now() });
+    const pendingOwn = [...this.transfers.values()].find(
+      (x) => x.batchId === batchId && x.path === e.path && x.sha256 === "" && x.status === "uploading",
+    );
+    if (pendingOwn) {
+      // Its content named with the entry: as POST /upload/{id}/content would.
+      const r = this.name(pendingOwn, sha256);
+      if (r.action === "done")
+        return {
+          action: "done",
+          path: e.path,
+          transferId: r.transferId,
+          deduplicated: r.deduplicated,
+          file: r.file,
+        };
+      if (r.action === "switch")
+        return { action: "multipart", path: e.path, transferId: r.transferId, init: r.init };
+    }
     // Dedupe: a complete file with this content, anywhere.
     const same = [...this.transfers.values()].find(
       (t) => t.status === "complete" && t.sha256 === sha256 && t.size === e.size,
@@ -378,6 +420,8 @@ export class FakeServer implements Transport {
   async assemble(transferId: string, parts: PartRecordSpec[]): Promise<FileSummary> {
     await this.enter("assemble");
     const t = this.must(transferId);
+    if (t.sha256 === "")
+      throw new CliError("CONTENT_PENDING", `${transferId} has no SHA-256 yet`, EXIT.REJECTED);
     this.record(t, parts);
     const ordered = [...t.recorded.values()].sort((a, b) => a.partNumber - b.partNumber);
     let offset = 0;
@@ -419,6 +463,54 @@ export class FakeServer implements Transport {
 
   async check(): Promise<void> {
     await this.enter("check");
+  }
+
+  /** Names of content, as they arrived. */
+  readonly named: { transferId: string; sha256: string; action: ContentResponse["action"] }[] = [];
+
+  async nameContent(transferId: string, sha256: string): Promise<ContentResponse> {
+    await this.enter("nameContent");
+    const t = this.must(transferId);
+    const r = this.name(t, sha256);
+    this.named.push({ transferId, sha256, action: r.action });
+    return r;
+  }
+
+  /** The coordinator's decision once an upload's content is known (upload-content.ts). */
+  private name(t: FakeTransfer, sha256: string): ContentResponse {
+    if (t.status === "complete")
+      return { action: "done", transferId: t.id, deduplicated: false, file: this.summary(t) };
+    const same = [...this.transfers.values()].find(
+      (x) => x !== t && x.status === "complete" && x.sha256 === sha256 && x.size === t.size,
+    );
+    if (same) {
+      if (same.batchId === t.batchId && same.path === t.path) {
+        t.status = "aborted";
+        return { action: "done", transferId: same.id, deduplicated: false, file: this.summary(same) };
+      }
+      t.status = "complete";
+      t.sha256 = sha256;
+      t.recorded.clear();
+      if (same.object) t.object = same.object;
+      return { action: "done", transferId: t.id, deduplicated: true, file: this.summary(t) };
+    }
+    const open = [...this.transfers.values()].find(
+      (x) =>
+        x !== t &&
+        (x.status === "uploading" || x.status === "failed") &&
+        x.upload === "multipart" &&
+        x.sha256 === sha256 &&
+        x.size === t.size &&
+        x.batchId === t.batchId &&
+        x.path === t.path,
+    );
+    if (open) {
+      t.status = "aborted";
+      open.status = "uploading";
+      return { action: "switch", transferId: open.id, init: this.initOf(open, [], true) };
+    }
+    t.sha256 = sha256;
+    return { action: "continue", transferId: t.id, file: this.summary(t) };
   }
 
   async put(req: PutRequest): Promise<{ etag: string }> {
@@ -475,7 +567,9 @@ export class FakeServer implements Transport {
 /** Local files in memory; `mtimeMs` bumps when a test changes one. */
 export class FakeFiles implements LocalFiles {
   readonly data = new Map<string, { body: Buffer; mtimeMs: number; ino: number }>();
-  readonly gates = new Map<"hash" | "read", Gate>();
+  readonly gates = new Map<"hash" | "read" | "whole", Gate>();
+  /** Whole-file hashes that have finished (for ordering assertions). */
+  wholeHashed = 0;
   reads = 0;
   hashes = 0;
 
@@ -488,7 +582,7 @@ export class FakeFiles implements LocalFiles {
     if (f) this.data.set(local, { body, mtimeMs: f.mtimeMs + 1, ino: f.ino });
   }
 
-  gate(what: "hash" | "read"): Gate {
+  gate(what: "hash" | "read" | "whole"): Gate {
     const g = new Gate();
     this.gates.set(what, g);
     return g;
@@ -527,20 +621,31 @@ export class FakeFiles implements LocalFiles {
     };
   }
 
-  async hash(
+  /** The "hash" gate holds the first parts' digests (and so the whole), the "whole" gate the whole only. */
+  hash(
     local: string,
     parts: readonly { offset: number; size: number }[],
-    _p?: unknown,
+    onProgress?: (bytes: number) => void,
     signal?: AbortSignal,
-  ) {
+  ): ContentHash {
     this.hashes++;
-    await this.gates.get("hash")?.pass();
-    if (signal?.aborted) throw signal.reason;
-    const f = this.get(local);
-    return {
-      sha256: sha(f.body),
-      parts: parts.map((p) => sha(f.body.subarray(p.offset, p.offset + p.size))),
-    };
+    const first = (async () => {
+      await this.gates.get("hash")?.pass();
+      if (signal?.aborted) throw signal.reason;
+      const f = this.get(local);
+      return parts.map((p) => sha(f.body.subarray(p.offset, p.offset + p.size)));
+    })();
+    const whole = first.then(async () => {
+      await this.gates.get("whole")?.pass();
+      if (signal?.aborted) throw signal.reason;
+      const f = this.get(local);
+      onProgress?.(f.body.length);
+      this.wholeHashed++;
+      return sha(f.body);
+    });
+    first.catch(() => {});
+    whole.catch(() => {});
+    return { parts: first, sha256: whole };
   }
 }
 

@@ -2,6 +2,8 @@
  * One local journal per batch (server + manifest digest) in $XDG_STATE_HOME/sfts/journal: for each path,
  * the file's size, mtime and inode when it was hashed, its SHA-256 and its transfer id. A resume skips
  * re-hashing files whose size, mtime and inode are unchanged and names their transfers to the server.
+ * A big file's transfer id is kept as soon as its upload starts, before its SHA-256 is known (hashed while
+ * it is sent): a resume then hashes it again but goes on with that transfer.
  * Written atomically (temp file, fsync, rename) and debounced: at most once a second while sending, and
  * at the end, however many files the batch holds. The server's records stay the truth about what is stored.
  */
@@ -16,7 +18,10 @@ const FileEntry = z.object({
   size: z.number(),
   mtimeMs: z.number(),
   ino: z.number(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   transferId: z.string().optional(),
 });
 type FileEntry = z.infer<typeof FileEntry>;
@@ -82,18 +87,29 @@ export class BatchJournal {
   }
 
   /** What an earlier run learnt of this file, if the file is unchanged since (same size, mtime, inode). */
-  lookup(f: ManifestFile): { sha256: string; transferId?: string } | undefined {
+  lookup(f: ManifestFile): { sha256?: string; transferId?: string } | undefined {
     const e = this.data.files[f.path];
     if (!e || e.local !== f.local || e.size !== f.size || e.mtimeMs !== f.mtimeMs || e.ino !== f.ino)
       return undefined;
-    return { sha256: e.sha256, ...(e.transferId !== undefined && { transferId: e.transferId }) };
+    return {
+      ...(e.sha256 !== undefined && { sha256: e.sha256 }),
+      ...(e.transferId !== undefined && { transferId: e.transferId }),
+    };
   }
 
-  /** `urgent`: write now (a big file's transfer id is worth keeping through a crash a second later). */
-  record(f: ManifestFile, sha256: string, transferId?: string, urgent = false): void {
-    const e: FileEntry = { local: f.local, size: f.size, mtimeMs: f.mtimeMs, ino: f.ino, sha256 };
-    if (transferId !== undefined) e.transferId = transferId;
+  /**
+   * `sha256` undefined: not known yet (an earlier one of the same file is kept). `urgent`: write now (a big
+   * file's transfer id is worth keeping through a crash a second later).
+   */
+  record(f: ManifestFile, sha256: string | undefined, transferId?: string, urgent = false): void {
     const old = this.data.files[f.path];
+    const same =
+      old && old.local === f.local && old.size === f.size && old.mtimeMs === f.mtimeMs && old.ino === f.ino;
+    const e: FileEntry = { local: f.local, size: f.size, mtimeMs: f.mtimeMs, ino: f.ino };
+    const known = sha256 ?? (same ? old.sha256 : undefined);
+    if (known !== undefined) e.sha256 = known;
+    if (transferId !== undefined) e.transferId = transferId;
+    if (e.sha256 === undefined && e.transferId === undefined) return;
     if (old && old.sha256 === e.sha256 && old.transferId === e.transferId && old.mtimeMs === e.mtimeMs)
       return;
     this.data.files[f.path] = e;

@@ -4,6 +4,8 @@
  * interrupt error.
  *
  *   queued ──▶ hashing ──▶ (waiting-duplicate ──▶) initialising ──▶ sending ──▶ finishing ──▶ done
+ *   content pending (named while sending): sending | finishing ──▶ done | initialising | waiting-duplicate,
+ *   waiting-duplicate ──▶ done
  *   any phase ──▶ failed | interrupted
  */
 import { CliError, EXIT } from "../errors.js";
@@ -23,10 +25,10 @@ const ENDS: Phase[] = ["failed", "interrupted"];
 export const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
   queued: ["hashing", ...ENDS],
   hashing: ["waiting-duplicate", "initialising", ...ENDS],
-  "waiting-duplicate": ["initialising", ...ENDS],
+  "waiting-duplicate": ["initialising", "done", ...ENDS],
   initialising: ["sending", "finishing", "done", ...ENDS],
-  sending: ["initialising", "finishing", ...ENDS],
-  finishing: ["sending", "done", ...ENDS],
+  sending: ["initialising", "finishing", "waiting-duplicate", "done", ...ENDS],
+  finishing: ["sending", "initialising", "waiting-duplicate", "done", ...ENDS],
   done: [],
   failed: [],
   interrupted: [],

@@ -6,17 +6,27 @@
  *                                                        │  ▲            │  ▲        │
  *                                                        │  └─ new URL ──┘  └─ again ┘ (not stored / parts missing)
  *                                                        └──▶ finishing or done (stored already, deduplicated)
+ *   multipart, content pending (its SHA-256 is computed beside the sending; once known it is named):
+ *     sending | finishing ──▶ done               stored already: the parts in flight stop at once
+ *     sending | finishing ──▶ initialising       switch: go on with an unfinished upload of that content
+ *     sending | finishing ──▶ waiting-duplicate  a file of this batch with that content is under way
+ *     waiting-duplicate   ──▶ done | initialising   its content named once the first one ended
  *   any phase ──▶ failed (the server is told why) | interrupted (stays resumable, nothing is called)
  *
- * hashing      the journal's SHA-256 if the file is unchanged, else one read: small files whole (kept in
- *              memory for their PUT), big ones streamed, hashing their first parts in the same pass.
+ * hashing      the journal's SHA-256 if the file is unchanged, else: small files read whole (kept in
+ *              memory for their PUT); big ones start their whole-file pass in a worker thread and wait only
+ *              for their first parts' digests (content pending): the whole file's follows while it is sent.
  * waiting-     a file of the batch with the same SHA-256 and size went first: wait until it ends, then
- * duplicate    initialise (the coordinator dedupes it).
- * initialising the entry goes out with others (coalesced): done, put (presigned PutObject) or multipart.
+ * duplicate    initialise, or name the content (the coordinator dedupes it either way).
+ * initialising the entry goes out with others (coalesced): done, put (presigned PutObject) or multipart;
+ *              without a SHA-256 while the content is pending. After a switch the answer is at hand.
  * sending      single: one PUT. multipart: runners read and hash parts ahead (within the memory budget),
  *              get their URLs ahead (the first from the init answer), and PUT when the scheduler grants a
  *              slot; part records ride on the next presign call or a bulk record call, never in a slot.
- * finishing    single: completion (coalesced); multipart: assemble with the last records.
+ *              Content pending: when the whole-file SHA-256 is known it is named (POST /upload/{id}/content)
+ *              without pausing the parts; an answer other than continue stops them at once (see above).
+ * finishing    single: completion (coalesced); multipart: the content named first, then assemble with the
+ *              last records.
  *
  * This file is the state machine that drives the phases; the phases and their transitions are in
  * file-phases.ts, the small-file body and its PUT in single-put.ts, the multipart part pipeline (parts
@@ -26,14 +36,15 @@ import { setMaxListeners } from "node:events";
 import { basename } from "node:path";
 import type { BatchFileAnswer, BatchFileEntry, CompletedFile } from "../../../functions/contract/batches.js";
 import { MAX_SINGLE_PUT_SIZE } from "../../../functions/contract/limits.js";
-import type { InitResponse, Priority } from "../../../functions/contract/schemas.js";
+import type { ContentResponse, InitResponse, Priority } from "../../../functions/contract/schemas.js";
 import type { BufferPool } from "../buffer-pool.js";
 import { CliError, EXIT } from "../errors.js";
 import type { NewEvent } from "../events.js";
 import { changedError, sha256Hex } from "../file-io.js";
 import type { RetryPolicy } from "../retry.js";
+import { HashPasses } from "./content-hash.js";
 import { interrupted, PART_REPEATS, type Phase, TRANSITIONS } from "./file-phases.js";
-import type { LocalFiles } from "./local-files.js";
+import type { ContentHash, LocalFiles } from "./local-files.js";
 import type { ManifestFile } from "./manifest.js";
 import { PartRunner } from "./part-runner.js";
 import type { Lease, Scheduler } from "./scheduler.js";
@@ -43,6 +54,30 @@ import type { ClientReport, Transport } from "./transport.js";
 export { type Phase, TRANSITIONS } from "./file-phases.js";
 export { carve } from "./part-runner.js";
 export { SMALL_BODY } from "./single-put.js";
+
+/** The first parts of a file whose content is pending are hashed before its init: this many bytes at most. */
+export const PENDING_FIRST_PARTS_BYTES = 128 * 1024 * 1024;
+
+/** Whole-file passes of one batch (keyed by its scheduler), at most its hashing slots at once. */
+const passesOf = new WeakMap<Scheduler, HashPasses>();
+const passes = (s: Scheduler): HashPasses => {
+  let p = passesOf.get(s);
+  if (!p) {
+    p = new HashPasses(() => s.limit("hash"));
+    passesOf.set(s, p);
+  }
+  return p;
+};
+
+/** What naming the content asks of a file being sent: anything but going on stops its parts at once. */
+type Redirect =
+  | { to: "done"; answer: Extract<ContentResponse, { action: "done" }> }
+  | { to: "switch"; init: InitResponse }
+  | { to: "wait"; first: Promise<void> }
+  | { to: "fail"; error: unknown };
+
+/** The reason parts in flight are cut with when the upload is redirected (not a failure of the link). */
+const redirected = () => new Error("the upload was redirected once its content was known");
 
 export interface TransferOptions {
   /** Files up to this size go as one PUT; larger ones as parts of about this size. */
@@ -57,8 +92,9 @@ export interface TransferOptions {
 }
 
 export interface JournalLike {
-  lookup(f: ManifestFile): { sha256: string; transferId?: string } | undefined;
-  record(f: ManifestFile, sha256: string, transferId?: string, urgent?: boolean): void;
+  /** sha256 is absent when an earlier run knew the file's transfer before its content. */
+  lookup(f: ManifestFile): { sha256?: string; transferId?: string } | undefined;
+  record(f: ManifestFile, sha256: string | undefined, transferId?: string, urgent?: boolean): void;
 }
 
 /** What a file transfer needs from its batch. */
@@ -155,6 +191,19 @@ export class FileTransfer {
   private readonly parts: PartRunner;
   private readonly local = new AbortController();
   private assembleRepeats = 0;
+  /** Content pending: the whole-file pass in its worker, and its place among the batch's passes. */
+  private hashing: ContentHash | undefined;
+  private readonly hashStop = new AbortController();
+  private passRelease: (() => void) | undefined;
+  /** The SHA-256 is known but the coordinator has not been told (or has not answered continue) yet. */
+  private contentPending = false;
+  /** Naming the content, under way beside the sending. */
+  private naming: Promise<void> | undefined;
+  private redirect: Redirect | undefined;
+  /** Cuts the parts in flight when the upload is redirected; renewed after. */
+  private redirectCtl = new AbortController();
+  /** An init answer at hand (a switch): the next initialising uses it instead of a call. */
+  private prepared: BatchFileAnswer | undefined;
 
   private settledResolve: () => void = () => {};
   /** Settles when the file ends, however it ends. */
@@ -223,7 +272,7 @@ export class FileTransfer {
   /** Aborts this file's calls and PUTs: on a hard stop, or when the file fails. */
   private get signal(): AbortSignal {
     if (!this.combined) {
-      this.combined = AbortSignal.any([this.ctx.abort, this.local.signal]);
+      this.combined = AbortSignal.any([this.ctx.abort, this.local.signal, this.redirectCtl.signal]);
       setMaxListeners(0, this.combined);
     }
     return this.combined;
@@ -266,6 +315,8 @@ export class FileTransfer {
       await this.settle(err);
       return this.result();
     } finally {
+      this.hashStop.abort(interrupted());
+      this.passRelease?.();
       this.parts.stopTimer();
       this.whole.release();
       this.releaseAhead();
@@ -291,7 +342,7 @@ export class FileTransfer {
   // ---- queued: wait for a hashing slot (and, for a small file, the memory to hold it)
 
   private hashLease: Lease | undefined;
-  private known: { sha256: string; transferId?: string } | undefined;
+  private known: { sha256?: string; transferId?: string } | undefined;
 
   private async onQueued(): Promise<void> {
     this.checkStop();
@@ -302,8 +353,9 @@ export class FileTransfer {
         priority: this.priority,
         signal: this.ctx.stop,
       });
-    if (!this.known) {
+    if (!this.known?.sha256) {
       if (this.kind === "single") await this.whole.hold();
+      else this.passRelease = await passes(this.ctx.scheduler).acquire(this.ctx.stop);
       this.hashLease = await this.ctx.scheduler.acquire({
         slot: "hash",
         priority: this.priority,
@@ -323,28 +375,42 @@ export class FileTransfer {
   private async onHashing(): Promise<void> {
     try {
       this.checkStop();
-      if (this.kind === "multipart") this.parts.planFirstParts(this.known ? 0 : this.ctx.opts.initParts);
-      if (this.known) {
+      const knownSha = this.known?.sha256;
+      if (this.kind === "multipart")
+        this.parts.planFirstParts(knownSha ? 0 : this.ctx.opts.initParts, PENDING_FIRST_PARTS_BYTES);
+      if (knownSha) {
         // A resume: the first parts are likely stored already, so none are hashed for the init answer.
-        this.sha256 = this.known.sha256;
+        this.sha256 = knownSha;
       } else if (this.kind === "single") {
         this.sha256 = sha256Hex(await this.whole.read());
       } else {
+        // The whole file is hashed beside its sending; only its first parts are waited for.
         const firstParts = this.parts.firstParts;
-        const r = await this.ctx.files.hash(
+        this.hashing = this.ctx.files.hash(
           this.file.local,
           firstParts,
           (bytes) => this.ctx.emit({ type: "hash", file: this.file.shown, bytes, size: this.file.size }),
-          this.ctx.abort,
+          AbortSignal.any([this.ctx.abort, this.hashStop.signal]),
         );
-        this.sha256 = r.sha256;
+        void this.hashing.sha256.then(
+          () => this.passRelease?.(),
+          () => this.passRelease?.(),
+        );
+        const digests = await this.hashing.parts;
         firstParts.forEach((p, i) => {
-          p.sha256 = r.parts[i] ?? "";
+          p.sha256 = digests[i] ?? "";
         });
+        this.contentPending = true;
       }
     } finally {
       this.hashLease?.release();
       this.hashLease = undefined;
+    }
+    if (this.contentPending) {
+      // Duplicates within the batch are found once the content is known (nameWhenHashed).
+      this.checkStop();
+      this.enter("initialising");
+      return;
     }
     await this.checkUnchanged();
     this.ctx.journal?.record(this.file, this.sha256, this.known?.transferId);
@@ -384,7 +450,104 @@ export class FileTransfer {
         resolve();
       });
     });
+    if (this.contentPending && this.transferId) {
+      // Its upload started before the content was known: naming it now dedupes it (or it goes on).
+      this.checkStop();
+      const r = await this.askContent();
+      if (r) return this.follow(r);
+      this.enter("initialising"); // goes on: the init resumes it with what is missing
+      return;
+    }
     this.enter("initialising");
+  }
+
+  // ---- content pending: the whole-file SHA-256, named as soon as it is known
+
+  /** Beside the sending: waits for the hash, then names it; anything but continue stops the parts. */
+  private startNaming(): void {
+    this.naming ??= this.nameWhenHashed().then(
+      (r) => {
+        if (r) this.redirectTo(r);
+      },
+      (error: unknown) => this.redirectTo({ to: "fail", error }),
+    );
+  }
+
+  private async nameWhenHashed(): Promise<Redirect | undefined> {
+    this.sha256 = await (this.hashing as ContentHash).sha256;
+    await this.checkUnchanged();
+    this.ctx.journal?.record(this.file, this.sha256, this.transferId);
+    const key = `${this.sha256}:${this.file.size}`;
+    const first = this.ctx.duplicates.get(key);
+    if (first) return { to: "wait", first };
+    this.ctx.duplicates.set(key, this.settled);
+    return this.askContent();
+  }
+
+  /** POST /upload/{id}/content: undefined when the upload goes on (the SHA-256 is recorded). */
+  private async askContent(): Promise<Redirect | undefined> {
+    const r = await this.ctx.transport.nameContent(this.transferId, this.sha256);
+    if (r.action === "continue") {
+      this.contentPending = false;
+      return undefined;
+    }
+    this.contentPending = false;
+    return r.action === "done" ? { to: "done", answer: r } : { to: "switch", init: r.init };
+  }
+
+  private redirectTo(r: Redirect): void {
+    if (this.phase === "done" || this.phase === "failed" || this.phase === "interrupted") return;
+    this.redirect = r;
+    // The parts in flight stop at once: a stored file costs only what was on its way.
+    this.parts.stop();
+    this.redirectCtl.abort(redirected());
+  }
+
+  /** Takes the file where naming its content sent it (from sending, finishing or waiting-duplicate). */
+  private async follow(r: Redirect): Promise<void> {
+    if (r.to === "wait") await this.parts.recordNow();
+    // What was planned and presigned was for the upload left behind (or waits): planned afresh later.
+    this.parts.restart();
+    this.redirectCtl = new AbortController();
+    this.combined = undefined;
+    switch (r.to) {
+      case "fail":
+        throw r.error;
+      case "wait":
+        this.duplicateOf = r.first;
+        this.enter("waiting-duplicate");
+        return;
+      case "done": {
+        const a = r.answer;
+        if (a.file.sha256 !== this.sha256) throw this.integrity(a.file.sha256);
+        this.transferId = a.transferId;
+        this.ctx.journal?.record(this.file, this.sha256, a.transferId);
+        this.deduplicated = a.deduplicated;
+        this.resumed = !a.deduplicated;
+        this.bytesStored = this.file.size;
+        this.finish();
+        return;
+      }
+      case "switch":
+        this.transferId = r.init.transferId;
+        this.prepared = {
+          action: "multipart",
+          path: this.file.path,
+          transferId: r.init.transferId,
+          init: r.init,
+        };
+        this.enter("initialising");
+        return;
+    }
+  }
+
+  /** Redirected while sending or finishing: follows it. Whether it did. */
+  private async followRedirect(): Promise<boolean> {
+    const r = this.redirect;
+    if (!r) return false;
+    this.redirect = undefined;
+    await this.follow(r);
+    return true;
   }
 
   // ---- initialising
@@ -393,7 +556,8 @@ export class FileTransfer {
     const e: BatchFileEntry = {
       path: this.file.path,
       size: this.file.size,
-      sha256: this.sha256,
+      // Left out while the content is pending: the coordinator starts the upload at once.
+      ...(!this.contentPending && { sha256: this.sha256 }),
       priority: this.priority,
       upload: this.kind,
     };
@@ -408,7 +572,8 @@ export class FileTransfer {
 
   private async onInitialising(): Promise<void> {
     this.checkStop();
-    const a = await this.ctx.init(this.entry());
+    const a = this.prepared ?? (await this.ctx.init(this.entry()));
+    this.prepared = undefined;
     if (
       (a.action === "put" && this.kind === "multipart") ||
       (a.action === "multipart" && this.kind === "single")
@@ -420,11 +585,13 @@ export class FileTransfer {
       );
     this.answer = a;
     this.transferId = a.transferId;
+    const known = this.contentPending ? undefined : this.sha256;
     if (this.kind === "multipart" || a.action !== "put")
-      this.ctx.journal?.record(this.file, this.sha256, a.transferId, this.kind === "multipart");
-    else this.ctx.journal?.record(this.file, this.sha256, a.transferId);
+      this.ctx.journal?.record(this.file, known, a.transferId, this.kind === "multipart");
+    else this.ctx.journal?.record(this.file, known, a.transferId);
     switch (a.action) {
       case "done": {
+        if (this.contentPending) await this.contentKnown();
         if (a.file.sha256 !== this.sha256) throw this.integrity(a.file.sha256);
         this.deduplicated = a.deduplicated;
         this.resumed = !a.deduplicated;
@@ -556,6 +723,7 @@ export class FileTransfer {
     this.resumed = init.resumed;
     this.deduplicated = init.deduplicated;
     if (init.status === "complete") {
+      if (this.contentPending) await this.contentKnown();
       if (init.file.sha256 !== this.sha256) throw this.integrity(init.file.sha256);
       this.bytesStored = this.file.size;
       this.emitStart();
@@ -568,7 +736,14 @@ export class FileTransfer {
     let gaps = init.missing;
     if (init.unrecorded.length) gaps = await this.parts.adoptUnrecorded(init.unrecorded, gaps);
     this.parts.planGaps(gaps);
+    if (this.contentPending) this.startNaming();
     this.enter(this.parts.hasWork ? "sending" : "finishing");
+  }
+
+  /** The whole-file SHA-256, waited for (an answer that needs it came before it). */
+  private async contentKnown(): Promise<void> {
+    this.sha256 = await (this.hashing as ContentHash).sha256;
+    await this.checkUnchanged();
   }
 
   // ---- multipart: sending (part-runner.ts)
@@ -584,6 +759,7 @@ export class FileTransfer {
   private async onSendingParts(): Promise<void> {
     this.checkStop();
     await this.parts.send();
+    if (await this.followRedirect()) return;
     if (this.ctx.stop.aborted || this.ctx.abort.aborted) {
       await this.parts.recordNow();
       throw this.ctx.fatal() ?? interrupted();
@@ -594,6 +770,10 @@ export class FileTransfer {
   // ---- multipart: finishing
 
   private async onFinishingParts(): Promise<void> {
+    this.checkStop();
+    // Assembly needs the SHA-256 named (receivers check the whole file against it).
+    await this.naming;
+    if (await this.followRedirect()) return;
     this.checkStop();
     await this.checkUnchanged();
     await this.parts.recording;

@@ -32,6 +32,7 @@ export function httpTransport(o: {
       api.presign(id, parts, done, client as Record<string, unknown> | undefined),
     recordParts: (id, parts, client) =>
       api.recordParts(id, parts, client as Record<string, unknown> | undefined),
+    nameContent: (id, sha256) => api.nameContent(id, sha256),
     assemble: (id, parts, client) => api.assemble(id, parts, client as Record<string, unknown> | undefined),
     missing: (id) => api.missing(id),
     fail: async (id, reason) => {

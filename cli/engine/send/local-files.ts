@@ -1,10 +1,14 @@
 /**
- * The sender's other port: the local files it reads. nodeFiles reads the disk (file-io.ts); the unit
- * tests use an in-memory map, so a file can change between two phases without timing tricks.
+ * The sender's other port: the local files it reads. nodeFiles reads the disk (file-io.ts) and hashes a
+ * big file in a worker thread beside its sending (content-hash.ts); the unit tests use an in-memory map,
+ * so a file can change between two phases, and a hash can be held back, without timing tricks.
  */
 import { open, stat } from "node:fs/promises";
 import { fileError } from "../errors.js";
-import { hashFileAndParts, readRange, readWhole } from "../file-io.js";
+import { readRange, readWhole } from "../file-io.js";
+import { type ContentHash, hashInWorker } from "./content-hash.js";
+
+export type { ContentHash } from "./content-hash.js";
 
 export interface FileStat {
   size: number;
@@ -23,13 +27,16 @@ export interface LocalFiles {
   /** The whole file (of `size` bytes, else FILE_CHANGED) into `into`. */
   readWhole(local: string, size: number, into: Buffer): Promise<Buffer>;
   open(local: string): Promise<OpenFile>;
-  /** SHA-256 of the file and of its first `parts` (contiguous from 0), in one pass. */
+  /**
+   * SHA-256 of the file and of its first `parts` (contiguous from 0), in one pass off the main thread:
+   * the parts' digests as soon as they are read, the whole file's at the end.
+   */
   hash(
     local: string,
     parts: readonly { offset: number; size: number }[],
     onProgress?: (bytes: number) => void,
     signal?: AbortSignal,
-  ): Promise<{ sha256: string; parts: string[] }>;
+  ): ContentHash;
 }
 
 export const nodeFiles: LocalFiles = {
@@ -54,5 +61,5 @@ export const nodeFiles: LocalFiles = {
       close: () => h.close().catch(() => {}),
     };
   },
-  hash: (local, parts, onProgress, signal) => hashFileAndParts(local, parts, onProgress, signal),
+  hash: (local, parts, onProgress, signal) => hashInWorker(local, parts, onProgress, signal),
 };

@@ -4,7 +4,9 @@
  * budget), get their URLs ahead (the first from the init answer, the rest coalesced into presign calls) and
  * PUT when the scheduler grants a slot; and the part records, carried on the next presign call, sent in
  * bulk soon after, or handed to the assemble call. Resume: parts storage holds that nobody recorded are
- * read back and adopted instead of sent again (`carve`).
+ * read back and adopted instead of sent again (`carve`). A file whose upload is redirected once its content
+ * is known (stored already, another upload of it) is stopped at once (`stop`) and planned afresh
+ * (`restart`) from the next init answer.
  */
 import {
   MAX_INIT_PARTS,
@@ -53,15 +55,36 @@ export class PartRunner {
   private presigner: Coalescer<PartSpec, PresignedPart> | undefined;
   private partFailure: unknown;
   private recordTimer: NodeJS.Timeout | undefined;
+  /** Stopped by a redirect: runners end, and what they fail with is no failure of the file. */
+  private stopped = false;
 
   constructor(private readonly host: SendHost) {}
+
+  /** Stops the parts: runners take no new part, and those in flight (cut by the file's signal) end quietly. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** After a stop: forgets what was planned, presigned and left unrecorded for the upload left behind. */
+  restart(): void {
+    this.stopTimer();
+    this.recordTimer = undefined;
+    this.stopped = false;
+    this.partFailure = undefined;
+    this.queue = [];
+    this.tail = undefined;
+    this.urls.clear();
+    this.unsent = [];
+    this.presigner = undefined;
+  }
 
   /** Anything left to send. */
   get hasWork(): boolean {
     return this.queue.length > 0 || this.tail !== undefined;
   }
 
-  planFirstParts(initParts: number): void {
+  /** The first parts, hashed before the init and presigned in its answer: `initParts`, within `maxBytes`. */
+  planFirstParts(initParts: number, maxBytes = Number.POSITIVE_INFINITY): void {
     const { file, ctx } = this.host;
     this.planner = new PartPlanner({
       fileSize: file.size,
@@ -74,6 +97,7 @@ export class PartRunner {
     this.firstParts = [];
     for (let offset = 0, n = 1; offset < file.size && this.firstParts.length < count; n++) {
       const p = this.planner.next(offset, n);
+      if (this.firstParts.length > 0 && offset + p.size > maxBytes) break;
       this.firstParts.push({ ...p, sha256: "" });
       offset = p.offset + p.size;
     }
@@ -214,12 +238,13 @@ export class PartRunner {
 
   private async partRunner(): Promise<void> {
     for (;;) {
-      if (this.partFailure !== undefined || this.host.ctx.stop.aborted) return;
+      if (this.partFailure !== undefined || this.host.ctx.stop.aborted || this.stopped) return;
       const part = this.takePart();
       if (!part) return;
       try {
         await this.sendPart(part);
       } catch (err) {
+        if (this.stopped) return;
         if (this.host.ctx.stop.aborted && !(err instanceof CliError && err.code !== "INTERRUPTED")) return;
         if (this.partFailure === undefined) {
           this.partFailure = err;

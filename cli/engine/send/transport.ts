@@ -14,6 +14,7 @@ import type {
   ListBatchFilesResponse,
 } from "../../../functions/contract/batches.js";
 import type {
+  ContentResponse,
   FileSummary,
   MissingResponse,
   PartRecordSpec,
@@ -58,6 +59,11 @@ export interface Transport {
     parts: PartRecordSpec[],
     client?: ClientReport,
   ): Promise<RecordPartsResponse>;
+  /**
+   * The whole-file SHA-256 of an upload started without it: continue (recorded), done (stored already:
+   * stop sending) or switch (go on with another unfinished upload of this content).
+   */
+  nameContent(transferId: string, sha256: string): Promise<ContentResponse>;
   /** Completes a multipart upload, recording `parts` (not sent yet) first. */
   assemble(transferId: string, parts: PartRecordSpec[], client?: ClientReport): Promise<FileSummary>;
   missing(transferId: string): Promise<MissingResponse>;
