@@ -116,6 +116,23 @@ describe("LinkWatch", () => {
     expect(outage).not.toHaveBeenCalled();
   });
 
+  it("a request that gets through during an outage declares the link back at once", async () => {
+    const { link, probe } = fakeLink();
+    const back = vi.fn();
+    const watch = new LinkWatch({ probe, listener: { outage: vi.fn(), back } });
+    link.up = false;
+    watch.failed(STORAGE, 0, true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(watch.state(STORAGE)).toBe("outage");
+    const woken = vi.fn();
+    void watch.whenBack(STORAGE).promise.then(woken);
+    watch.succeeded(STORAGE);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(watch.state(STORAGE)).toBe("up");
+    expect(woken).toHaveBeenCalledOnce();
+    expect(back).toHaveBeenCalledOnce();
+  });
+
   it("watches each endpoint on its own: storage dark does not make the coordinator dark", async () => {
     const { link, probe } = fakeLink();
     const watch = new LinkWatch({ probe });
