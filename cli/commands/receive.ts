@@ -8,7 +8,7 @@ import { onInterrupt } from "../engine/interrupt.js";
 import { receive } from "../engine/receiver.js";
 import { humanReporter, jsonReporter, logFilePath, logFileSink } from "../engine/reporters.js";
 import { count } from "../engine/table.js";
-import { formatBytes, parseRate, type UnitError } from "../engine/units.js";
+import { formatBytes, parseRate, parseSize, type UnitError } from "../engine/units.js";
 
 export default class Receive extends BaseCommand {
   static override aliases = ["download"];
@@ -38,10 +38,15 @@ With --json a batch prints each file's events (with its path and batchId), then 
     force: Flags.boolean({ char: "f", description: "Overwrite an existing file" }),
     concurrency: Flags.integer({
       char: "c",
-      description: "Most ranges in flight at once (for a batch: all files together)",
-      default: 8,
+      description:
+        "Most ranges in flight at once (for a batch: all files together); the link model chooses up to this",
+      default: 32,
       min: 1,
       max: 64,
+    }),
+    memory: Flags.string({
+      description: "Most bytes of buffers the ranges in flight hold at once (about 3 MiB each)",
+      default: "256MiB",
     }),
     "limit-rate": Flags.string({ description: "Cap on download speed, e.g. 10MB/s" }),
     files: Flags.integer({
@@ -69,6 +74,12 @@ With --json a batch prints each file's events (with its path and batchId), then 
         throw new CliError("USAGE", `--limit-rate: ${(err as UnitError).message}`, EXIT.USAGE);
       }
     }
+    let memory: number;
+    try {
+      memory = parseSize(flags.memory);
+    } catch (err) {
+      throw new CliError("USAGE", `--memory: ${(err as UnitError).message}`, EXIT.USAGE);
+    }
     const client = this.clientConfig(flags);
     const interrupt = onInterrupt();
     const log = logFileSink(logFilePath());
@@ -85,6 +96,7 @@ With --json a batch prints each file's events (with its path and batchId), then 
       output: flags.output,
       force: flags.force,
       concurrency: flags.concurrency,
+      memory,
       limitRate,
       stallMs: flags["stall-timeout"] * 1000,
       client,

@@ -4,7 +4,8 @@
  * symlink or file in the way on disk (lstat of every folder on the way), no existing file that differs.
  * Then the folders are made one level at a time (each checked to be a real folder, not a link) and the
  * files fetched several at once by the one-file receiver (receiver.ts: ranged, per-range verified,
- * resumable), sharing one range budget and one --limit-rate. A small journal in the state folder
+ * resumable), sharing one link model (the ranges in flight, all files together), one hashing thread
+ * for the whole-file SHA-256s, one --memory budget and one --limit-rate. A small journal in the state folder
  * (receive-journal.ts) remembers the files finished, so a second run skips them without hashing.
  */
 import { mkdir } from "node:fs/promises";
@@ -18,15 +19,18 @@ import type { ClientConfig } from "./config.js";
 import { CliError, EXIT, fileError } from "./errors.js";
 import type { NewEvent } from "./events.js";
 import { safeFileName } from "./names.js";
+import { HashThread } from "./receive/file-hasher.js";
 import { ReceiveJournal } from "./receive-journal.js";
-import { type RangeSlots, receiveFile } from "./receiver.js";
+import { quietSignals, receiveFile, receiveSlots } from "./receiver.js";
 
 export interface BatchReceiveOptions {
   id: string;
   output?: string | undefined;
   force: boolean;
-  /** Most ranges in flight at once, all files together. */
+  /** Most ranges in flight at once, all files together (the link model's ceiling). */
   concurrency: number;
+  /** Bytes of buffers the ranges in flight may hold, all files together. */
+  memory: number;
   /** Most files fetched at once. */
   files: number;
   limitRate: number | null;
@@ -50,39 +54,6 @@ export interface BatchReceiveResult {
   bytesFetched: number;
 }
 
-/** A simple counting semaphore: the range budget shared by the files of a batch. */
-export function rangeSlots(n: number): RangeSlots {
-  let free = n;
-  const waiting: (() => void)[] = [];
-  return {
-    acquire(signal) {
-      if (signal.aborted) return Promise.reject(signal.reason);
-      if (free > 0) {
-        free--;
-        return Promise.resolve();
-      }
-      return new Promise((res, rej) => {
-        const go = () => {
-          signal.removeEventListener("abort", stop);
-          res();
-        };
-        const stop = () => {
-          const i = waiting.indexOf(go);
-          if (i >= 0) waiting.splice(i, 1);
-          rej(signal.reason);
-        };
-        signal.addEventListener("abort", stop, { once: true });
-        waiting.push(go);
-      });
-    },
-    release() {
-      const next = waiting.shift();
-      if (next) next();
-      else free++;
-    },
-  };
-}
-
 async function allFiles(api: ApiClient, batchId: string): Promise<FileSummary[]> {
   const items: FileSummary[] = [];
   let cursor: string | undefined;
@@ -95,6 +66,7 @@ async function allFiles(api: ApiClient, batchId: string): Promise<FileSummary[]>
 }
 
 export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchReceiveResult> {
+  quietSignals(opts);
   const api = apiClientFor(opts.client, opts.abort, opts.emit);
   const [batch, files] = await Promise.all([api.getBatch(opts.id), allFiles(api, opts.id)]);
   const cwd = opts.cwd ?? process.cwd();
@@ -142,7 +114,9 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
   }
   for (const d of batch.dirs) await makeDirs(root, d, made);
   const bandwidth = new Bandwidth(opts.limitRate);
-  const slots = rangeSlots(opts.concurrency);
+  const link = receiveSlots(opts);
+  const slots = link.slots;
+  const hashes = new HashThread();
   const totalBytes = complete.reduce((a, f) => a + f.size, 0);
   let bytesDone = skippedBytes;
   let bytesFetched = 0;
@@ -163,7 +137,7 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
       speedBps: Math.round(speed.bps),
       etaSeconds: speed.bps > 0 ? (totalBytes - bytesDone) / speed.bps : null,
       retries: 0,
-      concurrency: opts.concurrency,
+      concurrency: slots.limit,
       partSize: 0,
     });
   }, 250);
@@ -176,9 +150,9 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
       api,
       file: { ...f, parts },
       target: abs,
-      concurrency: opts.concurrency,
       bandwidth,
       slots,
+      hashes,
       stallMs: opts.stallMs,
       retry: opts.client.retry,
       emit: opts.emit,
@@ -211,6 +185,8 @@ export async function receiveBatch(opts: BatchReceiveOptions): Promise<BatchRece
   } finally {
     clearInterval(progress);
     journal.close();
+    link.close();
+    await hashes.close();
   }
   if (opts.stop.aborted) throw new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
   const first = failures[0];

@@ -1,34 +1,45 @@
 /**
- * `sfts receive`: parallel ranged GETs on a presigned URL into PATH.sfts-partial, one range per stored
- * part, each checked against the part's SHA-256 as it arrives; a journal beside the partial file lists
- * the ranges done. Interrupted any way, the same command re-checks those ranges on disk (a damaged one
- * is fetched again) and fetches the rest; the whole-file SHA-256 is checked before the rename into place.
+ * `sfts receive` of one file: parallel ranged GETs on a presigned URL into PATH.sfts-partial, as many
+ * at once as the link model allows (link-model.ts, through receive/link-slots.ts), each stored part
+ * fetched as ranges of at most 8 MiB and written at its offset in batches (receive/fetch-ranges.ts,
+ * range-get.ts). Behind them a hashing thread reads the file back in order (receive/file-hasher.ts):
+ * each part is checked against its SHA-256 (a damaged one is fetched again) and the whole file's SHA-256
+ * runs in the same pass, while the file is flushed to disk in the background, so when the last range
+ * lands little is left to hash and flush; the whole-file SHA-256 is checked before the rename into place. A journal beside the partial file lists the
+ * ranges done (receive/partial-journal.ts): interrupted any way, the same command re-checks those ranges
+ * on disk against their SHA-256 and fetches only the rest.
+ * Memory (`--memory`): each GET in flight holds at most two write batches and the socket's buffers
+ * (MEMORY_PER_GET), which caps the concurrency; the hashing thread holds 4 MiB.
  */
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { constants, existsSync, statSync } from "node:fs";
 import { type FileHandle, mkdir, open, rename } from "node:fs/promises";
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { dirname, join, resolve, sep } from "node:path";
-import { z } from "zod";
 import type { FileSummary, PartInfo } from "../../functions/contract/schemas.js";
 import { type ApiClient, apiClientFor } from "./api-client.js";
 import { Bandwidth } from "./bandwidth.js";
-import { classifyNetwork, isUrlExpired, storageError, toCliError } from "./classify.js";
-import { ConcurrencyController } from "./concurrency.js";
 import type { ClientConfig } from "./config.js";
 import { CliError, EXIT, fileError } from "./errors.js";
 import type { NewEvent } from "./events.js";
-import { hashFile } from "./file-io.js";
-import { readJournalFile, removeJournal, writeJournal } from "./journal.js";
+import { readRange } from "./file-io.js";
+import { LinkController } from "./link-model.js";
 import { safeFileName } from "./names.js";
-import { parseRetryAfter, type RetryPolicy, withRetries } from "./retry.js";
+import { type FilePart, fetchParts, SUB_RANGE } from "./receive/fetch-ranges.js";
+import { type FileHasher, HashThread } from "./receive/file-hasher.js";
+import { LinkSlots, linkEvents } from "./receive/link-slots.js";
+import { type PartialJournal, PartialJournalWriter, readPartialJournal } from "./receive/partial-journal.js";
+import { WRITE_BATCH } from "./receive/range-get.js";
+import type { RetryPolicy } from "./retry.js";
 
 export interface ReceiveOptions {
   id: string;
   output?: string | undefined;
   force: boolean;
+  /** Most ranges in flight at once (the link model's ceiling). */
   concurrency: number;
+  /** Bytes of buffers the ranges in flight may hold (caps the concurrency). */
+  memory: number;
   limitRate: number | null;
   stallMs: number;
   client: ClientConfig;
@@ -47,26 +58,46 @@ export interface ReceiveResult {
   resumed: boolean;
 }
 
-interface Range {
-  index: number;
-  offset: number;
-  size: number;
-  sha256?: string | undefined;
-}
+/** Memory one GET in flight may hold: two write batches and about a megabyte of socket buffers. */
+export const MEMORY_PER_GET = 2 * WRITE_BATCH + 1024 * 1024;
+/** Bytes flushed to disk in the background as the checked prefix of the file grows. */
+const SYNC_EVERY = 64 * 1024 * 1024;
 
-const PartialJournal = z.object({
-  version: z.literal(1),
-  transferId: z.string(),
-  size: z.number(),
-  sha256: z.string(),
-  done: z.array(z.number().int()),
-});
-type PartialJournal = z.infer<typeof PartialJournal>;
+/**
+ * The link model and its slots for one receive (a batch's files share them), listening to the link
+ * watch and reporting its decisions; `close` flushes the last decision and stops listening.
+ */
+export function receiveSlots(o: {
+  concurrency: number;
+  memory: number;
+  client: ClientConfig;
+  emit: (e: NewEvent) => void;
+}): { slots: LinkSlots; close: () => void } {
+  const max = Math.max(1, Math.min(o.concurrency, Math.floor(o.memory / MEMORY_PER_GET)));
+  const events = linkEvents(o.emit);
+  const size = SUB_RANGE;
+  const slots = new LinkSlots(
+    new LinkController({
+      max,
+      initial: Math.min(8, max),
+      partSize: { initial: size, min: size, max: size, adaptive: false },
+      onDecision: events.push,
+    }),
+  );
+  const unheard = o.client.retry.link?.addListener(slots);
+  return {
+    slots,
+    close: () => {
+      unheard?.();
+      events.flush();
+    },
+  };
+}
 
 const FALLBACK_RANGE = 8 * 1024 * 1024;
 
 /** The stored parts when they tile the file (their checksums then guard each range), else fixed ranges. */
-export function planRanges(size: number, parts: readonly PartInfo[]): Range[] {
+export function planRanges(size: number, parts: readonly PartInfo[]): FilePart[] {
   const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
   let cursor = 0;
   const tiled = sorted.every((p) => {
@@ -76,7 +107,7 @@ export function planRanges(size: number, parts: readonly PartInfo[]): Range[] {
   });
   if (tiled && cursor === size && sorted.length > 0)
     return sorted.map((p, index) => ({ index, offset: p.offset, size: p.size, sha256: p.sha256 }));
-  const ranges: Range[] = [];
+  const ranges: FilePart[] = [];
   for (let offset = 0, index = 0; offset < size; offset += FALLBACK_RANGE, index++)
     ranges.push({ index, offset, size: Math.min(FALLBACK_RANGE, size - offset) });
   return ranges;
@@ -93,112 +124,8 @@ export function targetPath(name: string, id: string, output: string | undefined,
 /** "-o incoming/" names a folder even before it exists (it is then created). */
 const namesFolder = (output: string): boolean => output.endsWith("/") || output.endsWith(sep);
 
-function getRange(
-  url: string,
-  range: Range,
-  opts: {
-    handle: FileHandle;
-    path: string;
-    bandwidth: Bandwidth;
-    stallMs: number;
-    signal: AbortSignal;
-    onBytes: (n: number) => void;
-  },
-): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const u = new URL(url);
-    const send = u.protocol === "https:" ? httpsRequest : httpRequest;
-    let settled = false;
-    let last = performance.now();
-    const hash = createHash("sha256");
-    const fail = (err: unknown) => {
-      if (settled) return;
-      settled = true;
-      clearInterval(watchdog);
-      opts.signal.removeEventListener("abort", onAbort);
-      req.destroy();
-      reject(err);
-    };
-    const onAbort = () => fail(opts.signal.reason);
-    const watchdog = setInterval(
-      () => {
-        if (performance.now() - last > opts.stallMs)
-          fail(toCliError(classifyNetwork({ service: "storage", stallMs: opts.stallMs, url })));
-      },
-      Math.min(1000, Math.max(50, opts.stallMs / 4)),
-    );
-    opts.signal.addEventListener("abort", onAbort, { once: true });
-    const req = send(u, {
-      method: "GET",
-      headers: { range: `bytes=${range.offset}-${range.offset + range.size - 1}` },
-    });
-    req.on("error", (err: NodeJS.ErrnoException) =>
-      fail(toCliError(classifyNetwork({ service: "storage", error: err, what: "fetching the range", url }))),
-    );
-    req.on("response", async (res: IncomingMessage) => {
-      last = performance.now();
-      const status = res.statusCode ?? 0;
-      if (status !== 206 && !(status === 200 && range.offset === 0)) {
-        let body = "";
-        for await (const c of res) if (body.length < 4096) body += String(c);
-        return fail(storageError(status, body, parseRetryAfter(res.headers["retry-after"]), "the range"));
-      }
-      let pos = range.offset;
-      try {
-        for await (const chunk of res as AsyncIterable<Buffer>) {
-          if (settled) return;
-          const take = Math.min(chunk.length, range.offset + range.size - pos);
-          if (take <= 0) break;
-          const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
-          await opts.bandwidth.acquire("receive", piece.length, opts.signal);
-          try {
-            await opts.handle.write(piece, 0, piece.length, pos);
-          } catch (err) {
-            return fail(fileError(err, opts.path));
-          }
-          hash.update(piece);
-          pos += piece.length;
-          last = performance.now();
-          opts.onBytes(piece.length);
-        }
-      } catch (err) {
-        return fail(
-          err instanceof CliError
-            ? err
-            : new CliError("NETWORK", "The connection broke mid-range", EXIT.NETWORK, true),
-        );
-      }
-      if (pos !== range.offset + range.size)
-        return fail(new CliError("SHORT_READ", "Storage sent fewer bytes than asked", EXIT.NETWORK, true));
-      if (settled) return;
-      settled = true;
-      clearInterval(watchdog);
-      opts.signal.removeEventListener("abort", onAbort);
-      resolvePromise(hash.digest("hex"));
-    });
-    req.end();
-  });
-}
-
-async function hashRange(handle: FileHandle, range: Range): Promise<string> {
-  const h = createHash("sha256");
-  const buf = Buffer.allocUnsafe(Math.min(range.size, 4 * 1024 * 1024));
-  let done = 0;
-  while (done < range.size) {
-    const { bytesRead } = await handle.read(
-      buf,
-      0,
-      Math.min(buf.length, range.size - done),
-      range.offset + done,
-    );
-    if (bytesRead === 0) break;
-    h.update(buf.subarray(0, bytesRead));
-    done += bytesRead;
-  }
-  return h.digest("hex");
-}
-
 export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
+  quietSignals(opts);
   const api = apiClientFor(opts.client, opts.abort, opts.emit);
   const file = await api.getFile(opts.id);
   if (file.status !== "complete")
@@ -218,24 +145,31 @@ export async function receive(opts: ReceiveOptions): Promise<ReceiveResult> {
     } catch (err) {
       throw fileError(err, dirname(target));
     }
-  return receiveFile({
-    api,
-    file: { ...file, parts },
-    target,
-    concurrency: opts.concurrency,
-    bandwidth: new Bandwidth(opts.limitRate),
-    stallMs: opts.stallMs,
-    retry: opts.client.retry,
-    emit: opts.emit,
-    stop: opts.stop,
-    abort: opts.abort,
-  });
+  const hashes = new HashThread();
+  const link = receiveSlots(opts);
+  try {
+    return await receiveFile({
+      api,
+      file: { ...file, parts },
+      target,
+      slots: link.slots,
+      hashes,
+      bandwidth: new Bandwidth(opts.limitRate),
+      stallMs: opts.stallMs,
+      retry: opts.client.retry,
+      emit: opts.emit,
+      stop: opts.stop,
+      abort: opts.abort,
+    });
+  } finally {
+    link.close();
+    await hashes.close();
+  }
 }
 
-/** Range slots shared by the files of a batch received at once (one budget for the whole receive). */
-export interface RangeSlots {
-  acquire(signal: AbortSignal): Promise<void>;
-  release(): void;
+/** Every GET in flight, and every one waiting for a slot, listens on the abort signal. */
+export function quietSignals(o: { stop: AbortSignal; abort: AbortSignal }): void {
+  setMaxListeners(10_000, o.stop, o.abort);
 }
 
 export interface FileReceiveOptions {
@@ -244,9 +178,11 @@ export interface FileReceiveOptions {
   file: FileSummary & { parts: readonly PartInfo[] };
   /** Where it goes; its folder exists. PATH.sfts-partial and its journal are written beside it. */
   target: string;
-  concurrency: number;
+  /** The GETs' slots and link model, shared by the files of a batch. */
+  slots: LinkSlots;
+  /** The thread hashing whole files, shared by the files of a batch. */
+  hashes: HashThread;
   bandwidth: Bandwidth;
-  slots?: RangeSlots | undefined;
   stallMs: number;
   retry: RetryPolicy;
   emit: (e: NewEvent) => void;
@@ -262,11 +198,10 @@ export interface FileReceiveOptions {
 
 /** One file: resumable ranged GETs into TARGET.sfts-partial, each range and the whole file checked. */
 export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResult> {
-  const { api, file, target, emit } = opts;
+  const { api, file, target, emit, slots } = opts;
   const partial = `${target}.sfts-partial`;
-  const journalFile = `${partial}.json`;
   const ranges = planRanges(file.size, file.parts);
-  // A file of one range needs no journal: an interrupted range is fetched again whole anyway.
+  // A file of one part needs no journal: an interrupted part is fetched again whole anyway.
   const journaled = ranges.length > 1;
 
   let handle: FileHandle;
@@ -281,20 +216,48 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
   } catch (err) {
     throw fileError(err, partial);
   }
+  const hasher: FileHasher = opts.hashes.file(partial, ranges);
+  const journal = new PartialJournalWriter(`${partial}.json`);
   const started = performance.now();
   let bytesFetched = 0;
   let retries = 0;
   const inFlight = new Map<number, number>();
   const done = new Set<number>();
   let resumed = false;
+  // The checked prefix [0, prefix), flushed to disk in the background as it grows.
+  let frontier = 0;
+  let prefix = 0;
+  let synced = 0;
+  let syncing: Promise<void> | undefined;
+  let syncError: unknown;
+  const advance = () => {
+    for (let r = ranges[frontier]; r && done.has(r.index); r = ranges[++frontier]) prefix = r.offset + r.size;
+    if (syncing || prefix - synced < SYNC_EVERY) return;
+    const upTo = prefix;
+    syncing = handle
+      .datasync()
+      .then(
+        () => {
+          synced = upTo;
+        },
+        (err: unknown) => {
+          syncError ??= fileError(err, partial);
+        },
+      )
+      .finally(() => {
+        syncing = undefined;
+      });
+  };
   try {
     // Ranges a previous run finished count only if their bytes on disk still hash right.
-    const saved = journaled ? readJournalFile(journalFile, PartialJournal) : undefined;
+    const saved = journaled ? readPartialJournal(`${partial}.json`) : undefined;
     if (saved && saved.transferId === file.id && saved.size === file.size && saved.sha256 === file.sha256) {
-      for (const i of saved.done) {
-        const r = ranges[i];
-        if (!r) continue;
-        if (r.sha256 === undefined || (await hashRange(handle, r)) === r.sha256) done.add(i);
+      const listed = [...new Set(saved.done)].flatMap((i) => (ranges[i] ? [ranges[i]] : []));
+      const sums: (string | undefined)[] = [];
+      for (const r of listed)
+        sums.push(r.sha256 === undefined ? r.sha256 : await hashRange(handle, partial, r));
+      listed.forEach((r, k) => {
+        if (sums[k] === r.sha256) done.add(r.index);
         else
           emit({
             type: "retry",
@@ -306,18 +269,19 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
             reason: `bytes ${r.offset}–${r.offset + r.size - 1} on disk are damaged; fetching them again`,
             code: "CHECKSUM",
           });
-      }
+      });
       resumed = done.size > 0;
     }
     const bytesDone = () => ranges.filter((r) => done.has(r.index)).reduce((a, r) => a + r.size, 0);
-    const journal = (): PartialJournal => ({
+    const state = (): PartialJournal => ({
       version: 1,
       transferId: file.id,
       size: file.size,
       sha256: file.sha256,
       done: [...done].sort((a, b) => a - b),
     });
-    if (journaled) writeJournal(journalFile, journal());
+    if (journaled) await journal.save(state());
+    advance();
     emit({
       type: "start",
       file: target,
@@ -333,14 +297,20 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
 
     // An empty file needs no URL (and no GET).
     let link = { url: "", expiresAt: new Date(0).toISOString() };
-    const freshUrl = async () => {
-      if (Date.parse(link.expiresAt) - Date.now() < 60_000) link = await api.downloadUrl(file.id);
+    let renewing: Promise<void> | undefined;
+    const renewUrl = () =>
+      (renewing ??= api
+        .downloadUrl(file.id)
+        .then((l) => {
+          link = l;
+        })
+        .finally(() => {
+          renewing = undefined;
+        }));
+    const url = async () => {
+      if (Date.parse(link.expiresAt) - Date.now() < 60_000) await renewUrl();
       return link.url;
     };
-    const bandwidth = opts.bandwidth;
-    const aimd = new ConcurrencyController({ max: opts.concurrency });
-    const queue = ranges.filter((r) => !done.has(r.index));
-    let failure: unknown;
     let speed = { bytes: bytesDone(), at: performance.now(), bps: 0 };
     const progress = setInterval(() => {
       if (opts.progress === false) return;
@@ -357,121 +327,74 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
         speedBps: Math.round(speed.bps),
         etaSeconds: speed.bps > 0 ? (file.size - bytes) / speed.bps : null,
         retries,
-        concurrency: aimd.limit,
+        concurrency: slots.limit,
         partSize: ranges[0]?.size ?? 0,
       });
     }, 250);
-
-    const fetchRange = async (r: Range) => {
-      await opts.slots?.acquire(opts.abort);
-      inFlight.set(r.index, 0);
-      try {
-        const t0 = performance.now();
-        let attempt = 0;
-        await withRetries(
-          async () => {
-            attempt++;
-            inFlight.set(r.index, 0);
-            let url = await freshUrl();
-            try {
-              const sha = await getRange(url, r, {
-                handle,
-                path: partial,
-                bandwidth,
-                stallMs: opts.stallMs,
-                signal: opts.abort,
-                onBytes: (n) => {
-                  bytesFetched += n;
-                  opts.onBytes?.(n);
-                  inFlight.set(r.index, (inFlight.get(r.index) ?? 0) + n);
-                },
-              });
-              if (r.sha256 !== undefined && sha !== r.sha256)
-                throw new CliError(
-                  "CHECKSUM",
-                  `Bytes ${r.offset}–${r.offset + r.size - 1} arrived damaged`,
-                  EXIT.NETWORK,
-                  true,
-                );
-            } catch (err) {
-              if (isUrlExpired(err)) {
-                link = await api.downloadUrl(file.id);
-                url = link.url;
-              } else if (err instanceof CliError && err.retryable) aimd.onFailure();
-              throw err;
-            }
-          },
-          {
-            policy: opts.retry,
-            signal: opts.abort,
-            onRetry: (info) => {
-              retries++;
-              emit({
-                type: "retry",
-                file: target,
-                transferId: file.id,
-                partNumber: r.index + 1,
-                operation: "GET range",
-                attempt: info.attempt,
-                delayMs: info.delayMs,
-                reason: info.error.message,
-                code: info.error.code,
-              });
-            },
-          },
-        );
-        aimd.onSuccess(r.size);
-        done.add(r.index);
-        if (journaled) writeJournal(journalFile, journal());
-        emit({
-          type: "part",
-          file: target,
-          transferId: file.id,
-          partNumber: r.index + 1,
-          offset: r.offset,
-          size: r.size,
-          sha256: r.sha256 ?? "",
-          seconds: (performance.now() - t0) / 1000,
-          attempt,
-        });
-      } finally {
-        inFlight.delete(r.index);
-        opts.slots?.release();
-      }
-    };
-
     try {
-      await new Promise<void>((resolveAll) => {
-        let running = 0;
-        const pump = () => {
-          while (!failure && !opts.stop.aborted && running < aimd.limit && queue.length) {
-            const r = queue.shift() as Range;
-            running++;
-            fetchRange(r)
-              .catch((err: unknown) => {
-                failure ??= err;
-              })
-              .finally(() => {
-                running--;
-                pump();
-              });
-          }
-          if (running === 0) resolveAll();
-        };
-        pump();
+      await fetchParts({
+        parts: ranges.filter((r) => !done.has(r.index)),
+        onDisk: ranges.filter((r) => done.has(r.index)),
+        handle,
+        partial,
+        file: target,
+        transferId: file.id,
+        url,
+        renewUrl,
+        slots,
+        bandwidth: opts.bandwidth,
+        stallMs: opts.stallMs,
+        retry: opts.retry,
+        emit,
+        stop: opts.stop,
+        abort: opts.abort,
+        inFlight,
+        onBytes: (n) => {
+          bytesFetched += n;
+          opts.onBytes?.(n);
+        },
+        onRetry: () => {
+          retries++;
+        },
+        check: (p) => hasher.written(p.index),
+        onDone: (r, seconds, attempt) => {
+          done.add(r.index);
+          advance();
+          if (attempt === 0) return; // on disk already, and journaled
+          // The part event says the range is checked, written and in the journal.
+          void (journaled ? journal.save(state()) : Promise.resolve()).then(() =>
+            emit({
+              type: "part",
+              file: target,
+              transferId: file.id,
+              partNumber: r.index + 1,
+              offset: r.offset,
+              size: r.size,
+              sha256: r.sha256 ?? "",
+              seconds,
+              attempt,
+            }),
+          );
+        },
       });
     } finally {
       clearInterval(progress);
+      await journal.flush();
     }
-    if (failure) throw failure;
     if (opts.stop.aborted || done.size < ranges.length)
       throw new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
 
-    await handle.sync();
-    await handle.close();
-    const whole = await hashFile(partial, undefined, opts.abort);
+    while (syncing) await syncing;
+    if (syncError) throw syncError;
+    const whole = await hasher.digest();
+    try {
+      await handle.sync();
+      await handle.close();
+    } catch (err) {
+      throw fileError(err, partial);
+    }
     if (whole !== file.sha256) {
-      removeJournal(journalFile);
+      await journal.remove();
       throw new CliError(
         "INTEGRITY",
         `The received file's SHA-256 is ${whole}, not ${file.sha256}; ${partial} is kept for inspection`,
@@ -483,7 +406,7 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
     } catch (err) {
       throw fileError(err, target);
     }
-    removeJournal(journalFile);
+    await journal.remove();
     emit({
       type: "done",
       file: target,
@@ -499,6 +422,22 @@ export async function receiveFile(opts: FileReceiveOptions): Promise<ReceiveResu
     });
     return { path: target, transferId: file.id, sha256: whole, size: file.size, bytesFetched, resumed };
   } finally {
+    hasher.close();
+    while (syncing) await syncing.catch(() => {});
     await handle.close().catch(() => {});
   }
+}
+
+async function hashRange(handle: FileHandle, path: string, r: FilePart): Promise<string> {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(Math.min(r.size, 4 * 1024 * 1024));
+  for (let at = 0; at < r.size; at += buf.length) {
+    const n = Math.min(buf.length, r.size - at);
+    try {
+      h.update(await readRange(handle, path, r.offset + at, n, buf.subarray(0, n)));
+    } catch {
+      return ""; // shorter than it should be: not this range
+    }
+  }
+  return h.digest("hex");
 }

@@ -7,7 +7,6 @@ import {
   shownPath,
   unsafePaths,
 } from "../../cli/engine/batch-plan.js";
-import { rangeSlots } from "../../cli/engine/batch-receiver.js";
 
 const root = "/tmp/copy";
 
@@ -100,36 +99,5 @@ describe("nameSome", () => {
     expect(text).toContain("  p9");
     expect(text).not.toContain("p10");
     expect(text.endsWith("… and 2 more")).toBe(true);
-  });
-});
-
-describe("rangeSlots: one range budget shared by the files of a batch", () => {
-  it("lets n through at once, the next when one is released, in order", async () => {
-    const slots = rangeSlots(2);
-    const signal = new AbortController().signal;
-    const order: number[] = [];
-    await slots.acquire(signal);
-    await slots.acquire(signal);
-    const third = slots.acquire(signal).then(() => order.push(3));
-    const fourth = slots.acquire(signal).then(() => order.push(4));
-    await Promise.resolve();
-    expect(order).toEqual([]);
-    slots.release();
-    await third;
-    expect(order).toEqual([3]);
-    slots.release();
-    await fourth;
-    expect(order).toEqual([3, 4]);
-  });
-
-  it("a waiter whose signal aborts leaves the queue with the reason", async () => {
-    const slots = rangeSlots(1);
-    const ac = new AbortController();
-    await slots.acquire(ac.signal);
-    const waiting = slots.acquire(ac.signal);
-    ac.abort(new Error("stop"));
-    await expect(waiting).rejects.toThrow("stop");
-    slots.release();
-    await slots.acquire(new AbortController().signal); // the freed slot is not lost to the aborted waiter
   });
 });
