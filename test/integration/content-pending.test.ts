@@ -190,6 +190,17 @@ describe("a batch entry whose content is pending", () => {
     });
     expect(again.body.files[0]).toMatchObject({ action: "multipart", transferId: a.transferId });
     expect(again.body.files[0].init.resumed).toBe(true);
-    await api.del(`/upload/${a.transferId}`);
+    // Without its resumeId (no journal), the upload whose content was never named cannot be trusted to
+    // hold this file: a new one replaces it, and the path lists one upload.
+    const blind = await api.post(`/batch/${r.body.batchId}/files`, {
+      files: [{ path: "big/one.bin", size: data.length, upload: "multipart" }],
+    });
+    const fresh = blind.body.files[0];
+    expect(fresh.action).toBe("multipart");
+    expect(fresh.transferId).not.toBe(a.transferId);
+    expect((await api.get(`/api/files/${a.transferId}`)).body.status).toBe("aborted");
+    const listed = await api.get(`/api/batches/${r.body.batchId}/files`);
+    expect(listed.body.items.map((t: { id: string }) => t.id)).toEqual([fresh.transferId]);
+    await api.del(`/upload/${fresh.transferId}`);
   });
 });

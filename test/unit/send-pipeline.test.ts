@@ -78,12 +78,13 @@ describe("send pipeline: reads, hashes and presigns run ahead of the PUTs", () =
     const server = new FakeServer();
     server.putDelayMs = 120;
     const files = new FakeFiles();
-    // 16 parts: every URL comes with the init answer, so only record calls carry records (no presigns).
-    const body = randomBytes(16 * 5 * MiB);
+    // 6 parts (within the first parts hashed before the init): every URL comes with the init answer, so
+    // only record calls carry records (no presigns).
+    const body = randomBytes(6 * 5 * MiB);
     const m = fakeManifest(files, { "big.bin": body });
     const records = server.gate("recordParts");
-    // Memory for two parts at a time: eight rounds of PUTs, about a second.
-    const run = start(server, files, m, { concurrency: 8, memoryBudget: 10 * MiB });
+    // Memory for one part at a time: six rounds of PUTs, the later ones while the first record call is held.
+    const run = start(server, files, m, { concurrency: 8, memoryBudget: 5 * MiB });
     // The first record call (250 ms after the first part) is held; every part is stored meanwhile.
     await until(() => server.bytesPut === body.length, 20_000);
     expect(server.calls.recordParts).toBe(1);

@@ -55,8 +55,12 @@ export { type Phase, TRANSITIONS } from "./file-phases.js";
 export { carve } from "./part-runner.js";
 export { SMALL_BODY } from "./single-put.js";
 
-/** The first parts of a file whose content is pending are hashed before its init: this many bytes at most. */
-export const PENDING_FIRST_PARTS_BYTES = 128 * 1024 * 1024;
+/**
+ * The first parts of a file whose content is pending are hashed before its init: this many bytes at most
+ * (about 20 ms of hashing), so its first bytes leave one round trip after it starts, whatever its size.
+ * The URLs of the parts after them are fetched while these are PUT.
+ */
+export const PENDING_FIRST_PARTS_BYTES = 32 * 1024 * 1024;
 
 /** Whole-file passes of one batch (keyed by its scheduler), at most its hashing slots at once. */
 const passesOf = new WeakMap<Scheduler, HashPasses>();
