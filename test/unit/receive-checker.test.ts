@@ -69,7 +69,8 @@ describe("the hashing thread: each part checked, the whole file hashed, in one i
       const h = thread.file(path, parts);
       await put(0);
       const bad = Buffer.from(data);
-      bad[(2 << 20) + 12345] ^= 0x01; // one bit of part 1
+      const at = (2 << 20) + 12345;
+      bad[at] = (bad[at] ?? 0) ^ 0x01; // one bit of part 1
       await put(1, bad);
       await put(2);
       const [a, b, c] = [h.written(0), h.written(1), h.written(2)];
