@@ -26,10 +26,14 @@
  * - Random loss does not reduce concurrency: a failed stream sits out its reconnect and backoff while
  *   the others keep the link full, so more parallel streams are what keep goodput up. The hill-climb goes
  *   on widening while goodput rises ("loss: widen"); parts shrink (a lost part costs less to send again).
- * - A drop loses everything in flight whatever the concurrency, so fewer streams would not lose less; the
- *   limit is held ("drop: hold") and the part size shrinks (fewer bytes at risk per request), and does not
- *   grow again while drops keep coming. Nor does it re-probe upward then: bytes at risk are about
- *   concurrency × part size ÷ 2, so streams beyond what fills the link only lose more at each drop.
+ * - A drop loses everything in flight whatever the concurrency, so halving would not lose less; the
+ *   limit is held ("drop: hold") and the part size shrinks (fewer bytes at risk per request) and does
+ *   not grow again while drops keep coming. What does matter is how long a part is in flight: partSize ×
+ *   limit ÷ goodput. The hill-climb then judges goodput × exp(−that ÷ the mean time between drops), the
+ *   share of parts that get through; a drop that finds parts in flight for more than half that time
+ *   cuts the limit to what fits ("drop: fewer bytes at risk": on a slow link each part then moves
+ *   faster, since the link, not the stream, was the limit), and while holding it probes one step down
+ *   instead of up when a part's time in flight is over a fifth of the time between drops.
  * - Throttling or server errors halve the limit, once per burst (failures within 1 s of the last
  *   decrease are the same burst), then hold 5 epochs before probing again: backoff protects the server.
  * - outage(): nothing widens or narrows while the link is dark (failures then say nothing of the link);
@@ -96,6 +100,10 @@ const REPROBE_EPOCHS = 10;
 const THROTTLE_HOLD_EPOCHS = 5;
 const DROP_SHARE = 0.5;
 const MEMORY_SHARE = 0.75;
+/** A drop cuts the limit when a part's time in flight exceeds this share of the time between drops. */
+const DROP_RISK = 0.5;
+/** Holding under drops, the periodic probe goes down when the share is above this. */
+const PROBE_DOWN_RISK = 0.2;
 
 /** The loss kind of a failed request's error code (classify.ts's codes); undefined: not the link's doing. */
 export function lossKind(code: string | undefined): LossKind | undefined {
@@ -141,6 +149,9 @@ export class LinkController {
   private epochPeak = 0;
   private epochDisturbed = false;
   private smoothed = 0;
+  /** Throughput (before the drop discount), smoothed. */
+  private smoothedRaw = 0;
+  private readonly born: number;
 
   /** The hill-climb: goodput measured at `baseLimit` (undefined: the next epoch is the baseline). */
   private baseGoodput: number | undefined;
@@ -172,6 +183,7 @@ export class LinkController {
     this.value = this.clampLimit(opts.initial ?? Math.min(8, this.max));
     this.baseLimit = this.value;
     this.epochStart = this.now();
+    this.born = this.epochStart;
     this.fitMemory();
     this.last = this.snapshot();
   }
@@ -263,7 +275,15 @@ export class LinkController {
       }
       this.epochDisturbed = true;
       this.rebase(this.holding);
-      this.decide("drop: hold");
+      // Parts that take longer than half the time between drops rarely get through: fewer at once (each
+      // then moves faster where the link, not the stream, is the limit); the hill-climb takes it on.
+      const share = this.riskShare(this.smoothedRaw);
+      if (share !== undefined && share > DROP_RISK && this.smoothedRaw > 0) {
+        const interval = this.dropInterval() as number;
+        const fit = Math.floor((this.smoothedRaw * interval * DROP_RISK) / 1000 / this.size);
+        this.value = this.clampLimit(Math.max(this.min, Math.min(this.value, fit)));
+        this.decide("drop: fewer bytes at risk");
+      } else this.decide("drop: hold");
     } else if (burst.drop) {
       this.epochDisturbed = true;
       (this.outcomes[this.outcomes.length - 1] as { drop?: boolean }).drop = true;
@@ -373,7 +393,8 @@ export class LinkController {
     const elapsed = t - this.epochStart;
     if (elapsed < this.epochMs) return;
     this.prune(t);
-    const g = ((this.epochBytes * 1000) / elapsed) * (1 - this.lossRate);
+    const raw = ((this.epochBytes * 1000) / elapsed) * (1 - this.lossRate);
+    const g = this.atRisk(raw);
     const used = this.epochPeak >= this.value;
     const disturbed = this.dark || this.epochDisturbed;
     const collapsed = this.lastEpochGoodput !== undefined && g < this.lastEpochGoodput * COLLAPSE;
@@ -385,6 +406,7 @@ export class LinkController {
       return;
     }
     this.smoothed = this.smoothed === 0 ? g : 0.6 * this.smoothed + 0.4 * g;
+    this.smoothedRaw = this.smoothedRaw === 0 ? raw : 0.6 * this.smoothedRaw + 0.4 * raw;
     this.lastEpochGoodput = g;
     if (this.settle > 0) {
       this.settle--;
@@ -435,18 +457,62 @@ export class LinkController {
       }
       return;
     }
-    // Holding at the measured limit: track its goodput, probe one step up now and then.
+    if (this.value < this.baseLimit) {
+      // A probe down (drops: fewer bytes at risk): kept only if it paid.
+      if (g >= base * (1 + GAIN)) {
+        this.baseGoodput = g;
+        this.baseLimit = this.value;
+        this.decide("drop: narrower pays");
+      } else {
+        this.value = this.baseLimit;
+        this.decide("plateau: hold");
+      }
+      this.holdEpochs = 0;
+      return;
+    }
+    // Holding at the measured limit: track its goodput, probe one step now and then: up, or down when
+    // drops make a part's time in flight a large share of the time between drops.
     this.baseGoodput = 0.5 * base + 0.5 * g;
     this.holding = true;
     this.holdEpochs++;
-    // Under drops more streams put more bytes at risk at once: no re-probing while they come.
-    const reprobe = this.holdEpochs >= REPROBE_EPOCHS && this.drops.length === 0;
-    if (reprobe && used && this.value < this.ceiling) {
-      this.holdEpochs = 0;
-      this.baseLimit = this.value;
+    if (this.holdEpochs < REPROBE_EPOCHS || !used) return;
+    this.holdEpochs = 0;
+    this.baseLimit = this.value;
+    const risk = this.riskShare(this.smoothedRaw);
+    if (risk !== undefined && risk > PROBE_DOWN_RISK && this.value > this.min) {
+      this.value = this.clampLimit(Math.floor(this.value / GROWTH));
+      this.decide("drop: probe down");
+    } else if (this.value < this.ceiling) {
       this.value = up();
       this.decide(loss ? "loss: widen" : "probe up");
     }
+  }
+
+  // ---- bytes at risk under drops
+
+  /** Mean time between drops (ms), from the drops in the window; undefined without drops. */
+  private dropInterval(): number | undefined {
+    if (this.drops.length === 0) return undefined;
+    const span = Math.min(DROP_WINDOW_MS, this.now() - this.born);
+    return Math.max(BURST_MS, span / this.drops.length);
+  }
+
+  /** A part's time in flight ÷ the time between drops, at goodput `g` and the limit now. */
+  private riskShare(g: number): number | undefined {
+    const interval = this.dropInterval();
+    if (interval === undefined || g <= 0) return undefined;
+    const inFlightMs = ((this.size * this.value) / g) * 1000;
+    return inFlightMs / interval;
+  }
+
+  /**
+   * Goodput discounted by the chance that a part is still in flight when the next drop comes: a part
+   * takes partSize × limit ÷ goodput to send, and survives a drop-free stretch with exp(−that ÷ interval).
+   * Without drops: goodput as measured.
+   */
+  private atRisk(g: number): number {
+    const share = this.riskShare(g);
+    return share === undefined ? g : g * Math.exp(-share);
   }
 
   // ---- part size

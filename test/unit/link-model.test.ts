@@ -265,3 +265,20 @@ describe("link model: decisions and bounds", () => {
     }
   });
 });
+
+describe("link model: drops on a slow link (mobile)", () => {
+  it("fewer parts in flight, so parts get through between drops", () => {
+    const slow = 1 * MiB;
+    const { c, clock, decisions } = controller({ initial: 8 });
+    const r = simulate(
+      c,
+      clock,
+      { capacityBps: slow, perStreamBps: slow, dropEveryMs: 30_000, seed: 13 },
+      300_000,
+    );
+    expect(decisions.some((d) => d.reason === "drop: fewer bytes at risk")).toBe(true);
+    // Eight 8 MiB parts at 1 MiB/s would each take a minute: none would ever finish.
+    expect(limitAt(r, 35_000)).toBeLessThanOrEqual(3);
+    expect(goodputBetween(r, 60_000, 300_000)).toBeGreaterThanOrEqual(0.7 * slow);
+  });
+});
