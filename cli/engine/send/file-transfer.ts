@@ -147,6 +147,12 @@ export interface SendHost {
   ): void;
   /** A part failed: the file's other calls in flight stop too. */
   abortFile(err: unknown): void;
+  /**
+   * Whether the upload is being redirected (its content was named and the answer is not continue): a part
+   * failing meanwhile (storage released the upload it was going to) is no failure of the file. Waits for
+   * the naming call if one is on its way.
+   */
+  redirecting(): Promise<boolean>;
 }
 
 export interface FileResult {
@@ -201,8 +207,9 @@ export class FileTransfer {
   private passRelease: (() => void) | undefined;
   /** The SHA-256 is known but the coordinator has not been told (or has not answered continue) yet. */
   private contentPending = false;
-  /** Naming the content, under way beside the sending. */
+  /** Naming the content, under way beside the sending; `asking` while its call is on its way. */
   private naming: Promise<void> | undefined;
+  private asking: Promise<unknown> | undefined;
   private redirect: Redirect | undefined;
   /** Cuts the parts in flight when the upload is redirected; renewed after. */
   private redirectCtl = new AbortController();
@@ -244,6 +251,10 @@ export class FileTransfer {
       report: () => this.report(),
       onRetry: (info, operation, partNumber) => this.onRetry(info, operation, partNumber),
       abortFile: (err) => this.local.abort(err),
+      redirecting: async () => {
+        await this.asking?.catch(() => {});
+        return this.redirect !== undefined;
+      },
     };
     this.host = host;
     this.whole = new WholeBody(host);
@@ -469,23 +480,25 @@ export class FileTransfer {
 
   /** Beside the sending: waits for the hash, then names it; anything but continue stops the parts. */
   private startNaming(): void {
-    this.naming ??= this.nameWhenHashed().then(
-      (r) => {
-        if (r) this.redirectTo(r);
-      },
-      (error: unknown) => this.redirectTo({ to: "fail", error }),
-    );
+    this.naming ??= this.nameWhenHashed().catch((error: unknown) => this.redirectTo({ to: "fail", error }));
   }
 
-  private async nameWhenHashed(): Promise<Redirect | undefined> {
+  private async nameWhenHashed(): Promise<void> {
     this.sha256 = await (this.hashing as ContentHash).sha256;
     await this.checkUnchanged();
     this.ctx.journal?.record(this.file, this.sha256, this.transferId);
     const key = `${this.sha256}:${this.file.size}`;
     const first = this.ctx.duplicates.get(key);
-    if (first) return { to: "wait", first };
+    if (first) {
+      this.redirectTo({ to: "wait", first });
+      return;
+    }
     this.ctx.duplicates.set(key, this.settled);
-    return this.askContent();
+    // Parts failing while the call is on its way wait for its answer (see SendHost.redirecting).
+    this.asking = this.askContent().then((r) => {
+      if (r) this.redirectTo(r);
+    });
+    await this.asking;
   }
 
   /** POST /upload/{id}/content: undefined when the upload goes on (the SHA-256 is recorded). */
@@ -534,6 +547,7 @@ export class FileTransfer {
       }
       case "switch":
         this.transferId = r.init.transferId;
+        this.ctx.journal?.record(this.file, this.sha256, r.init.transferId, true);
         this.prepared = {
           action: "multipart",
           path: this.file.path,

@@ -57,6 +57,8 @@ export class PartRunner {
   private recordTimer: NodeJS.Timeout | undefined;
   /** Stopped by a redirect: runners end, and what they fail with is no failure of the file. */
   private stopped = false;
+  /** Bumped by restart: a record call for the upload left behind must not hand its records back. */
+  private generation = 0;
 
   constructor(private readonly host: SendHost) {}
 
@@ -69,6 +71,7 @@ export class PartRunner {
   restart(): void {
     this.stopTimer();
     this.recordTimer = undefined;
+    this.generation++;
     this.stopped = false;
     this.partFailure = undefined;
     this.queue = [];
@@ -198,6 +201,7 @@ export class PartRunner {
     this.partFailure = undefined;
     this.presigner ??= new Coalescer<PartSpec, PresignedPart>(
       async (parts) => {
+        const gen = this.generation;
         const done = this.unsent.splice(0, MAX_RECORD_BATCH);
         try {
           const r = await ctx.transport.presign(
@@ -219,7 +223,7 @@ export class PartRunner {
             return url;
           });
         } catch (err) {
-          this.unsent.unshift(...done);
+          if (gen === this.generation) this.unsent.unshift(...done);
           throw err;
         }
       },
@@ -244,7 +248,8 @@ export class PartRunner {
       try {
         await this.sendPart(part);
       } catch (err) {
-        if (this.stopped) return;
+        // Redirected (the content was named): what the parts of the upload left behind fail with is moot.
+        if (this.stopped || (await this.host.redirecting())) return;
         if (this.host.ctx.stop.aborted && !(err instanceof CliError && err.code !== "INTERRUPTED")) return;
         if (this.partFailure === undefined) {
           this.partFailure = err;
@@ -356,6 +361,7 @@ export class PartRunner {
     if (this.recordTimer) clearTimeout(this.recordTimer);
     this.recordTimer = undefined;
     if (this.recording || this.unsent.length === 0) return;
+    const gen = this.generation;
     const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
     this.recording = this.host.ctx.transport
       .recordParts(
@@ -367,7 +373,7 @@ export class PartRunner {
         () => this.acknowledge(batch),
         () => {
           // Kept for the next presign or the assemble call, which surface a lasting failure.
-          this.unsent.unshift(...batch);
+          if (gen === this.generation) this.unsent.unshift(...batch);
         },
       )
       .finally(() => {
