@@ -24,7 +24,15 @@ const engine: EngineOptions = {
   retry: { maxRetries: 2, baseMs: 1, capMs: 2 },
 };
 
-function start(server: FakeServer, files: FakeFiles, manifest: Manifest, over: Partial<EngineOptions> = {}) {
+type Journal = NonNullable<Parameters<typeof sendBatch>[2]["journal"]>;
+
+function start(
+  server: FakeServer,
+  files: FakeFiles,
+  manifest: Manifest,
+  over: Partial<EngineOptions> = {},
+  journal?: Journal,
+) {
   const stop = new AbortController();
   const events: NewEvent[] = [];
   let transfers: FileTransfer[] = [];
@@ -38,6 +46,7 @@ function start(server: FakeServer, files: FakeFiles, manifest: Manifest, over: P
       stop: stop.signal,
       abort: new AbortController().signal,
       priority: "normal",
+      journal,
       onTransfers: (t) => {
         transfers = t;
       },
@@ -154,5 +163,49 @@ describe("a big file is sent while it is hashed", () => {
     expect(waited[0]?.history.at(-1)).toBe("done");
     for (const f of m.files)
       expect(sha(server.transferByPath(f.path)?.object ?? Buffer.alloc(0))).toBe(sha(body));
+  });
+
+  it("stopped before its hash is known: the journal keeps its transfer id, and the resume goes on with it", async () => {
+    const server = new FakeServer();
+    server.putDelayMs = 30;
+    const files = new FakeFiles();
+    const body = randomBytes(30 * MiB);
+    const m = fakeManifest(files, { "big.bin": body });
+    const saved = new Map<string, { sha256?: string; transferId?: string }>();
+    const journal: Journal = {
+      batchId: undefined,
+      lookup: (f) => saved.get(f.path),
+      record: (f, sha256, transferId) => {
+        const old = saved.get(f.path);
+        const known = sha256 ?? old?.sha256;
+        saved.set(f.path, {
+          ...(known !== undefined && { sha256: known }),
+          ...(transferId !== undefined && { transferId }),
+        });
+      },
+      flush: () => {},
+      remove: () => saved.clear(),
+    };
+    files.gate("whole"); // never opened in the first run
+    const first = start(server, files, m, {}, journal);
+    await until(() => server.bytesPut >= 5 * MiB);
+    first.interrupt();
+    expect((await first.done).files[0]?.status).toBe("interrupted");
+    const id = saved.get("big.bin")?.transferId;
+    expect(id).toBeDefined();
+    expect(saved.get("big.bin")?.sha256).toBeUndefined();
+    const held = [...(server.transfers.get(id ?? "")?.recorded.values() ?? [])].reduce(
+      (n, p) => n + p.size,
+      0,
+    );
+    files.gates.clear();
+    const before = server.bytesPut;
+    const again = start(server, files, m, {}, journal);
+    const r = await again.done;
+    expect(r.files[0]?.status).toBe("done");
+    expect(r.files[0]?.transferId).toBe(id);
+    expect(server.named.at(-1)).toMatchObject({ transferId: id, action: "continue" });
+    expect(server.bytesPut - before).toBeLessThanOrEqual(body.length - held);
+    expect(sha(server.transfers.get(id ?? "")?.object ?? Buffer.alloc(0))).toBe(sha(body));
   });
 });
