@@ -13,6 +13,11 @@
  * Only the hop-by-hop `Connection`/`Keep-Alive` response headers are dropped: the proxy owns the client
  * connection, and forwarding the target's keep-alive hint would make clients trust a timeout the proxy
  * does not honour.
+ *
+ * Rates: `setRate` caps all bodies together (a link); `setStreamCap` caps each client connection on its
+ * own, each direction separately (one TCP stream's ceiling on a long lossy path, see profiles.ts
+ * `mathisCap`). Both are token buckets taken before a chunk is passed on, so the source is read no
+ * faster than the cap (backpressure pauses it); a connection's burst is at most 64 KiB.
  */
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -77,6 +82,11 @@ export interface FaultProxy {
   clearRules(): void;
   /** Bandwidth cap for request+response bodies in bytes/s across all connections (token bucket), or null for none. */
   setRate(bytesPerSecond: number | null): void;
+  /**
+   * Per-connection cap in bytes/s, each direction on its own (request bodies up, response bodies down,
+   * of every request on that client connection), or null for none; applies to open connections too.
+   */
+  setStreamCap(bytesPerSecond: number | null): void;
   /** Fixed extra latency per request (before forwarding), and jitter (uniform 0..jitterMs). */
   setLatency(ms: number, jitterMs?: number): void;
   /**
@@ -128,6 +138,8 @@ const MAX_LOG_ENTRIES = 10_000;
 const UPSTREAM_IDLE_MS = 4_000;
 /** After relaying the last bytes before a response reset, give the client this long to read them: an RST discards unread data. */
 const RESET_FLUSH_MS = 20;
+/** Largest burst one connection's cap lets through at once (as a TCP window would). */
+const STREAM_BURST_BYTES = 64 * 1024;
 
 interface RuleState {
   rule: FaultRule;
@@ -147,6 +159,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, scheduling: "lifo" });
   const bucket = new TokenBucket();
   const sockets = new Set<Socket>();
+  /** Each open client connection's own buckets (`setStreamCap`), one per direction. */
+  const streamBuckets = new Map<Socket, { up: TokenBucket; down: TokenBucket }>();
+  let streamCap: number | null = null;
+  const connectionBucket = (socket: Socket, way: "up" | "down"): TokenBucket | undefined =>
+    streamBuckets.get(socket)?.[way];
   let rules: RuleState[] = [];
   let latency = { ms: 0, jitterMs: 0 };
   let chaos: ChaosPicker | null = null;
@@ -323,6 +340,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     const send = async (chunk: Buffer): Promise<void> => {
       if (chunk.length === 0 || discard) return;
       await outageOver(signal);
+      await connectionBucket(req.socket, "up")?.take(chunk.length, signal);
       await bucket.take(chunk.length, signal);
       if (signal.aborted) return;
       if (upReq.destroyed) {
@@ -412,6 +430,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           chunk[flipAt - sent] = (chunk[flipAt - sent] ?? 0) ^ 0xff;
         }
         await outageOver(signal);
+        await connectionBucket(req.socket, "down")?.take(chunk.length, signal);
         await bucket.take(chunk.length, signal);
         if (signal.aborted) return;
         sent += chunk.length;
@@ -450,7 +469,15 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   server.on("connection", (socket: Socket) => {
     if (Date.now() < refuseUntil) return reset(socket);
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    const up = new TokenBucket(STREAM_BURST_BYTES);
+    const down = new TokenBucket(STREAM_BURST_BYTES);
+    up.setRate(streamCap);
+    down.setRate(streamCap);
+    streamBuckets.set(socket, { up, down });
+    socket.on("close", () => {
+      sockets.delete(socket);
+      streamBuckets.delete(socket);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -477,6 +504,15 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       if (bytesPerSecond !== null && !(bytesPerSecond > 0))
         throw new Error("fault proxy: rate must be > 0 or null");
       bucket.setRate(bytesPerSecond);
+    },
+    setStreamCap(bytesPerSecond) {
+      if (bytesPerSecond !== null && !(bytesPerSecond > 0))
+        throw new Error("fault proxy: stream cap must be > 0 or null");
+      streamCap = bytesPerSecond;
+      for (const b of streamBuckets.values()) {
+        b.up.setRate(bytesPerSecond);
+        b.down.setRate(bytesPerSecond);
+      }
     },
     setLatency(ms, jitterMs = 0) {
       latency = { ms: Math.max(0, ms), jitterMs: Math.max(0, jitterMs) };
@@ -506,6 +542,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     async close() {
       lifetime.abort();
       bucket.setRate(null);
+      for (const b of streamBuckets.values()) {
+        b.up.setRate(null);
+        b.down.setRate(null);
+      }
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const socket of sockets) socket.destroy();
       agent.destroy();
@@ -517,9 +557,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 /**
  * Shared token bucket in "debt" form: a taker subtracts its bytes at once and sleeps until the bucket
  * would be back at zero, so concurrent takers queue behind each other and the aggregate rate holds.
- * The burst is small (20 ms worth, at least 16 KiB) so short transfers are capped too.
+ * The burst is small (20 ms worth, at least 16 KiB, at most `maxBurst`) so short transfers are capped too.
  */
 class TokenBucket {
+  constructor(private readonly maxBurst = Number.POSITIVE_INFINITY) {}
   private rate: number | null = null;
   private capacity = 0;
   private tokens = 0;
@@ -528,7 +569,7 @@ class TokenBucket {
 
   setRate(rate: number | null): void {
     this.rate = rate;
-    this.capacity = rate === null ? 0 : Math.max(16 * 1024, rate / 50);
+    this.capacity = rate === null ? 0 : Math.min(this.maxBurst, Math.max(16 * 1024, rate / 50));
     this.tokens = this.capacity;
     this.last = performance.now();
     // Waits computed at the old rate would be wrong now; let them go.

@@ -7,6 +7,14 @@
  * forwarded, plus jitter. Resets and byte flips hit storage traffic only: the API is served over TLS in
  * any real deployment, where a flipped byte becomes a failed TLS record, i.e. a reset, not wrong data.
  *
+ * Per-connection TCP ceiling: inside the namespace TCP sees a sub-millisecond round trip, so random
+ * loss costs one stream almost nothing, while on a real long or lossy path one stream's throughput is
+ * bounded by the Mathis et al. model, rate ≈ (MSS / RTT) × (C / √p), C ≈ 1.22 (`mathisCap`). That
+ * ceiling is why parallel streams pay on such links, so profiles whose RTT and loss make it bind (mobile,
+ * long-fat) carry it as `streamCapBitsPerSec`: a per-connection TCP ceiling by the Mathis model, applied
+ * by the fault proxy to each client connection in each direction, since the kernel here has no netem.
+ * Every tool goes through the same proxy, so every tool meets the same ceiling.
+ *
  * Outages and drops follow a schedule drawn from the seed (`eventSchedule`): the link replays it from
  * each `restartEvents()`, and a benchmark computes from the same function how long the link was dark
  * during a run (`darkMsWithin`), so every tool meets the same events at the same offsets from its start.
@@ -25,6 +33,11 @@ export interface LinkProfile {
   rateBitsPerSec?: number;
   /** Random packet loss per direction, percent (kernel shaping only). */
   lossPercent?: number;
+  /**
+   * Per-connection rate cap, each direction, bit/s (fault proxy): the ceiling one TCP stream would meet
+   * on the real path (`mathisCap`); undefined: none beyond the link's rate.
+   */
+  streamCapBitsPerSec?: number;
   /** Every ~everyMs (uniform 0.5–1.5×), the link goes dark for outageMs. */
   outages?: { everyMs: number; outageMs: number };
   /** Every ~everyMs, the link drops: dark for darkMs, and every open connection is lost (NAT state gone). */
@@ -37,6 +50,25 @@ export interface LinkProfile {
   flipChance?: number;
 }
 
+/** The Mathis et al. constant for periodic loss with delayed ACKs off: C = √(3/2). */
+const MATHIS_C = Math.sqrt(3 / 2);
+
+/**
+ * One TCP stream's throughput ceiling (bit/s) on a path with this round trip and random loss, by the
+ * Mathis et al. model: (MSS / RTT) × (C / √p). Infinity when the model does not bind (no loss or no RTT).
+ */
+export function mathisCap(rttMs: number, lossPercent: number, mss = 1460): number {
+  if (!(rttMs > 0) || !(lossPercent > 0)) return Number.POSITIVE_INFINITY;
+  return ((mss * 8) / (rttMs / 1000)) * (MATHIS_C / Math.sqrt(lossPercent / 100));
+}
+
+/** The Mathis ceiling, rounded to whole kbit/s (what the summaries print). */
+const streamCap = (rttMs: number, lossPercent: number): number =>
+  Math.round(mathisCap(rttMs, lossPercent) / 1000) * 1000;
+
+const CAP_NOTE =
+  "per-connection TCP ceiling by the Mathis model, applied by the fault proxy, since the kernel here has no netem";
+
 export const PROFILES: Record<ProfileName, LinkProfile> = {
   good: { name: "good", summary: "loopback: no delay, no loss", rttMs: 0, jitterMs: 0 },
   satellite: {
@@ -48,11 +80,12 @@ export const PROFILES: Record<ProfileName, LinkProfile> = {
   },
   mobile: {
     name: "mobile",
-    summary: "100 ms RTT, 8 Mbit/s, 2% loss, drops every ~30 s",
+    summary: `100 ms RTT, 8 Mbit/s, 2% loss, drops every ~30 s; ${(streamCap(100, 2) / 1e6).toFixed(2)} Mbit/s ${CAP_NOTE}`,
     rttMs: 100,
     jitterMs: 40,
     rateBitsPerSec: 8_000_000,
     lossPercent: 2,
+    streamCapBitsPerSec: streamCap(100, 2),
     drops: { everyMs: 30_000, darkMs: 2_000 },
   },
   flaky: {
@@ -77,11 +110,13 @@ export const PROFILES: Record<ProfileName, LinkProfile> = {
     name: "long-fat",
     summary:
       "200 ms RTT, 50 Mbit/s, 1% loss (the regime UDP accelerators advertise). The round trip is added " +
-      "per HTTP request by the fault proxy, not per packet; rate and loss are kernel shaping",
+      "per HTTP request by the fault proxy, not per packet; rate and loss are kernel shaping; " +
+      `${(streamCap(200, 1) / 1e6).toFixed(2)} Mbit/s ${CAP_NOTE}`,
     rttMs: 200,
     jitterMs: 10,
     rateBitsPerSec: 50_000_000,
     lossPercent: 1,
+    streamCapBitsPerSec: streamCap(200, 1),
   },
 };
 
