@@ -8,9 +8,19 @@
  * - proxy: no namespace (not root, or no nft): the client runs here and the proxies do everything they
  *   can, including the rate cap; packet loss is then not modelled (said in `notes`).
  *
+ * In both ways the proxies also cap each client connection at the profile's `streamCapBitsPerSec` (one
+ * TCP stream's ceiling on the real path, by the Mathis model), each direction: TCP inside the namespace
+ * sees no round trip, so the kernel's loss alone would cost a stream far less than the real path does.
+ * With such a cap, the namespace's TCP send buffers are held to 64 KiB (`net.ipv4.tcp_wmem`, per
+ * namespace): a stream at that ceiling on the real path has about a window unacknowledged, not the
+ * megabytes a sub-millisecond path lets Linux autotune, which would make a client's last write return
+ * many seconds before its request could have arrived (and trip its stall watchdog).
+ *
  * Start the link before the stack: its storage address (`s3Url`) goes into presigned URLs
  * (`s3PublicEndpoint`), and its proxies answer 502 until the services are up.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { type Fault, type FaultProxy, type FaultRule, startFaultProxy } from "./fault-proxy.js";
 import { createNetNamespace, kernelShapingAvailable, type NetNamespace } from "./netns.js";
 import { eventSchedule, type LinkEvent, type LinkProfile, seededRandom } from "./profiles.js";
@@ -79,6 +89,10 @@ export interface Link {
 }
 
 const MiB = 1024 * 1024;
+const exec = promisify(execFile);
+/** The namespace's TCP send buffers (min, default, max bytes) under a per-connection cap, and otherwise. */
+const CAPPED_TCP_WMEM = "4096 16384 65536";
+const DEFAULT_TCP_WMEM = "4096 16384 4194304";
 
 /** Size of a `Range: bytes=a-b` request, if bounded. */
 function rangeSize(range: string | undefined): number | undefined {
@@ -211,11 +225,15 @@ export async function openLink(opts: LinkOptions): Promise<Link> {
       for (const proxy of proxies) {
         proxy.setLatency(p.rttMs, p.jitterMs);
         proxy.setRate(ns || p.rateBitsPerSec === undefined ? null : p.rateBitsPerSec / 8);
+        proxy.setStreamCap(p.streamCapBitsPerSec === undefined ? null : p.streamCapBitsPerSec / 8);
       }
       s3.setChaos(chaos);
       if (ns) {
         lostEarlier += await ns.droppedPackets();
         await ns.shape({ rateBitsPerSec: p.rateBitsPerSec, lossPercent: p.lossPercent });
+        const wmem = p.streamCapBitsPerSec === undefined ? DEFAULT_TCP_WMEM : CAPPED_TCP_WMEM;
+        const [cmd = "ip", ...args] = [...ns.execPrefix, "sysctl", "-q", "-w", `net.ipv4.tcp_wmem=${wmem}`];
+        await exec(cmd, args);
       } else if (p.lossPercent)
         log(`link: ${p.name}: ${p.lossPercent}% loss not modelled without a namespace`);
       armEvents();
