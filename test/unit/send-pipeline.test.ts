@@ -132,3 +132,22 @@ describe("send pipeline: the link model's decisions", () => {
     expect(run.scheduler.link.limit).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe("send pipeline: a part waiting to retry holds no slot", () => {
+  it("with one slot, the parts waiting go first while the failed one backs off", async () => {
+    const server = new FakeServer();
+    server.putFaults.push(
+      new CliError("ECONNRESET", "Sending the part failed (ECONNRESET)", EXIT.NETWORK, true),
+    );
+    const files = new FakeFiles();
+    const body = randomBytes(3 * 5 * MiB);
+    const m = fakeManifest(files, { "big.bin": body });
+    const run = start(server, files, m, { concurrency: 1 });
+    const r = await run.done;
+    expect(r.files[0]?.status).toBe("done");
+    const stored = [...(server.transferByPath("big.bin")?.stored.keys() ?? [])];
+    // Part 1 failed first; parts 2 and 3 were waiting for the slot and took it before its retry.
+    expect(stored).toEqual([2, 3, 1]);
+    expect(sha(server.transferByPath("big.bin")?.object ?? Buffer.alloc(0))).toBe(sha(body));
+  });
+});

@@ -284,59 +284,57 @@ export class PartRunner {
       this.urls.delete(part.partNumber);
       if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS || (url && !sameSpec(planned, spec)))
         url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
-      const slot = await sched.acquire({ slot: "part", priority: host.priority, signal: ctx.stop });
       const link = sched.link;
       let attempt = 0;
       let seconds = 0;
-      let etag: string;
-      try {
-        ({ etag } = await withRetries(
-          async () => {
-            attempt++;
-            if (!url) url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
-            const current = url;
-            host.inFlightWritten.set(part.partNumber, 0);
-            const t0 = performance.now();
-            link.started();
-            try {
-              const r = await ctx.transport.put({
-                url: current.url,
-                headers: current.headers,
-                body,
-                flow: host.file.shown,
-                signal: host.signal,
-                onBytes: (n) => {
-                  host.sent(n);
-                  link.progress(n);
-                  host.inFlightWritten.set(
-                    part.partNumber,
-                    (host.inFlightWritten.get(part.partNumber) ?? 0) + n,
-                  );
-                },
-              });
-              seconds = (performance.now() - t0) / 1000;
-              link.succeeded(part.size, seconds);
-              return r;
-            } catch (err) {
-              if (err instanceof CliError && err.code === "URL_EXPIRED") url = undefined;
-              // What the failure says of the link (a reset, a stall, throttling…), or nothing (aborted).
-              const kind = err instanceof CliError ? lossKind(err.code) : undefined;
-              if (kind) link.failed(kind);
-              else link.abandoned();
-              throw err;
-            } finally {
-              host.inFlightWritten.delete(part.partNumber);
-            }
-          },
-          {
-            policy: ctx.opts.retry,
-            signal: host.signal,
-            onRetry: (info) => host.onRetry(info, "PUT part", part.partNumber),
-          },
-        ));
-      } finally {
-        slot.release();
-      }
+      const { etag } = await withRetries(
+        async () => {
+          attempt++;
+          if (!url) url = await (this.presigner as Coalescer<PartSpec, PresignedPart>).submit(spec);
+          const current = url;
+          // A slot per attempt: a part waiting out its backoff holds none, and a lower limit (a drop,
+          // throttling) takes effect at the next attempts, not only when parts end.
+          const slot = await sched.acquire({ slot: "part", priority: host.priority, signal: ctx.stop });
+          host.inFlightWritten.set(part.partNumber, 0);
+          const t0 = performance.now();
+          link.started();
+          try {
+            const r = await ctx.transport.put({
+              url: current.url,
+              headers: current.headers,
+              body,
+              flow: host.file.shown,
+              signal: host.signal,
+              onBytes: (n) => {
+                host.sent(n);
+                link.progress(n);
+                host.inFlightWritten.set(
+                  part.partNumber,
+                  (host.inFlightWritten.get(part.partNumber) ?? 0) + n,
+                );
+              },
+            });
+            seconds = (performance.now() - t0) / 1000;
+            link.succeeded(part.size, seconds);
+            return r;
+          } catch (err) {
+            if (err instanceof CliError && err.code === "URL_EXPIRED") url = undefined;
+            // What the failure says of the link (a reset, a stall, throttling…), or nothing (aborted).
+            const kind = err instanceof CliError ? lossKind(err.code) : undefined;
+            if (kind) link.failed(kind);
+            else link.abandoned();
+            throw err;
+          } finally {
+            host.inFlightWritten.delete(part.partNumber);
+            slot.release();
+          }
+        },
+        {
+          policy: ctx.opts.retry,
+          signal: host.signal,
+          onRetry: (info) => host.onRetry(info, "PUT part", part.partNumber),
+        },
+      );
       host.stored(part.size);
       this.unsent.push({ spec: { ...spec, etag }, seconds, attempt });
       // Records ride on the next presign call, or the assemble call; within a second in bulk at the latest.
