@@ -260,7 +260,8 @@ export class LinkController {
       b.peak = Math.max(b.peak, before);
     } else this.burst = { last: t, count: 1, peak: before, drop: false };
     const burst = this.burst as Burst;
-    if (burst.count === 1) this.shrinkOncePerBurst(t);
+    // One shrink per burst across streams; a request failing alone (nothing else in flight) is its own.
+    if (burst.count === 1 || burst.peak <= 1) this.shrinkOncePerBurst(t, burst.peak <= 1);
     if (!burst.drop && burst.count >= 2 && burst.count >= Math.ceil(DROP_SHARE * burst.peak)) {
       burst.drop = true;
       this.drops.push(t);
@@ -536,8 +537,8 @@ export class LinkController {
     }
   }
 
-  private shrinkOncePerBurst(t: number): void {
-    if (t - this.lastShrinkBurst < BURST_MS) return;
+  private shrinkOncePerBurst(t: number, alone = false): void {
+    if (!alone && t - this.lastShrinkBurst < BURST_MS) return;
     this.lastShrinkBurst = t;
     this.fastStreak = 0;
     this.shrink("loss: smaller parts");

@@ -282,3 +282,25 @@ describe("link model: drops on a slow link (mobile)", () => {
     expect(goodputBetween(r, 60_000, 300_000)).toBeGreaterThanOrEqual(0.7 * slow);
   });
 });
+
+describe("link model: part size under loss", () => {
+  it("one request alone failing twice halves twice; a burst across streams halves once", () => {
+    const alone = controller({ initial: 1 });
+    for (let i = 0; i < 2; i++) {
+      alone.c.started();
+      alone.clock.t += 100;
+      alone.c.failed("reset");
+    }
+    expect(alone.c.partSize).toBe(5 * MiB); // 8 → 4, floored at 5
+    const wide = controller({
+      initial: 8,
+      partSize: { initial: 32 * MiB, min: 5 * MiB, max: 64 * MiB, adaptive: true },
+    });
+    for (let i = 0; i < 8; i++) wide.c.started();
+    for (let i = 0; i < 8; i++) {
+      wide.clock.t += 20;
+      wide.c.failed("reset");
+    }
+    expect(wide.c.partSize).toBe(16 * MiB);
+  });
+});
