@@ -11,7 +11,8 @@
  * Each run is measured by /usr/bin/time (wall, user+sys CPU, peak RSS); `sync` runs (untimed) before each,
  * so no run pays for the previous one's dirty pages. Every output's size is checked, and once per tool its
  * bytes are hashed: a tool that writes wrong bytes fails instead of being timed. The table shows medians
- * and, per row, the fastest peer's wall time ÷ the row's ("× fastest peer": above 1, faster than every peer).
+ * and, per row, the fastest peer's wall time ÷ the row's ("× fastest peer": above 1, faster than every peer),
+ * and the same against `aws` alone ("× aws").
  * Usage: npm run bench:receive -- [--size 300MiB] [--rounds 3] [--tools sfts,aws,aws-v2,rclone]
  *        [--dir /tmp] [--send-args "--chunk-size 16MiB"] [--receive-args "--concurrency 16"]
  */
@@ -308,26 +309,29 @@ async function main() {
     const med = (name: ToolName, f: (m: Measured) => number) => median((samples.get(name) ?? []).map(f));
     const peers = active.filter((t) => t.name !== "sfts" && (samples.get(t.name)?.length ?? 0) > 0);
     const fastest = Math.min(...peers.map((t) => med(t.name, (m) => m.wall)));
+    // The goal is stated against `aws s3 cp` (awscli 1.45 from PyPI), so it gets its own column.
+    const aws = (samples.get("aws")?.length ?? 0) > 0 ? med("aws", (m) => m.wall) : Number.NaN;
+    const times = (peer: number, w: number) => (Number.isFinite(peer) ? (peer / w).toFixed(2) : "—");
     const mib = size / (1024 * 1024);
     console.log(
       `\n### Download of one ${formatBytes(size)} object from versitygw on 127.0.0.1, ${rounds} round(s), medians\n\n` +
         `${cpus().length} CPUs, Node ${process.version}; the stored object is in the page cache; ` +
         `load average at start ${loadStart}, at end ${load()}.\n`,
     );
-    console.log("| tool | runs | wall s | MiB/s | CPU s | peak RSS MiB | × fastest peer |");
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    console.log("| tool | runs | wall s | MiB/s | CPU s | peak RSS MiB | × fastest peer | × aws |");
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const t of tools) {
       const n = samples.get(t.name)?.length ?? 0;
       if (!n) {
         console.log(
-          `| ${t.name} | 0 | ${t.unavailable ?? `FAILED: ${errors.get(t.name)?.split("\n")[0]}`} | | | | |`,
+          `| ${t.name} | 0 | ${t.unavailable ?? `FAILED: ${errors.get(t.name)?.split("\n")[0]}`} | | | | | |`,
         );
         continue;
       }
       const w = med(t.name, (m) => m.wall);
       console.log(
         `| ${t.name} | ${n} | ${w.toFixed(2)} | ${(mib / w).toFixed(0)} | ${med(t.name, (m) => m.cpu).toFixed(2)} | ` +
-          `${med(t.name, (m) => m.rssMiB).toFixed(0)} | ${Number.isFinite(fastest) ? (fastest / w).toFixed(2) : "—"} |`,
+          `${med(t.name, (m) => m.rssMiB).toFixed(0)} | ${times(fastest, w)} | ${times(aws, w)} |`,
       );
     }
     console.log("\nVersions and commands:\n");
