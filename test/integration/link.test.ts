@@ -122,8 +122,11 @@ describe("kernel mode", () => {
       await link.close();
       return;
     }
+    // The kernel's rate and loss alone: no per-request round trip, no per-connection cap.
+    const { streamCapBitsPerSec: _cap, ...mobile } = PROFILES.mobile;
+    const shaped = { ...mobile, rttMs: 0, jitterMs: 0 };
     const link = await openLink({
-      profile: { ...PROFILES.mobile, rttMs: 0, jitterMs: 0 },
+      profile: shaped,
       targets: { api: target, s3: target },
       timedEvents: false,
     });
@@ -140,7 +143,7 @@ describe("kernel mode", () => {
       // Counted across profiles: a new shape does not reset the count.
       await link.setProfile(PROFILES.good);
       expect((await link.counters()).packetsLost).toBe(lost);
-      await link.setProfile({ ...PROFILES.mobile, rttMs: 0, jitterMs: 0 });
+      await link.setProfile(shaped);
       // The service is not reachable from the namespace except through the link's address.
       await expect(fetchThrough(link.command, `${target}/big?n=1`)).rejects.toThrow();
       // An outage: a request started during it completes only after it.
