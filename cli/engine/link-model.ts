@@ -31,8 +31,9 @@
  *   not grow again while drops keep coming. What does matter is how long a part is in flight: partSize ×
  *   limit ÷ goodput. The hill-climb then judges goodput × exp(−that ÷ the mean time between drops), the
  *   share of parts that get through; a drop that finds parts in flight for more than half that time
- *   cuts the limit to what fits ("drop: fewer bytes at risk": on a slow link each part then moves
- *   faster, since the link, not the stream, was the limit), and while holding it probes one step down
+ *   cuts the limit toward what fits, at most by half per drop ("drop: fewer bytes at risk": on a slow
+ *   link each part then moves faster, where the link, not the stream, is the limit; where the stream
+ *   is, the hill-climb widens again as goodput rises), and while holding it probes one step down
  *   instead of up when a part's time in flight is over a fifth of the time between drops.
  * - Throttling or server errors halve the limit, once per burst (failures within 1 s of the last
  *   decrease are the same burst), then hold 5 epochs before probing again: backoff protects the server.
@@ -282,7 +283,9 @@ export class LinkController {
       if (share !== undefined && share > DROP_RISK && this.smoothedRaw > 0) {
         const interval = this.dropInterval() as number;
         const fit = Math.floor((this.smoothedRaw * interval * DROP_RISK) / 1000 / this.size);
-        this.value = this.clampLimit(Math.max(this.min, Math.min(this.value, fit)));
+        // At most a halving per drop: where the stream, not the link, is the limit, fewer streams only
+        // send slower, and the hill-climb must still see that.
+        this.value = this.clampLimit(Math.max(Math.floor(this.value / 2), Math.min(this.value, fit)));
         this.decide("drop: fewer bytes at risk");
       } else this.decide("drop: hold");
     } else if (burst.drop) {
