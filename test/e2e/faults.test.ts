@@ -117,10 +117,7 @@ describe("transfers through each link profile end byte-identical", () => {
   }, 120_000);
 
   it("mobile: 2% loss and a drop that loses every connection mid-send", async () => {
-    // Without the per-connection ceiling (1 Mbit/s): with two parts in flight it would make this
-    // round trip 5× longer, and it is about throughput (bench:links), not about resuming after a drop.
-    const { streamCapBitsPerSec: _cap, ...mobile } = PROFILES.mobile;
-    await withProfile(mobile);
+    await withProfile(PROFILES.mobile);
     await roundTrip("mobile", 8 * MiB, [{ afterParts: 1, action: "link-drop" }]);
   }, 180_000);
 

@@ -122,9 +122,8 @@ describe("kernel mode", () => {
       await link.close();
       return;
     }
-    // The kernel's rate and loss alone: no per-request round trip, no per-connection cap.
-    const { streamCapBitsPerSec: _cap, ...mobile } = PROFILES.mobile;
-    const shaped = { ...mobile, rttMs: 0, jitterMs: 0 };
+    // The kernel's rate and loss alone: no per-request round trip.
+    const shaped = { ...PROFILES.mobile, rttMs: 0, jitterMs: 0 };
     const link = await openLink({
       profile: shaped,
       targets: { api: target, s3: target },

@@ -27,15 +27,15 @@ describe("mathisCap", () => {
     expect(mathisCap(0, 2)).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it("is carried by long-fat and mobile only, and said in their summaries", () => {
-    for (const name of ["long-fat", "mobile"] as const) {
+  it("is carried by long-fat only, and said in its summary", () => {
+    for (const name of ["long-fat"] as const) {
       const p = PROFILES[name];
       const cap = p.streamCapBitsPerSec ?? 0;
       expect(Math.abs(cap - mathisCap(p.rttMs, p.lossPercent ?? 0))).toBeLessThan(1_000);
       expect(cap).toBeLessThan(p.rateBitsPerSec ?? 0);
       expect(p.summary).toMatch(/per-connection TCP ceiling by the Mathis model/);
     }
-    for (const name of ["good", "satellite", "flaky", "hostile"] as const)
+    for (const name of ["good", "satellite", "mobile", "flaky", "hostile"] as const)
       expect(PROFILES[name].streamCapBitsPerSec).toBeUndefined();
   });
 });
