@@ -1,7 +1,7 @@
 /** Cases found by review of the engine, each once wrong, kept so they stay right. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Bandwidth } from "../../cli/engine/bandwidth.js";
-import { ConcurrencyController } from "../../cli/engine/concurrency.js";
+import { LinkController } from "../../cli/engine/link-model.js";
 import { splitGap } from "../../cli/engine/planner.js";
 import { parseRetryAfter } from "../../cli/engine/retry.js";
 import { parseRate, UnitError } from "../../cli/engine/units.js";
@@ -36,20 +36,28 @@ describe("splitGap", () => {
   });
 });
 
-describe("AIMD bursts", () => {
-  it("a success between failures in the same bad second does not let each failure halve again", () => {
+describe("throttling bursts", () => {
+  it("a success between throttled answers in the same bad second does not let each one halve again", () => {
     let t = 0;
-    const c = new ConcurrencyController({ max: 8, initial: 8, now: () => t });
-    c.onFailure();
+    const c = new LinkController({ max: 8, initial: 8, now: () => t });
+    const fail = () => {
+      c.started();
+      c.failed("throttled");
+    };
+    const succeed = () => {
+      c.started();
+      c.succeeded(MiB, 0.01);
+    };
+    fail();
     t += 10;
-    c.onSuccess(MiB);
-    c.onFailure();
+    succeed();
+    fail();
     t += 10;
-    c.onSuccess(MiB);
-    c.onFailure();
+    succeed();
+    fail();
     expect(c.limit).toBe(4);
     t += 1500;
-    c.onFailure();
+    fail();
     expect(c.limit).toBe(2);
   });
 });
