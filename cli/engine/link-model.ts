@@ -98,6 +98,8 @@ const BURST_MS = 1_000;
 const LOSS_WINDOW_MS = 30_000;
 const DROP_WINDOW_MS = 120_000;
 const REPROBE_EPOCHS = 10;
+/** A widening whose new requests have not run after this many epochs is given up. */
+const UNUSED_EPOCHS = 5;
 const THROTTLE_HOLD_EPOCHS = 5;
 const DROP_SHARE = 0.5;
 const MEMORY_SHARE = 0.75;
@@ -148,6 +150,11 @@ export class LinkController {
   private epochStart: number;
   private epochBytes = 0;
   private epochPeak = 0;
+  /** Requests in flight × ms over the epoch so far, and when it was last added to. */
+  private epochArea = 0;
+  private areaAt = 0;
+  /** Epochs a widening has waited for its new requests to run. */
+  private unusedEpochs = 0;
   private epochDisturbed = false;
   private smoothed = 0;
   /** Throughput (before the drop discount), smoothed. */
@@ -184,6 +191,7 @@ export class LinkController {
     this.value = this.clampLimit(opts.initial ?? Math.min(8, this.max));
     this.baseLimit = this.value;
     this.epochStart = this.now();
+    this.areaAt = this.epochStart;
     this.born = this.epochStart;
     this.fitMemory();
     this.last = this.snapshot();
@@ -219,6 +227,7 @@ export class LinkController {
       this.announced = true;
       this.opts.onDecision?.(this.snapshot());
     }
+    this.account();
     this.inFlight++;
     this.epochPeak = Math.max(this.epochPeak, this.inFlight);
   }
@@ -231,6 +240,7 @@ export class LinkController {
 
   succeeded(bytes: number, seconds: number): void {
     this.tick();
+    this.account();
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (this.dark) return;
     this.outcomes.push({ at: this.now(), ok: true });
@@ -240,6 +250,7 @@ export class LinkController {
   failed(kind: LossKind): void {
     this.tick();
     const before = this.inFlight;
+    this.account();
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (this.dark || kind === "outage") return;
     const t = this.now();
@@ -297,6 +308,7 @@ export class LinkController {
   /** A request ended with no word on the link (aborted, refused, its URL expired): it only leaves. */
   abandoned(): void {
     this.tick();
+    this.account();
     this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
@@ -383,13 +395,23 @@ export class LinkController {
     this.baseLimit = this.value;
     this.holding = holding;
     this.lastEpochGoodput = undefined;
+    this.unusedEpochs = 0;
   }
 
   private newEpoch(): void {
     this.epochStart = this.now();
     this.epochBytes = 0;
     this.epochPeak = this.inFlight;
+    this.epochArea = 0;
+    this.areaAt = this.epochStart;
     this.epochDisturbed = false;
+  }
+
+  /** Adds the requests in flight since the last change to the epoch's area. */
+  private account(): void {
+    const t = this.now();
+    this.epochArea += this.inFlight * Math.max(0, t - this.areaAt);
+    this.areaAt = t;
   }
 
   private tick(): void {
@@ -400,6 +422,9 @@ export class LinkController {
     const raw = ((this.epochBytes * 1000) / elapsed) * (1 - this.lossRate);
     const g = this.atRisk(raw);
     const used = this.epochPeak >= this.value;
+    this.account();
+    // The mean number of requests in flight over the epoch.
+    const mean = this.epochArea / elapsed;
     const disturbed = this.dark || this.epochDisturbed;
     const collapsed = this.lastEpochGoodput !== undefined && g < this.lastEpochGoodput * COLLAPSE;
     this.newEpoch();
@@ -416,10 +441,10 @@ export class LinkController {
       this.settle--;
       return;
     }
-    this.judge(g, used);
+    this.judge(g, used, mean);
   }
 
-  private judge(g: number, used: boolean): void {
+  private judge(g: number, used: boolean, mean: number): void {
     const loss = this.randomLoss;
     const up = () => this.clampLimit(Math.max(this.value + 1, Math.ceil(this.value * GROWTH)));
     if (this.baseGoodput === undefined) {
@@ -434,7 +459,19 @@ export class LinkController {
     }
     const base = this.baseGoodput;
     if (this.value > this.baseLimit) {
-      // The last change widened: judge it.
+      // The last change widened: judge it once an epoch ran with, on average, at least half the new
+      // requests in flight (a limit with no parts to fill it says nothing); a widening left unused for
+      // long is not kept.
+      if (!used || mean < this.baseLimit + (this.value - this.baseLimit) / 2) {
+        if (++this.unusedEpochs < UNUSED_EPOCHS) return;
+        this.value = this.baseLimit;
+        this.holding = true;
+        this.holdEpochs = 0;
+        this.unusedEpochs = 0;
+        this.decide("unused: hold");
+        return;
+      }
+      this.unusedEpochs = 0;
       if (g >= base * (1 + GAIN)) {
         this.baseGoodput = g;
         this.baseLimit = this.value;

@@ -307,3 +307,28 @@ describe("link model: part size under loss", () => {
     expect(wide.c.partSize).toBe(16 * MiB);
   });
 });
+
+describe("link model: a stream-capped long, lossy link", () => {
+  it("a stream-capped long, lossy link (per-stream 89 KB/s, capacity 6 MB/s, parts 5–8 MiB taking ~60–90 s each, 1 s epochs)", () => {
+    const perStream = 89_000;
+    const capacity = 6_000_000;
+    const { c, clock } = controller({
+      max: 32,
+      initial: 8,
+      partSize: { initial: 8 * MiB, min: 5 * MiB, max: 64 * MiB, adaptive: true },
+      memory: 128 * MiB,
+    });
+    const r = simulate(
+      c,
+      clock,
+      { capacityBps: capacity, perStreamBps: perStream, loss: 0.01, retryDelayMs: 1_000, seed: 13 },
+      400_000,
+    );
+    // Every stream is capped: widen to the ceiling (19 at 5 MiB parts within ¾ of 128 MiB), parts at the floor.
+    expect(c.ceiling).toBe(19);
+    expect(limitAt(r, 400_000)).toBeGreaterThanOrEqual(c.ceiling - 2);
+    expect(c.partSize).toBe(5 * MiB);
+    const best = Math.min(capacity, c.ceiling * perStream);
+    expect(goodputBetween(r, 150_000, 400_000)).toBeGreaterThanOrEqual(0.8 * best);
+  });
+});
