@@ -290,10 +290,13 @@ async function main(): Promise<number> {
       await link.setProfile(profile);
       const size = sizeOf(profile);
       const limit = limitSeconds(profile, size);
-      const file = join(work, `${profile.name}.bin`);
-      const sha256 = await writeRandomFile(file, size);
       const runs: RunResult[] = [];
       for (let round = 0; round < rounds; round++) {
+        // New content every round: the coordinator remembers what it stored (a batch found again by its
+        // manifest, a file by its SHA-256) while the bench deletes each stored object after checking it,
+        // so sfts must never meet a file it has sent before. Every tool of a round sends the same file.
+        const file = join(work, `${profile.name}-${round + 1}.bin`);
+        const sha256 = await writeRandomFile(file, size);
         const order = tools.map((_, i) => tools[(i + round) % tools.length] as LinkToolName);
         for (const tool of order) {
           log(`${profile.name} round ${round + 1}: ${tool} (limit ${limit} s)`);
@@ -301,9 +304,8 @@ async function main(): Promise<number> {
           log(`  ${r.outcome} in ${r.seconds.toFixed(1)} s${r.detail ? ` (${r.detail.slice(0, 200)})` : ""}`);
           runs.push(r);
         }
+        await rm(file, { force: true });
       }
-      // sfts deduplicates by content: a new file per profile, and its objects deleted after each run.
-      await rm(file, { force: true });
       const after = await link.counters();
       const events = {
         resets: after.resets - before.resets,
