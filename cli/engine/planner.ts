@@ -3,7 +3,10 @@
  * the 5 MiB floor when they fail, stall or crawl, so a part's worth of work lost to a bad link stays small
  * while a good link is not throttled by per-part round trips. With `suggest` (the link model's part size,
  * link-model.ts) the size comes from there and this planner's own feedback is not used; either way the
- * planner keeps S3's rules: 5 MiB–5 GiB, the floor that fits 10,000 parts, no runt last part. Pure: no I/O.
+ * planner keeps S3's rules: 5 MiB–5 GiB, the floor that fits 10,000 parts, no runt last part. With `spread`
+ * (the most requests the link model may run at once), an adaptive part is at most the file's size ÷ that
+ * (MiB-aligned, at least 5 MiB): a file is never cut into fewer parts than the link could carry at once,
+ * since on a link where each connection is capped only more parts in flight go faster. Pure: no I/O.
  */
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../../functions/contract/limits.js";
 
@@ -24,6 +27,8 @@ export interface PlannerOptions {
   targetSeconds?: number;
   /** Adaptive: the size the link model suggests now (clamped to 5 MiB..ceiling and to S3's rules). */
   suggest?: () => number;
+  /** Adaptive: the most parts that may be in flight at once; a part is at most fileSize ÷ spread. */
+  spread?: number;
 }
 
 export const DEFAULT_CEILING = 64 * MiB;
@@ -42,19 +47,26 @@ export class PartPlanner {
   private size: number;
   private fastStreak = 0;
   readonly ceiling: number;
+  /** The largest part `spread` allows (no cap without it). */
+  private readonly spreadCap: number;
   private readonly target: number;
 
   constructor(private readonly opts: PlannerOptions) {
     this.ceiling = Math.max(MIN_PART_SIZE, Math.min(MAX_PART_SIZE, opts.ceiling ?? DEFAULT_CEILING));
     this.target = opts.targetSeconds ?? DEFAULT_TARGET_SECONDS;
     this.size = clamp(opts.initial, MIN_PART_SIZE, opts.adaptive ? this.ceiling : MAX_PART_SIZE);
+    const spread = opts.spread ?? 0;
+    this.spreadCap =
+      opts.adaptive && spread > 1
+        ? Math.max(MIN_PART_SIZE, Math.floor(opts.fileSize / spread / MiB) * MiB)
+        : Number.POSITIVE_INFINITY;
   }
 
   /** The size the next part would get, before the floor and the end of the file. */
   get current(): number {
     if (this.opts.adaptive && this.opts.suggest)
-      return clamp(Math.floor(this.opts.suggest()), MIN_PART_SIZE, this.ceiling);
-    return this.size;
+      return clamp(Math.floor(this.opts.suggest()), MIN_PART_SIZE, Math.min(this.ceiling, this.spreadCap));
+    return Math.min(this.size, this.spreadCap);
   }
 
   /** The next part of a range that runs to the end of the file, starting at `offset` with number `n`. */

@@ -479,3 +479,44 @@ describe("splitGap", () => {
     );
   });
 });
+
+describe("PartPlanner: spread (the most parts the link may carry at once)", () => {
+  const tile = (p: PartPlanner, size: number) => {
+    const parts: PlannedPart[] = [];
+    for (let offset = 0, n = 1; offset < size; n++) {
+      const part = p.next(offset, n);
+      parts.push(part);
+      offset = part.offset + part.size;
+    }
+    return parts;
+  };
+
+  it("cuts a file into at least that many parts, the link model's 8 MiB suggestion notwithstanding", () => {
+    const size = 64 * MiB;
+    const p = new PartPlanner({
+      fileSize: size,
+      initial: 8 * MiB,
+      adaptive: true,
+      suggest: () => 8 * MiB,
+      spread: 19,
+    });
+    const parts = tile(p, size);
+    expect(parts.length).toBeGreaterThanOrEqual(12); // 5 MiB parts, the last folding the remainder in
+    expect(parts.every((q) => q.size >= 5 * MiB)).toBe(true);
+    const big = new PartPlanner({
+      fileSize: 1024 * MiB,
+      initial: 8 * MiB,
+      adaptive: true,
+      suggest: () => 64 * MiB,
+      spread: 19,
+    });
+    expect(big.next(0, 1).size).toBe(53 * MiB); // 1 GiB ÷ 19, MiB-aligned
+  });
+
+  it("never goes below 5 MiB, and a fixed size (--no-adaptive) ignores it", () => {
+    const small = new PartPlanner({ fileSize: 20 * MiB, initial: 8 * MiB, adaptive: true, spread: 32 });
+    expect(small.next(0, 1).size).toBe(5 * MiB);
+    const fixed = new PartPlanner({ fileSize: 64 * MiB, initial: 8 * MiB, adaptive: false, spread: 19 });
+    expect(fixed.next(0, 1).size).toBe(8 * MiB);
+  });
+});

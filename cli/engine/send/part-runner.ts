@@ -95,6 +95,7 @@ export class PartRunner {
       adaptive: ctx.opts.adaptive,
       ...(ctx.opts.maxPartSize !== undefined && { ceiling: ctx.opts.maxPartSize }),
       suggest: () => ctx.scheduler.link.partSize,
+      spread: ctx.scheduler.link.ceiling,
     });
     const count = Math.min(MAX_INIT_PARTS, initParts);
     this.firstParts = [];
