@@ -19,7 +19,10 @@
  * - Concurrency is a hill-climb on goodput. Each epoch in which the limit was used (requests in flight
  *   reached it) is compared with the epoch before the last change: a widening that raised goodput by
  *   ≥ 5 % is kept and the limit grows again (×1.5, so 4 → 64 in seven epochs); one that did not is a
- *   plateau (hold there); one that made goodput ≥ 10 % worse steps back to the previous limit. Holding,
+ *   plateau (hold there); one that made goodput ≥ 10 % worse steps back to the previous limit. A widening
+ *   is judged only in an epoch that ran with at least half its new requests in flight on average (new
+ *   requests need a connection and a round trip first, and a limit no part fills says nothing); one left
+ *   unused for 5 epochs is given up ("unused: hold"). Holding,
  *   it probes one step up every 10 epochs (links change) and steps back unless that paid. Epochs with a
  *   drop, throttling, an outage, or a collapse of goodput (< 25 % of the one before: a stall, not a
  *   gradient) are not judged, nor the one after (it recovers): the epoch after that is the new baseline.
