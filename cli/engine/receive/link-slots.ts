@@ -5,7 +5,7 @@
  * tried again leaves its slot to the others (under random loss, more streams keep the link full).
  * Every GET reports to the controller: started, bytes as they flow, succeeded, or failed with its kind;
  * the link watch (retry.ts's policy.link) tells it of outages through outage()/back(). Its decisions go
- * out as "link" events, at most twice a second (`linkEvents`).
+ * out as "link" events, at most twice a second (`linkEvents` in ../link-events.ts).
  */
 import type { NewEvent } from "../events.js";
 import { type LinkController, type LinkDecision, type LossKind, lossKind } from "../link-model.js";
@@ -86,37 +86,4 @@ export class LinkSlots implements LinkListener {
       (this.waiting.shift() as { go: () => void }).go();
     }
   }
-}
-
-const LINK_EVENT_EVERY_MS = 500;
-
-/** The link model's decisions as "link" events, the latest at most every half second; flush at the end. */
-export function linkEvents(emit: (e: NewEvent) => void) {
-  let pending: LinkDecision | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let lastAt = Number.NEGATIVE_INFINITY;
-  const send = () => {
-    timer = undefined;
-    if (!pending) return;
-    const { concurrency, partSize, reason, goodputBps, lossRate, dropsPerMinute } = pending;
-    pending = undefined;
-    lastAt = performance.now();
-    emit({ type: "link", concurrency, partSize, reason, goodputBps, lossRate, dropsPerMinute });
-  };
-  return {
-    push: (d: LinkDecision) => {
-      pending = d;
-      if (timer) return;
-      const wait = lastAt + LINK_EVENT_EVERY_MS - performance.now();
-      if (wait <= 0) send();
-      else {
-        timer = setTimeout(send, wait);
-        timer.unref?.();
-      }
-    },
-    flush: () => {
-      if (timer) clearTimeout(timer);
-      send();
-    },
-  };
 }

@@ -27,7 +27,7 @@ import { BufferPool } from "../buffer-pool.js";
 import type { ClientConfig } from "../config.js";
 import { CliError, EXIT } from "../errors.js";
 import type { NewEvent } from "../events.js";
-import type { LinkDecision } from "../link-model.js";
+import { linkEvents as throttledLinkEvents } from "../link-events.js";
 import { DEFAULT_CEILING } from "../planner.js";
 import type { RetryPolicy } from "../retry.js";
 import { BatchJournal } from "./batch-journal.js";
@@ -47,8 +47,6 @@ export const CHECK_ABOVE_BYTES = 256 * MiB;
 /** A call's JSON body stays well under the coordinator's 256 KiB cap. */
 const MAX_CALL_BYTES = 200 * 1024;
 const PROGRESS_EVERY_MS = 250;
-/** Link-model decisions go out at most this often (the latest of a burst). */
-export const LINK_EVENT_EVERY_MS = 500;
 /**
  * Entry and completion calls in flight at once: one gathers the next call's files while the other is
  * answered, so a 10,000-file batch (20 calls of 500) keeps the coordinator busy without waiting on it.
@@ -144,7 +142,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
   const abort = AbortSignal.any([deps.abort, halt.signal]);
   // Every waiting file listens to these: thousands of listeners are expected, not a leak.
   setMaxListeners(0, stop, abort, deps.stop, deps.abort);
-  const linkEvents = decisionEvents(emit);
+  const linkEvents = throttledLinkEvents(emit);
   const scheduler = new Scheduler({
     concurrency: o.concurrency,
     transfers: o.transfers,
@@ -421,37 +419,6 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
   const order = new Map(manifest.files.map((f, i) => [f.path, i]));
   results.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
   return { batchId, resumed, files: results, fatal };
-}
-
-/** Link decisions as "link" events: the first at once, then at most one per LINK_EVENT_EVERY_MS. */
-function decisionEvents(emit: (e: NewEvent) => void) {
-  let pending: LinkDecision | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let lastAt = Number.NEGATIVE_INFINITY;
-  const send = () => {
-    timer = undefined;
-    if (!pending) return;
-    const { concurrency, partSize, reason, goodputBps, lossRate, dropsPerMinute } = pending;
-    pending = undefined;
-    lastAt = performance.now();
-    emit({ type: "link", concurrency, partSize, reason, goodputBps, lossRate, dropsPerMinute });
-  };
-  return {
-    push: (d: LinkDecision) => {
-      pending = d;
-      if (timer) return;
-      const wait = lastAt + LINK_EVENT_EVERY_MS - performance.now();
-      if (wait <= 0) send();
-      else {
-        timer = setTimeout(send, wait);
-        timer.unref?.();
-      }
-    },
-    flush: () => {
-      if (timer) clearTimeout(timer);
-      send();
-    },
-  };
 }
 
 export interface SendOptions extends EngineOptions {
