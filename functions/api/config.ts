@@ -4,6 +4,8 @@
  */
 import { z } from "zod";
 import { DEFAULT_PRESIGN_EXPIRES_SECONDS, MAX_PRESIGN_EXPIRES_SECONDS } from "../contract/limits.js";
+import { STORAGE_PROFILE_NAMES } from "../contract/storage.js";
+import { type StorageProfile, storageProfile } from "../core/storage-profiles.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 export interface AppConfig {
@@ -27,6 +29,14 @@ export interface AppConfig {
   logLevel: LogLevel | "silent";
   /** Requests per second per API key (a token bucket per process), and the burst allowed. */
   rateLimit: { perSecond: number; burst: number };
+  /**
+   * The store behind the bucket (SFTS_STORAGE_PROFILE; storage-profiles.ts): `aws` unless configured (the
+   * local stack sets its server's). allowUnverified: SFTS_ALLOW_UNVERIFIED_STORAGE=1 serves transfers even
+   * when the probe finds storage accepts damaged bytes (records then say so). ignoreChecksumForTests:
+   * SFTS_TEST_STORAGE_IGNORES_CHECKSUM=1, for tests only: the adapter sends its digest under a header storage
+   * does not check, which makes any store behave as one that does not verify (the probe must catch it).
+   */
+  storage: { profile: StorageProfile; allowUnverified: boolean; ignoreChecksumForTests: boolean };
   /** Longest the advisory counters (stats, per-minute series) wait in process before they are written; 0 = at once. */
   statsFlushMs: number;
 }
@@ -52,6 +62,11 @@ const Env = z.object({
   SFTS_RATE_LIMIT: z.coerce.number().positive().default(200),
   SFTS_RATE_BURST: z.coerce.number().int().min(1).default(1000),
   SFTS_STATS_FLUSH_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  SFTS_STORAGE_PROFILE: z
+    .enum(STORAGE_PROFILE_NAMES, { error: `must be one of ${STORAGE_PROFILE_NAMES.join(", ")}` })
+    .default("aws"),
+  SFTS_ALLOW_UNVERIFIED_STORAGE: Bool.default(false),
+  SFTS_TEST_STORAGE_IGNORES_CHECKSUM: Bool.default(false),
 });
 
 export class ConfigError extends Error {
@@ -69,7 +84,15 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     bucket: e.SFTS_BUCKET,
     table: e.SFTS_TABLE,
     region: e.SFTS_REGION ?? e.AWS_REGION ?? "us-east-1",
-    s3: { forcePathStyle: e.SFTS_S3_FORCE_PATH_STYLE ?? e.SFTS_S3_ENDPOINT !== undefined },
+    s3: {
+      // A custom endpoint is addressed path style (what emulators need) unless a profile named
+      // explicitly says virtual host; SFTS_S3_FORCE_PATH_STYLE overrides both.
+      forcePathStyle:
+        e.SFTS_S3_FORCE_PATH_STYLE ??
+        (e.SFTS_S3_ENDPOINT !== undefined &&
+          (env.SFTS_STORAGE_PROFILE === undefined ||
+            storageProfile(e.SFTS_STORAGE_PROFILE).addressing === "path")),
+    },
     dynamodb: {},
     presignExpiresSeconds: e.SFTS_PRESIGN_EXPIRES,
     downloadExpiresSeconds: e.SFTS_DOWNLOAD_EXPIRES,
@@ -77,6 +100,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logLevel: e.SFTS_LOG_LEVEL,
     rateLimit: { perSecond: e.SFTS_RATE_LIMIT, burst: e.SFTS_RATE_BURST },
     statsFlushMs: e.SFTS_STATS_FLUSH_MS,
+    storage: {
+      profile: storageProfile(e.SFTS_STORAGE_PROFILE),
+      allowUnverified: e.SFTS_ALLOW_UNVERIFIED_STORAGE,
+      ignoreChecksumForTests: e.SFTS_TEST_STORAGE_IGNORES_CHECKSUM,
+    },
   };
   if (e.SFTS_S3_ENDPOINT) config.s3.endpoint = e.SFTS_S3_ENDPOINT;
   if (e.SFTS_S3_PUBLIC_ENDPOINT) config.s3.publicEndpoint = e.SFTS_S3_PUBLIC_ENDPOINT;

@@ -38,6 +38,7 @@ import {
   TransferId,
   TransferStatus,
 } from "./schemas.js";
+import { Md5Base64 } from "./storage.js";
 
 export const BatchStatus = z.enum(["open", "complete", "aborted"]);
 export type BatchStatus = z.infer<typeof BatchStatus>;
@@ -106,6 +107,10 @@ export const BatchFileEntry = z
       .enum(["single", "multipart"])
       .optional()
       .meta({ description: "single: one presigned PutObject (up to maxSinglePutSize); default by size" }),
+    md5: Md5Base64.optional().meta({
+      description:
+        "Single only: the file's MD5, base64, required when the storage rules' partCheck is md5 (signed as Content-MD5)",
+    }),
     partSizeHint: z.number().int().positive().max(MAX_PART_SIZE).optional(),
     resumeId: TransferId.optional().meta({
       description: "The file's transfer from an earlier run of this batch; resumed if it has this content",

@@ -33,6 +33,11 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, message: "Too many requests; retry later." },
   INTERNAL: { status: 500, message: "Internal error." },
   STORAGE_UNAVAILABLE: { status: 503, message: "The storage service is unavailable." },
+  STORAGE_UNVERIFIED: {
+    status: 503,
+    message:
+      "Storage was not shown to refuse damaged bytes, so transfers are refused; GET /health says why (SFTS_ALLOW_UNVERIFIED_STORAGE=1 serves them anyway, unverified).",
+  },
   DATABASE_UNAVAILABLE: { status: 503, message: "The database is unavailable." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -18,6 +18,7 @@ import {
   MAX_SHARE_EXPIRES_SECONDS,
   MIN_PART_NUMBER,
 } from "./limits.js";
+import { Md5Base64, StorageSummary } from "./storage.js";
 
 export const Sha256Hex = z
   .string()
@@ -144,6 +145,10 @@ export const FileSummary = z
       .enum(["single", "multipart"])
       .optional()
       .meta({ description: "One presigned PutObject, or a multipart upload" }),
+    storageCheck: z.enum(["sha256", "md5", "none"]).optional().meta({
+      description:
+        "The digest storage verified each part's bytes against when they were stored; none: the coordinator ran with SFTS_ALLOW_UNVERIFIED_STORAGE on a store that accepted damaged bytes (the whole-file SHA-256 is still checked at assembly and by receivers)",
+    }),
   })
   .meta({ id: "FileSummary" });
 export type FileSummary = z.infer<typeof FileSummary>;
@@ -159,6 +164,10 @@ export const PartSpec = z
     offset: ByteCount,
     size: PartSize,
     sha256: Sha256Hex,
+    md5: Md5Base64.optional().meta({
+      description:
+        "The part's MD5, base64: required when the storage rules' partCheck is md5 (it is signed as Content-MD5)",
+    }),
   })
   .strict();
 export type PartSpec = z.infer<typeof PartSpec>;
@@ -467,6 +476,7 @@ export const StatsResponse = z
       .nullable()
       .meta({ description: "complete / (complete + failed + aborted); null before any ended" }),
     meanSpeedBps: z.number().nullable().meta({ description: "Bytes of uploaded files / their upload time" }),
+    storage: StorageSummary,
     generatedAt: Timestamp,
   })
   .meta({ id: "StatsResponse" });
@@ -481,6 +491,7 @@ export const HealthResponse = z
     version: z.string(),
     time: Timestamp,
     checks: z.object({ s3: Check, dynamodb: Check }),
+    storage: StorageSummary,
   })
   .meta({ id: "HealthResponse" });
 export type HealthResponse = z.infer<typeof HealthResponse>;

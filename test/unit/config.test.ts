@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type AppConfig, ConfigError, loadConfig } from "../../functions/api/config.js";
+import { STORAGE_PROFILES } from "../../functions/core/storage-profiles.js";
+
+const awsStorage = { profile: STORAGE_PROFILES.aws, allowUnverified: false, ignoreChecksumForTests: false };
 
 const localEnv = {
   SFTS_BUCKET: "sfts-local",
@@ -43,6 +46,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       rateLimit: { perSecond: 200, burst: 1000 },
       statsFlushMs: 1000,
+      storage: awsStorage,
     };
     expect(loadConfig(localEnv)).toEqual(expected);
   });
@@ -60,7 +64,24 @@ describe("loadConfig", () => {
       logLevel: "info",
       rateLimit: { perSecond: 200, burst: 1000 },
       statsFlushMs: 1000,
+      storage: awsStorage,
     });
+  });
+
+  it("reads the storage profile and its switches, and refuses an unknown profile", () => {
+    const base = { SFTS_BUCKET: "bucket", SFTS_TABLE: "table" };
+    const c = loadConfig({ ...base, SFTS_STORAGE_PROFILE: "r2", SFTS_ALLOW_UNVERIFIED_STORAGE: "1" });
+    expect(c.storage.profile.name).toBe("r2");
+    expect(c.storage.profile.uniformParts).toBe(true);
+    expect(c.storage.allowUnverified).toBe(true);
+    expect(configError({ ...base, SFTS_STORAGE_PROFILE: "dropbox" }).message).toMatch(
+      /SFTS_STORAGE_PROFILE: must be one of aws, versitygw/,
+    );
+    // A profile addressed by virtual host keeps it on a custom endpoint; others go path style there.
+    const endpoint = { ...base, SFTS_S3_ENDPOINT: "https://s3.example.test" };
+    expect(loadConfig({ ...endpoint, SFTS_STORAGE_PROFILE: "b2" }).s3.forcePathStyle).toBe(false);
+    expect(loadConfig({ ...endpoint, SFTS_STORAGE_PROFILE: "ceph" }).s3.forcePathStyle).toBe(true);
+    expect(loadConfig(endpoint).s3.forcePathStyle).toBe(true);
   });
 
   it("falls back to AWS_REGION, and SFTS_REGION wins over it", () => {
