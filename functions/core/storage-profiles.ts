@@ -5,9 +5,10 @@
  *
  * Fields:
  *   partCheck          the digest signed into each presigned part and single PUT (contract/storage.ts):
- *                      sha256 only where the store verifies x-amz-checksum-sha256 as AWS does; md5
- *                      (Content-MD5, which every S3 implementation verifies) everywhere else, including
- *                      stores whose support depends on their version: the probe proves the choice
+ *                      sha256 where the store documents verifying x-amz-checksum-sha256 per part as AWS
+ *                      does; md5 (Content-MD5, which every S3 implementation verifies) everywhere else,
+ *                      including stores whose support depends on their release. The probe proves the
+ *                      choice on the real store before any transfer is served
  *   uniformParts       every part but the last must have one size (CompleteMultipartUpload fails otherwise)
  *   listPartsChecksum  ListParts returns each part's ChecksumSHA256 (the part check then also compares it)
  *   limits             part sizes, part count, object size (never above the contract's S3 limits)
@@ -93,14 +94,14 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
   r2: {
     name: "r2",
     label: "Cloudflare R2",
-    partCheck: "md5",
+    partCheck: "sha256",
     uniformParts: true,
     listPartsChecksum: false,
     limits: { ...S3_LIMITS, maxObjectSize: Math.floor(4.995 * TiB) },
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK, defaultRegion: "auto" },
     notes:
-      "Every part but the last must have the same size, or CompleteMultipartUpload fails; Content-MD5 is verified.",
+      "Every part but the last must have the same size, or CompleteMultipartUpload fails. R2's S3 API documents SHA-256 as a COMPOSITE (per-part) checksum and answers BadDigest on a mismatch; its part ETags are not MD5s.",
   },
   b2: {
     name: "b2",
