@@ -21,6 +21,8 @@ type Arn = $util.Input<string>;
 export const API_S3_OBJECT_ACTIONS = [
   "s3:PutObject",
   "s3:GetObject",
+  // A single PUT given up on is deleted (transfer-endings.ts), and the storage probe removes its object.
+  "s3:DeleteObject",
   "s3:ListMultipartUploadParts",
   "s3:AbortMultipartUpload",
 ];
@@ -56,7 +58,8 @@ export function coordinatorFunctionArgs(
     timeout: "29 seconds",
     link: [links.bucket, links.table, links.adminKey],
     permissions: apiPermissions(arns),
-    environment: { SFTS_LOG_LEVEL: "info" },
+    // The bucket sst deploy creates is Amazon S3: its profile (storage-profiles.ts), probed once per deploy.
+    environment: { SFTS_LOG_LEVEL: "info", SFTS_STORAGE_PROFILE: "aws" },
     logging: { retention: "1 month" },
   };
 }
