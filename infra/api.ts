@@ -16,12 +16,12 @@ type Arn = $util.Input<string>;
  * S3 actions, by the call that needs them: CreateMultipartUpload, UploadPart (presigned, so signed with
  * this role), CompleteMultipartUpload and PutObject need PutObject; HeadObject and presigned GETs need
  * GetObject; ListParts needs ListMultipartUploadParts; HeadBucket (/health) needs ListBucket, which also
- * makes HeadObject of a missing key answer 404 rather than 403.
+ * makes HeadObject of a missing key answer 404 rather than 403; DeleteObject removes a given-up single PUT
+ * and the storage probe's object.
  */
 export const API_S3_OBJECT_ACTIONS = [
   "s3:PutObject",
   "s3:GetObject",
-  // A single PUT given up on is deleted (transfer-endings.ts), and the storage probe removes its object.
   "s3:DeleteObject",
   "s3:ListMultipartUploadParts",
   "s3:AbortMultipartUpload",
