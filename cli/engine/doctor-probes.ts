@@ -1,0 +1,115 @@
+/**
+ * The calls `sfts doctor` makes (doctor.ts's DoctorProbes), over HTTP: each tried once, within a timeout,
+ * and any failure turned into a ProbeFailure that says why in words. /health counts as answered with 200
+ * or 503 (a coordinator that is degraded says why); GET /api/storage answering 404 means an older
+ * coordinator (null); storage's endpoint counts as reached with any HTTP answer at all.
+ */
+import { ErrorBody, HealthResponse } from "../../functions/contract/schemas.js";
+import { StorageInfo, StorageSummary } from "../../functions/contract/storage.js";
+import { ApiClient } from "./api-client.js";
+import { networkCode } from "./classify.js";
+import { type DoctorProbes, ProbeFailure } from "./doctor.js";
+import { isCliError } from "./errors.js";
+import { DEFAULT_RETRY } from "./retry.js";
+
+/** Older coordinators' health has no storage summary. */
+const Health = HealthResponse.extend({ storage: StorageSummary.optional() });
+
+export interface ProbeOptions {
+  server: string;
+  token: string | undefined;
+  timeoutMs: number;
+  now?: () => number;
+}
+
+function failure(err: unknown, timeoutMs: number): ProbeFailure {
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError"))
+    return new ProbeFailure(`no answer within ${timeoutMs / 1000} s`, "TIMEOUT");
+  const code = networkCode(err);
+  const cause = (err as { cause?: { message?: string } })?.cause?.message;
+  return new ProbeFailure(
+    code === "NETWORK" ? (cause ?? String(err)) : cause ? `${code}: ${cause}` : code,
+    code,
+  );
+}
+
+async function request(url: URL | string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw failure(err, timeoutMs);
+  }
+}
+
+async function bodyOf(res: Response, timeoutMs: number): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw failure(err, timeoutMs);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function httpProbes(o: ProbeOptions): DoctorProbes {
+  const now = o.now ?? Date.now;
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  const notSfts = (status: number, path: string) =>
+    new ProbeFailure(`${path} answered ${status}, not as an SFTS coordinator does`, "BAD_ANSWER");
+
+  return {
+    async health() {
+      const res = await request(new URL("/health", o.server), { headers }, o.timeoutMs);
+      const parsed = Health.safeParse(await bodyOf(res, o.timeoutMs));
+      if ((res.status !== 200 && res.status !== 503) || !parsed.success)
+        throw notSfts(res.status, "GET /health");
+      return parsed.data;
+    },
+
+    async whoAmI() {
+      // One retry: a wrong address or token should be told in seconds, not after a transfer's ten.
+      const api = new ApiClient({
+        server: o.server,
+        token: o.token,
+        timeoutMs: o.timeoutMs,
+        retry: { ...DEFAULT_RETRY, maxRetries: 1 },
+      });
+      try {
+        return await api.whoAmI();
+      } catch (err) {
+        if (isCliError(err)) throw new ProbeFailure(err.message, err.code);
+        throw err;
+      }
+    },
+
+    async storage() {
+      const res = await request(new URL("/api/storage", o.server), { headers }, o.timeoutMs);
+      const body = await bodyOf(res, o.timeoutMs);
+      if (res.status === 404) return null;
+      if (!res.ok) {
+        const e = ErrorBody.safeParse(body);
+        const why = e.success ? `${e.data.error.code}: ${e.data.error.message}` : `answered ${res.status}`;
+        throw new ProbeFailure(
+          why,
+          res.status === 401 ? "UNAUTHORIZED" : e.success ? e.data.error.code : "HTTP",
+        );
+      }
+      const parsed = StorageInfo.safeParse(body);
+      if (!parsed.success) throw notSfts(res.status, "GET /api/storage");
+      return parsed.data;
+    },
+
+    async reach(endpoint) {
+      const sentAt = now();
+      const res = await request(endpoint, { method: "GET" }, o.timeoutMs);
+      const answeredAt = now();
+      await res.body?.cancel().catch(() => {});
+      return { status: res.status, date: res.headers.get("date"), sentAt, answeredAt };
+    },
+  };
+}
