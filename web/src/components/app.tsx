@@ -1,10 +1,14 @@
-/** The page: top bar (sections, connection, theme, token), the current view, and the token prompt. */
+/**
+ * The page: top bar (sections, connection, theme, token), a banner when storage refuses transfers or does
+ * not verify parts, the current view, and the token prompt.
+ */
 import { useEffect, useState } from "preact/hooks";
 import { formatTime } from "../format.js";
 import type { Connection, PollState } from "../poller.js";
 import { usePollState } from "../poller.js";
 import { href, type Route, useRoute } from "../route.js";
 import { poller, session } from "../services.js";
+import { storageView } from "../storage-health.js";
 import { applyTheme, loadTheme, NEXT_THEME, type Theme } from "../theme.js";
 import { BatchDetail } from "./batch-detail.js";
 import { BatchesView } from "./batches-view.js";
@@ -85,6 +89,7 @@ export function App() {
             </span>
           </p>
         )}
+        <StorageBanner poll={poll} />
         <View route={route} />
       </main>
       <footer class="footer">
@@ -135,6 +140,23 @@ function View({ route }: { route: Route }) {
     case "errors":
       return <ErrorsView />;
   }
+}
+
+/** Page-wide: storage refuses transfers, or serves them without verifying parts (storage-health.ts). */
+function StorageBanner({ poll }: { poll: PollState }) {
+  const banner = storageView(poll.health?.body.storage).banner;
+  if (!banner || poll.connection.state !== "connected") return null;
+  const refused = poll.health?.body.storage.serving === false;
+  return (
+    <p
+      class={refused ? "stale" : "stale stale-warn"}
+      data-testid="storage-banner"
+      role={refused ? "alert" : "status"}
+    >
+      <strong>{banner.title}</strong>
+      <span>{banner.text}</span>
+    </p>
+  );
 }
 
 function connectionText(c: Connection, now: number, lastSuccessAt: number | null): [string, string] {

@@ -1,4 +1,7 @@
-/** Overview: counts, bytes, success rate, throughput (now, mean, last hour), health, what is uploading now. */
+/**
+ * Overview: counts, bytes, success rate, throughput (now, mean, last hour), health (API, S3, DynamoDB, and
+ * storage: its profile and the probe's result), what is uploading now.
+ */
 import type { Priority, TransferStatus } from "../../../functions/contract/schemas.js";
 import {
   formatBytes,
@@ -11,6 +14,7 @@ import {
 import { type PollState, usePolled, usePollState } from "../poller.js";
 import { href } from "../route.js";
 import { api, poller } from "../services.js";
+import { storageView } from "../storage-health.js";
 import { progressOf } from "../transfer-table.js";
 import { Ago, Card, ErrorNote, PriorityBadge, ProgressBar, StatusBadge } from "./bits.js";
 import { ThroughputChart } from "./throughput-chart.js";
@@ -164,19 +168,56 @@ function HealthRow({
   name,
   state,
   detail,
+  word = state === "ok" ? "OK" : state === "down" ? "Down" : "Unknown",
+  message,
+  probe,
 }: {
   name: string;
-  state: "ok" | "down" | "unknown";
+  state: "ok" | "warn" | "down" | "unknown";
   detail: string;
+  word?: string;
+  /** A sentence that says why the state is not ok, shown under the detail. */
+  message?: string | undefined;
+  probe?: string | undefined;
 }) {
-  const word = state === "ok" ? "OK" : state === "down" ? "Down" : "Unknown";
   return (
-    <li class={`health-row health-${state}`} data-testid={`health-${name.toLowerCase()}`} data-state={state}>
+    <li
+      class={`health-row health-${state}`}
+      data-testid={`health-${name.toLowerCase()}`}
+      data-state={state}
+      data-probe={probe}
+    >
       <span class="health-dot" aria-hidden="true" />
       <span class="health-name">{name}</span>
       <span class="health-state">{word}</span>
       <span class="health-detail muted small">{detail}</span>
+      {message && <span class="health-message small">{message}</span>}
     </li>
+  );
+}
+
+function StorageRow({ reading, reachable }: { reading: PollState["health"]; reachable: boolean }) {
+  const summary = reading?.body.storage;
+  const v = storageView(summary);
+  if (!reading) return <HealthRow name="Storage" state="unknown" detail="not checked yet" />;
+  if (!reachable)
+    return (
+      <HealthRow
+        name="Storage"
+        state="unknown"
+        detail={`API unreachable; was ${v.word.toLowerCase()} at ${formatTime(reading.body.time)} · ${v.detail}`}
+        probe={summary?.probe}
+      />
+    );
+  return (
+    <HealthRow
+      name="Storage"
+      state={v.state}
+      word={v.word}
+      detail={v.detail}
+      message={v.message}
+      probe={summary?.probe}
+    />
   );
 }
 
@@ -214,6 +255,7 @@ function HealthCard({ poll }: { poll: PollState }) {
         />
         <HealthRow name="S3" state={s3.state} detail={s3.detail} />
         <HealthRow name="DynamoDB" state={ddb.state} detail={ddb.detail} />
+        <StorageRow reading={h} reachable={reachable} />
       </ul>
       <p class="muted small health-foot" data-testid="health-checked">
         {h ? (
