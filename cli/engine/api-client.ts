@@ -36,6 +36,7 @@ import {
   ShareInfo,
   ShareList,
 } from "../../functions/contract/schemas.js";
+import { StorageInfo } from "../../functions/contract/storage.js";
 import { CallDeadlines } from "./call-deadline.js";
 import { classifyHttp, classifyNetwork, toCliError } from "./classify.js";
 import type { ClientConfig } from "./config.js";
@@ -164,6 +165,18 @@ export class ApiClient {
     });
   }
 
+  /**
+   * GET /api/storage: the rules senders follow and whether transfers are served. Undefined from a
+   * coordinator without the route (older than storage profiles: S3's rules apply).
+   */
+  async storage(): Promise<StorageInfo | undefined> {
+    try {
+      return await this.call("GET", "/api/storage", StorageInfo);
+    } catch (err) {
+      if (err instanceof CliError && err.code === "ROUTE_NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
   init(body: InitRequest) {
     return this.call("POST", "/upload/init", InitResponse, body);
   }

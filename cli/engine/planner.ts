@@ -6,9 +6,19 @@
  * planner keeps S3's rules: 5 MiB–5 GiB, the floor that fits 10,000 parts, no runt last part. With `spread`
  * (the most requests the link model may run at once), an adaptive part is at most the file's size ÷ that
  * (MiB-aligned, at least 5 MiB): a file is never cut into fewer parts than the link could carry at once,
- * since on a link where each connection is capped only more parts in flight go faster. Pure: no I/O.
+ * since on a link where each connection is capped only more parts in flight go faster.
+ *
+ * The uniform rule (`uniform`: stores where every part but the last must have one size, storage rules'
+ * uniformParts): the part size is fixed for the upload (the init answer's partSize), part n covers
+ * [(n-1)×size, n×size) (the last may be shorter), and nothing changes it: `suggest`, `spread`, successes
+ * and failures are ignored (the link model then adapts only how many parts are in flight), and missing
+ * ranges are refilled with the positional parts that cover them (`fill`). `uniformPartSize` is the size a
+ * sender asks for: its hint within the store's limits and at least the floor that fits maxParts, which is
+ * what the coordinator records for it. Pure: no I/O.
  */
+
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../../functions/contract/limits.js";
+import type { MissingRange } from "../../functions/contract/schemas.js";
 
 export interface PlannedPart {
   partNumber: number;
@@ -29,6 +39,57 @@ export interface PlannerOptions {
   suggest?: () => number;
   /** Adaptive: the most parts that may be in flight at once; a part is at most fileSize ÷ spread. */
   spread?: number;
+  /** The uniform rule: every part but the last has this size, part n starts at (n-1) × it. */
+  uniform?: number | undefined;
+}
+
+/** The store's part limits (storage rules); S3's when not given. */
+export interface PartLimits {
+  minPartSize: number;
+  maxPartSize: number;
+  maxParts: number;
+}
+
+export const S3_PART_LIMITS: PartLimits = {
+  minPartSize: MIN_PART_SIZE,
+  maxPartSize: MAX_PART_SIZE,
+  maxParts: MAX_PARTS,
+};
+
+/**
+ * The fixed part size of an upload under the uniform rule: `hint` within [minPartSize, maxPartSize], and
+ * at least the floor that fits the file into maxParts parts (fileSize ÷ maxParts, rounded up to a MiB).
+ * The coordinator clamps a hint the same way, so a hint already within it is the size it records.
+ */
+export function uniformPartSize(fileSize: number, hint: number, limits: PartLimits = S3_PART_LIMITS): number {
+  const floor = Math.max(limits.minPartSize, Math.ceil(fileSize / limits.maxParts / MiB) * MiB);
+  const wanted = clamp(Math.floor(hint), limits.minPartSize, limits.maxPartSize);
+  return Math.min(limits.maxPartSize, Math.max(wanted, floor));
+}
+
+/** Part n under the uniform rule: [(n-1)×size, n×size), cut at the end of the file. */
+export function uniformPart(n: number, size: number, fileSize: number): PlannedPart {
+  const offset = (n - 1) * size;
+  return { partNumber: n, offset, size: Math.min(size, fileSize - offset) };
+}
+
+/**
+ * The positional parts that cover a missing range under the uniform rule (every part whose bytes meet
+ * it; a range that does not start on a part boundary is covered by the whole part it starts in).
+ */
+export function uniformGap(
+  gap: { offset: number; size: number },
+  fileSize: number,
+  size: number,
+  maxParts = MAX_PARTS,
+): PlannedPart[] {
+  if (gap.size <= 0) return [];
+  const first = Math.floor(gap.offset / size) + 1;
+  const last = Math.ceil(Math.min(gap.offset + gap.size, fileSize) / size);
+  if (last > maxParts) throw new Error(`part ${last} of ${size} bytes is past the store's ${maxParts} parts`);
+  const parts: PlannedPart[] = [];
+  for (let n = first; n <= last; n++) parts.push(uniformPart(n, size, fileSize));
+  return parts;
 }
 
 export const DEFAULT_CEILING = 64 * MiB;
@@ -36,11 +97,11 @@ export const DEFAULT_TARGET_SECONDS = 4;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
-/** The smallest part that lets `remaining` bytes fit in the part numbers from `n` to 10,000. */
-export function floorFor(remaining: number, n: number): number {
-  const numbersLeft = MAX_PARTS - n + 1;
+/** The smallest part that lets `remaining` bytes fit in the part numbers from `n` to maxParts. */
+export function floorFor(remaining: number, n: number, limits: PartLimits = S3_PART_LIMITS): number {
+  const numbersLeft = limits.maxParts - n + 1;
   if (numbersLeft <= 0) return Number.POSITIVE_INFINITY;
-  return Math.max(MIN_PART_SIZE, Math.ceil(remaining / numbersLeft));
+  return Math.max(limits.minPartSize, Math.ceil(remaining / numbersLeft));
 }
 
 export class PartPlanner {
@@ -50,22 +111,34 @@ export class PartPlanner {
   /** The largest part `spread` allows (no cap without it). */
   private readonly spreadCap: number;
   private readonly target: number;
+  private readonly lim: PartLimits;
 
-  constructor(private readonly opts: PlannerOptions) {
-    this.ceiling = Math.max(MIN_PART_SIZE, Math.min(MAX_PART_SIZE, opts.ceiling ?? DEFAULT_CEILING));
+  constructor(private readonly opts: PlannerOptions & { limits?: PartLimits | undefined }) {
+    this.lim = opts.limits ?? S3_PART_LIMITS;
+    const { minPartSize: min, maxPartSize: max } = this.lim;
+    this.ceiling = Math.max(min, Math.min(max, opts.ceiling ?? DEFAULT_CEILING));
     this.target = opts.targetSeconds ?? DEFAULT_TARGET_SECONDS;
-    this.size = clamp(opts.initial, MIN_PART_SIZE, opts.adaptive ? this.ceiling : MAX_PART_SIZE);
+    this.size = clamp(opts.initial, min, opts.adaptive ? this.ceiling : max);
     const spread = opts.spread ?? 0;
     this.spreadCap =
       opts.adaptive && spread > 1
-        ? Math.max(MIN_PART_SIZE, Math.floor(opts.fileSize / spread / MiB) * MiB)
+        ? Math.max(min, Math.floor(opts.fileSize / spread / MiB) * MiB)
         : Number.POSITIVE_INFINITY;
+    if (opts.uniform !== undefined && !(opts.uniform > 0 && Number.isInteger(opts.uniform)))
+      throw new Error(`a uniform part size must be a positive integer, not ${opts.uniform}`);
+  }
+
+  /** The fixed part size of the upload under the uniform rule, else undefined. */
+  get uniform(): number | undefined {
+    return this.opts.uniform;
   }
 
   /** The size the next part would get, before the floor and the end of the file. */
   get current(): number {
+    if (this.opts.uniform !== undefined) return this.opts.uniform;
+    const { minPartSize: min } = this.lim;
     if (this.opts.adaptive && this.opts.suggest)
-      return clamp(Math.floor(this.opts.suggest()), MIN_PART_SIZE, Math.min(this.ceiling, this.spreadCap));
+      return clamp(Math.floor(this.opts.suggest()), min, Math.min(this.ceiling, this.spreadCap));
     return Math.min(this.size, this.spreadCap);
   }
 
@@ -73,18 +146,31 @@ export class PartPlanner {
   next(offset: number, n: number): PlannedPart {
     const remaining = this.opts.fileSize - offset;
     if (remaining <= 0) throw new Error(`no bytes left at offset ${offset}`);
-    if (n > MAX_PARTS) throw new Error(`part number ${n} is past ${MAX_PARTS}`);
-    const floor = floorFor(remaining, n);
-    let size = clamp(this.current, floor, MAX_PART_SIZE);
-    // A remainder under 5 MiB could only be a last part: fold it into this one while that stays legal.
-    if (remaining - size > 0 && remaining - size < MIN_PART_SIZE && remaining <= MAX_PART_SIZE)
-      size = remaining;
+    if (n > this.lim.maxParts) throw new Error(`part number ${n} is past ${this.lim.maxParts}`);
+    const u = this.opts.uniform;
+    if (u !== undefined) {
+      if (offset !== (n - 1) * u) throw new Error(`part ${n} of ${u} bytes cannot start at byte ${offset}`);
+      return uniformPart(n, u, this.opts.fileSize);
+    }
+    const { minPartSize: min, maxPartSize: max } = this.lim;
+    const floor = floorFor(remaining, n, this.lim);
+    let size = clamp(this.current, floor, max);
+    // A remainder under the minimum could only be a last part: fold it into this one while that stays legal.
+    if (remaining - size > 0 && remaining - size < min && remaining <= max) size = remaining;
     return { partNumber: n, offset, size: Math.min(size, remaining) };
+  }
+
+  /** The parts that refill a missing range between recorded parts (not the one that ends the file). */
+  fill(gap: MissingRange): PlannedPart[] {
+    const u = this.opts.uniform;
+    if (u !== undefined) return uniformGap(gap, this.opts.fileSize, u, this.lim.maxParts);
+    return splitGap(gap, this.opts.fileSize, this.current);
   }
 
   /** A part went through: grow after two fast ones in a row, shrink after a slow one. */
   onSuccess(bytes: number, seconds: number): void {
-    if (!this.opts.adaptive || this.opts.suggest || bytes < this.size / 2) return;
+    if (!this.opts.adaptive || this.opts.suggest || this.opts.uniform !== undefined) return;
+    if (bytes < this.size / 2) return;
     if (seconds < this.target / 2) {
       this.fastStreak++;
       if (this.fastStreak >= 2) {
@@ -97,15 +183,15 @@ export class PartPlanner {
     }
   }
 
-  /** A part failed or stalled: halve toward the floor. */
+  /** A part failed or stalled: halve toward the floor (never under the uniform rule). */
   onFailure(): void {
-    if (!this.opts.adaptive || this.opts.suggest) return;
+    if (!this.opts.adaptive || this.opts.suggest || this.opts.uniform !== undefined) return;
     this.fastStreak = 0;
     this.shrink();
   }
 
   private shrink() {
-    this.size = Math.max(MIN_PART_SIZE, Math.floor(this.size / 2 / MiB) * MiB);
+    this.size = Math.max(this.lim.minPartSize, Math.floor(this.size / 2 / MiB) * MiB);
   }
 }
 

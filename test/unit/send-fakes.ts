@@ -5,9 +5,13 @@
  * ranges and unrecorded parts, uploads whose content is named later), counts every call, and lets a test
  * hold any call at a gate. FakeFiles is a LocalFiles over a map of buffers that a test may change between
  * phases, whose whole-file hash a test may hold back ("whole" gate) after the first parts' digests.
+ * `rules` makes the FakeServer a coordinator on such storage (GET /api/storage): md5 mode refuses part
+ * specs and entries without md5 and storage checks each body's Content-MD5; the uniform rule fixes each
+ * upload's part size from its hint and refuses parts that are not where it puts them.
  */
 import { createHash } from "node:crypto";
 import { CliError, EXIT } from "../../cli/engine/errors.js";
+import { uniformPartSize } from "../../cli/engine/planner.js";
 import type { ContentHash, FileStat, LocalFiles, OpenFile } from "../../cli/engine/send/local-files.js";
 import type { Manifest, ManifestFile } from "../../cli/engine/send/manifest.js";
 import { manifestDigest } from "../../cli/engine/send/manifest.js";
@@ -32,8 +36,10 @@ import type {
   PresignResponse,
   RecordPartsResponse,
 } from "../../functions/contract/schemas.js";
+import type { StorageInfo, StorageRules } from "../../functions/contract/storage.js";
 
 export const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+export const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("base64");
 
 let seq = 0;
 const id = (prefix: string) => `${prefix}_${String(++seq).padStart(26, "0")}`;
@@ -61,6 +67,8 @@ export interface FakeTransfer {
   recorded: Map<number, FakePart>;
   /** The object storage holds (single PUT, or assembled). */
   object?: Buffer;
+  /** The uniform rule: the upload's part size, fixed at its creation. */
+  partSize?: number;
 }
 
 type Method = keyof Transport;
@@ -105,10 +113,49 @@ export class FakeServer implements Transport {
   /** PUT duration (ms) — gives parts and files time to overlap. */
   putDelayMs = 0;
   partSize = 8 * 1024 * 1024;
+  /** The storage rules GET /api/storage answers (none: a coordinator older than the route). */
+  rules: StorageRules | undefined;
+  /** Its answer says transfers are not served (the probe found storage unverified). */
+  notServing = false;
+  /** Puts storage refused (BadDigest), by kind of check. */
+  readonly refused = { sha256: 0, md5: 0 };
+  /** Part specs presigned (init answers and presign calls), as they came. */
+  readonly specs: PartSpec[] = [];
   private readonly urls = new Map<
     string,
-    { transferId: string; partNumber?: number; offset?: number; sha256: string }
+    { transferId: string; partNumber?: number; offset?: number; sha256: string; md5?: string | undefined }
   >();
+
+  async storage(): Promise<StorageInfo | undefined> {
+    await this.enter("storage");
+    if (!this.rules) return undefined;
+    return {
+      rules: this.rules,
+      label: this.rules.profile,
+      probe: {
+        state: this.notServing ? "unverified" : "verified",
+        partCheck: this.rules.partCheck,
+        message: this.notServing ? "storage accepted a damaged part" : "storage refused a damaged part",
+      },
+      allowUnverified: false,
+      serving: !this.notServing,
+      endpoint: "fake://storage",
+    };
+  }
+
+  private get md5Mode(): boolean {
+    return this.rules?.partCheck === "md5";
+  }
+
+  /** What the coordinator checks of a part spec before presigning it (md5 given, uniform rule kept). */
+  private checkSpec(t: FakeTransfer, p: PartSpec): void {
+    this.specs.push(p);
+    if (this.md5Mode && !p.md5)
+      throw new CliError("INVALID_INPUT", `part ${p.partNumber} has no md5`, EXIT.REJECTED);
+    const u = t.partSize;
+    if (u !== undefined && (p.offset !== (p.partNumber - 1) * u || p.size !== Math.min(u, t.size - p.offset)))
+      throw new CliError("INVALID_PART", `part ${p.partNumber} breaks the uniform rule`, EXIT.REJECTED);
+  }
 
   gate(method: Method): Gate {
     const g = new Gate();
@@ -147,16 +194,24 @@ export class FakeServer implements Transport {
     };
   }
 
-  private url(transferId: string, sha256: string, part?: { partNumber: number; offset: number }) {
+  private url(
+    transferId: string,
+    sha256: string,
+    part?: { partNumber: number; offset: number },
+    md5?: string,
+  ) {
     const u = `fake://${id("url")}`;
     this.urls.set(u, {
       transferId,
       sha256,
       ...(part && { partNumber: part.partNumber, offset: part.offset }),
+      ...(this.md5Mode && { md5 }),
     });
     return {
       url: u,
-      headers: { "x-amz-checksum-sha256": sha256 },
+      headers: this.md5Mode
+        ? { "content-md5": md5 ?? "" }
+        : ({ "x-amz-checksum-sha256": sha256 } as Record<string, string>),
       expiresAt: new Date(Date.now() + 3600_000).toISOString(),
     };
   }
@@ -188,11 +243,13 @@ export class FakeServer implements Transport {
     const inMissing = (p: PartSpec) =>
       !t.recorded.has(p.partNumber) &&
       missing.some((m) => p.offset >= m.offset && p.offset + p.size <= m.offset + m.size);
+    const wanted = (asked ?? []).filter(inMissing);
+    for (const p of wanted) this.checkSpec(t, p);
     return {
       transferId: t.id,
       status: t.status === "complete" ? "complete" : "uploading",
       deduplicated: false,
-      partSize: this.partSize,
+      partSize: t.partSize ?? this.partSize,
       limits: {
         minPartSize: 5 * 1024 * 1024,
         maxPartSize: 5 * 1024 ** 3,
@@ -211,10 +268,10 @@ export class FakeServer implements Transport {
         sha256,
       })),
       unrecorded: this.unrecorded(t),
-      presigned: (asked ?? []).filter(inMissing).map((p) => ({
+      presigned: wanted.map((p) => ({
         partNumber: p.partNumber,
         method: "PUT" as const,
-        ...this.url(t.id, p.sha256, p),
+        ...this.url(t.id, p.sha256, p, p.md5),
       })),
     };
   }
@@ -236,7 +293,7 @@ export class FakeServer implements Transport {
       for (const x of this.transfers.values())
         if (x.batchId === batchId && x.path === e.path && x.sha256 === "" && x.status !== "complete")
           x.status = "aborted";
-    t ??= this.newTransfer(batchId, e.path, e.size, "", "multipart", "uploading");
+    t ??= this.newTransfer(batchId, e.path, e.size, "", "multipart", "uploading", e.partSizeHint);
     t.status = "uploading";
     return { action: "multipart", path: e.path, transferId: t.id, init: this.initOf(t, e.parts, resumed) };
   }
@@ -246,6 +303,8 @@ export class FakeServer implements Transport {
     if (e.sha256 === undefined) return this.answerPending(batchId, e);
     const sha256 = e.sha256.toLowerCase();
     const upload = e.upload ?? (e.size <= MAX_SINGLE_PUT_SIZE ? "single" : "multipart");
+    if (this.md5Mode && upload === "single" && !e.md5)
+      throw new CliError("INVALID_INPUT", `${e.path} has no md5`, EXIT.REJECTED);
     const pendingOwn = [...this.transfers.values()].find(
       (x) => x.batchId === batchId && x.path === e.path && x.sha256 === "" && x.status === "uploading",
     );
@@ -281,7 +340,7 @@ export class FakeServer implements Transport {
       };
     }
     const resumed = t !== undefined;
-    t ??= this.newTransfer(batchId, e.path, e.size, sha256, upload, "uploading");
+    t ??= this.newTransfer(batchId, e.path, e.size, sha256, upload, "uploading", e.partSizeHint);
     if (t.status === "failed") t.status = "uploading";
     if (upload === "single")
       return {
@@ -289,7 +348,7 @@ export class FakeServer implements Transport {
         path: e.path,
         transferId: t.id,
         stored: t.object !== undefined,
-        put: { method: "PUT", ...this.url(t.id, sha256) },
+        put: { method: "PUT", ...this.url(t.id, sha256, undefined, e.md5) },
       };
     return { action: "multipart", path: e.path, transferId: t.id, init: this.initOf(t, e.parts, resumed) };
   }
@@ -301,8 +360,11 @@ export class FakeServer implements Transport {
     sha256: string,
     upload: "single" | "multipart",
     status: FakeTransfer["status"],
+    hint?: number,
   ): FakeTransfer {
+    const uniform = this.rules?.uniformParts && upload === "multipart";
     const t: FakeTransfer = {
+      ...(uniform && { partSize: uniformPartSize(size, hint ?? this.partSize, this.rules) }),
       id: id("tr"),
       batchId,
       path,
@@ -397,11 +459,12 @@ export class FakeServer implements Transport {
     await this.enter("presign");
     const t = this.must(transferId);
     this.record(t, done);
+    for (const p of parts) this.checkSpec(t, p);
     return {
       parts: parts.map((p) => ({
         partNumber: p.partNumber,
         method: "PUT" as const,
-        ...this.url(t.id, p.sha256, p),
+        ...this.url(t.id, p.sha256, p, p.md5),
       })),
     };
   }
@@ -532,7 +595,16 @@ export class FakeServer implements Transport {
       const fault = this.putFaults.shift();
       if (fault) throw fault;
       if (!u) throw new CliError("AccessDenied", "unknown URL", EXIT.REJECTED);
-      if (sha(req.body) !== u.sha256) throw new CliError("BadDigest", "damaged", EXIT.NETWORK, true);
+      if (u.md5 !== undefined) {
+        // md5 mode: storage checks the signed Content-MD5, and the header must be the one given.
+        if (req.headers["content-md5"] !== u.md5 || md5(req.body) !== u.md5) {
+          this.refused.md5++;
+          throw new CliError("BadDigest", "damaged", EXIT.NETWORK, true);
+        }
+      } else if (sha(req.body) !== u.sha256) {
+        this.refused.sha256++;
+        throw new CliError("BadDigest", "damaged", EXIT.NETWORK, true);
+      }
       const t = this.transfers.get(u.transferId) as FakeTransfer;
       if (t.status === "aborted")
         throw new CliError("NoSuchUpload", "The upload no longer exists", EXIT.REJECTED);
@@ -627,6 +699,7 @@ export class FakeFiles implements LocalFiles {
     parts: readonly { offset: number; size: number }[],
     onProgress?: (bytes: number) => void,
     signal?: AbortSignal,
+    withMd5?: boolean,
   ): ContentHash {
     this.hashes++;
     const first = (async () => {
@@ -645,7 +718,11 @@ export class FakeFiles implements LocalFiles {
     });
     first.catch(() => {});
     whole.catch(() => {});
-    return { parts: first, sha256: whole };
+    const md5s = first.then(() =>
+      withMd5 ? parts.map((p) => md5(this.get(local).body.subarray(p.offset, p.offset + p.size))) : [],
+    );
+    md5s.catch(() => {});
+    return { parts: first, partMd5s: md5s, sha256: whole };
   }
 }
 

@@ -10,8 +10,10 @@
  *
  * A resumed batch (resumed:true) is listed once: files complete with the same SHA-256 need no call, open
  * ones are named by their transfer id. The batch journal saves re-hashing unchanged files.
- * There is no separate server check, except beside a long hashing pass (> 256 MiB), so a wrong token or
- * an unreachable server fails fast there too.
+ * The storage rules (GET /api/storage, storage-rules.ts) are asked for at the start, beside the walk and
+ * the hashing; files wait for them before their first entry or part spec, and storage that is not serving
+ * transfers stops the batch before anything is sent. Beside a long hashing pass (> 256 MiB) a cheap call
+ * also checks server and token, so a wrong token or an unreachable server fails fast there too.
  */
 import { setMaxListeners } from "node:events";
 import type {
@@ -22,6 +24,7 @@ import type {
 } from "../../../functions/contract/batches.js";
 import { MAX_BATCH_CALL_FILES, MIN_PART_SIZE, MiB } from "../../../functions/contract/limits.js";
 import type { FileSummary, Priority } from "../../../functions/contract/schemas.js";
+import type { StorageInfo } from "../../../functions/contract/storage.js";
 import { Bandwidth, PRIORITY_WEIGHT } from "../bandwidth.js";
 import { BufferPool } from "../buffer-pool.js";
 import type { ClientConfig } from "../config.js";
@@ -37,6 +40,7 @@ import { httpTransport } from "./http-transport.js";
 import { type LocalFiles, nodeFiles } from "./local-files.js";
 import { type Manifest, type SendInput, walk } from "./manifest.js";
 import { Scheduler } from "./scheduler.js";
+import { rulesOf } from "./storage-rules.js";
 import type { Transport } from "./transport.js";
 
 export type { FileResult } from "./file-transfer.js";
@@ -118,6 +122,8 @@ export interface BatchDeps {
   journal?: (JournalLike & { batchId: string | undefined; flush(): void; remove(): void }) | undefined;
   /** The batch's priority (of the FILE arguments). */
   priority: Priority;
+  /** GET /api/storage, already under way (send starts it beside the walk); else asked for here. */
+  storage?: Promise<StorageInfo | undefined> | undefined;
   onScheduler?: (s: Scheduler) => void;
   onTransfers?: (t: FileTransfer[]) => void;
 }
@@ -162,6 +168,11 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
   const unheard = o.retry.link?.addListener(scheduler.link);
   const pool = new BufferPool(o.memoryBudget);
   const started = performance.now();
+  // The storage rules: every file waits for them before its first entry or part spec.
+  const rules = (deps.storage ?? transport.storage()).then(rulesOf);
+  rules.catch((err: unknown) => {
+    if (!deps.stop.aborted && !deps.abort.aborted) giveUp(err);
+  });
 
   // ---- the batch: created (or found by digest) by the first call, which carries the first entries
 
@@ -323,6 +334,7 @@ export async function sendBatch(manifest: Manifest, o: EngineOptions, deps: Batc
     (f) =>
       new FileTransfer(f, {
         transport,
+        rules,
         files: deps.files,
         scheduler,
         pool,
@@ -438,13 +450,7 @@ export interface SendOptions extends EngineOptions {
 
 /** The command's engine call: walk, then send the manifest as one batch over HTTP. */
 export async function send(opts: SendOptions): Promise<BatchResult & { manifest: Manifest }> {
-  const manifest = await walk(opts.inputs, {
-    exclude: opts.exclude,
-    followSymlinks: opts.followSymlinks,
-    onSkip: (s) => opts.emit({ type: "skip", file: s.file, reason: s.reason }),
-  });
   const bandwidth = new Bandwidth(opts.limitRate);
-  for (const f of manifest.files) bandwidth.setWeight(f.shown, PRIORITY_WEIGHT[f.priority]);
   const transport = httpTransport({
     client: opts.client,
     bandwidth,
@@ -452,6 +458,15 @@ export async function send(opts: SendOptions): Promise<BatchResult & { manifest:
     abort: opts.abort,
     emit: opts.emit,
   });
+  // The storage rules are on their way while the paths are walked.
+  const storage = transport.storage();
+  storage.catch(() => {});
+  const manifest = await walk(opts.inputs, {
+    exclude: opts.exclude,
+    followSymlinks: opts.followSymlinks,
+    onSkip: (s) => opts.emit({ type: "skip", file: s.file, reason: s.reason }),
+  });
+  for (const f of manifest.files) bandwidth.setWeight(f.shown, PRIORITY_WEIGHT[f.priority]);
   const journal = BatchJournal.open(opts.client.server, manifest.digest, opts.env ?? process.env);
   const r = await sendBatch(manifest, opts, {
     transport,
@@ -461,6 +476,7 @@ export async function send(opts: SendOptions): Promise<BatchResult & { manifest:
     abort: opts.abort,
     journal,
     priority: opts.priority,
+    storage,
   });
   return { ...r, manifest };
 }

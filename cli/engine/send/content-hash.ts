@@ -6,7 +6,7 @@
  * none is kept for this). The main thread only moves parts meanwhile.
  *
  * The digests of the first parts (signed into the URLs of the init answer) come back as soon as their
- * bytes are read, long before the whole file's; progress about every 200 ms; an abort ends the worker.
+ * bytes are read, long before the whole file's (their MD5s too, base64, when asked: storage in md5 mode); progress about every 200 ms; an abort ends the worker.
  * The worker's code is plain JavaScript evaluated from a string, so the same module runs compiled, under
  * vitest and bundled, with no file of its own to find.
  *
@@ -23,6 +23,8 @@ const PROGRESS_EVERY_MS = 200;
 export interface ContentHash {
   /** SHA-256 (hex) of each first part, in order, as soon as they are read. */
   parts: Promise<string[]>;
+  /** MD5 (base64) of each first part, with `parts`; empty unless asked for. */
+  partMd5s: Promise<string[]>;
   /** SHA-256 (hex) of the whole file. */
   sha256: Promise<string>;
 }
@@ -31,15 +33,17 @@ const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { open } = require("node:fs/promises");
 const { createHash } = require("node:crypto");
-const { path, parts, readBytes, rate, everyMs } = workerData;
+const { path, parts, md5, readBytes, rate, everyMs } = workerData;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
   const h = await open(path, "r");
   try {
     const whole = createHash("sha256");
     const digests = [];
+    const md5s = [];
     let i = 0;
     let part = parts.length ? createHash("sha256") : undefined;
+    let partMd5 = part && md5 ? createHash("md5") : undefined;
     let posted = false;
     const bufs = [Buffer.allocUnsafe(readBytes), Buffer.allocUnsafe(readBytes)];
     let which = 0;
@@ -59,14 +63,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
         const end = parts[i].offset + parts[i].size;
         const take = Math.min(data.length - at, end - (pos + at));
         part.update(data.subarray(at, at + take));
+        partMd5?.update(data.subarray(at, at + take));
         at += take;
         if (pos + at === end) {
           digests.push(part.digest("hex"));
+          if (partMd5) md5s.push(partMd5.digest("base64"));
           i++;
           part = i < parts.length ? createHash("sha256") : undefined;
+          partMd5 = part && md5 ? createHash("md5") : undefined;
           if (!part) {
             posted = true;
-            parentPort.postMessage({ type: "parts", digests });
+            parentPort.postMessage({ type: "parts", digests, md5s });
           }
         }
       }
@@ -80,7 +87,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
         parentPort.postMessage({ type: "progress", bytes: pos });
       }
     }
-    if (!posted) parentPort.postMessage({ type: "parts", digests });
+    if (!posted) parentPort.postMessage({ type: "parts", digests, md5s });
     parentPort.postMessage({ type: "done", sha256: whole.digest("hex"), bytes: pos });
   } finally {
     await h.close();
@@ -89,7 +96,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 `;
 
 type FromWorker =
-  | { type: "parts"; digests: string[] }
+  | { type: "parts"; digests: string[]; md5s: string[] }
   | { type: "progress"; bytes: number }
   | { type: "done"; sha256: string; bytes: number }
   | { type: "error"; code?: string; message: string };
@@ -100,24 +107,27 @@ const testRate = (): number => {
 };
 
 /**
- * Starts hashing `path` in a worker: the digests of `parts` (contiguous from offset 0) and of the whole
- * file. Both promises reject with a CliError if the file cannot be read, or with the signal's reason.
+ * Starts hashing `path` in a worker: the digests of `parts` (contiguous from offset 0; their MD5s too when
+ * `md5`) and of the whole file. The promises reject with a CliError if the file cannot be read, or with the signal's reason.
  */
 export function hashInWorker(
   path: string,
   parts: readonly { offset: number; size: number }[],
   onProgress?: (bytes: number) => void,
   signal?: AbortSignal,
+  md5 = false,
 ): ContentHash {
-  let resolveParts: (d: string[]) => void = () => {};
+  let resolveParts: (d: { digests: string[]; md5s: string[] }) => void = () => {};
   let rejectParts: (e: unknown) => void = () => {};
   let resolveWhole: (s: string) => void = () => {};
   let rejectWhole: (e: unknown) => void = () => {};
+  const first = new Promise<{ digests: string[]; md5s: string[] }>((res, rej) => {
+    resolveParts = res;
+    rejectParts = rej;
+  });
   const out: ContentHash = {
-    parts: new Promise((res, rej) => {
-      resolveParts = res;
-      rejectParts = rej;
-    }),
+    parts: first.then((d) => d.digests),
+    partMd5s: first.then((d) => d.md5s),
     sha256: new Promise((res, rej) => {
       resolveWhole = res;
       rejectWhole = rej;
@@ -125,6 +135,7 @@ export function hashInWorker(
   };
   // Whoever awaits only one of them must not see the other's rejection as unhandled.
   out.parts.catch(() => {});
+  out.partMd5s.catch(() => {});
   out.sha256.catch(() => {});
   const fail = (err: unknown) => {
     rejectParts(err);
@@ -139,6 +150,7 @@ export function hashInWorker(
     workerData: {
       path,
       parts: parts.map((p) => ({ offset: p.offset, size: p.size })),
+      md5,
       readBytes: HASH_READ_BYTES,
       rate: testRate(),
       everyMs: PROGRESS_EVERY_MS,
@@ -160,7 +172,7 @@ export function hashInWorker(
   signal?.addEventListener("abort", onAbort, { once: true });
   worker.on("message", (m: FromWorker) => {
     if (ended) return;
-    if (m.type === "parts") resolveParts(m.digests);
+    if (m.type === "parts") resolveParts({ digests: m.digests, md5s: m.md5s });
     else if (m.type === "progress") onProgress?.(m.bytes);
     else if (m.type === "done") {
       onProgress?.(m.bytes);

@@ -28,6 +28,11 @@
  * finishing    single: completion (coalesced); multipart: the content named first, then assemble with the
  *              last records.
  *
+ * Storage rules (storage-rules.ts, learnt at the start of the send): hashing waits for them (they say
+ * whether each body's MD5 goes with its SHA-256, and how parts are cut); a small file's entry carries its
+ * MD5 in md5 mode (read again on a resume, the journal keeps no MD5); under the uniform rule the entry
+ * hints the upload's part size and the init answer's partSize is the one the parts keep.
+ *
  * This file is the state machine that drives the phases; the phases and their transitions are in
  * file-phases.ts, the small-file body and its PUT in single-put.ts, the multipart part pipeline (parts
  * ahead, URLs ahead, records carried, unrecorded parts adopted on resume) in part-runner.ts.
@@ -37,6 +42,7 @@ import { basename } from "node:path";
 import type { BatchFileAnswer, BatchFileEntry, CompletedFile } from "../../../functions/contract/batches.js";
 import { MAX_SINGLE_PUT_SIZE } from "../../../functions/contract/limits.js";
 import type { ContentResponse, InitResponse, Priority } from "../../../functions/contract/schemas.js";
+import type { StorageRules } from "../../../functions/contract/storage.js";
 import type { BufferPool } from "../buffer-pool.js";
 import { CliError, EXIT } from "../errors.js";
 import type { NewEvent } from "../events.js";
@@ -49,6 +55,7 @@ import type { ManifestFile } from "./manifest.js";
 import { PartRunner } from "./part-runner.js";
 import type { Lease, Scheduler } from "./scheduler.js";
 import { putWhole, WholeBody } from "./single-put.js";
+import { md5Base64, S3_RULES } from "./storage-rules.js";
 import type { ClientReport, Transport } from "./transport.js";
 
 export { type Phase, TRANSITIONS } from "./file-phases.js";
@@ -104,6 +111,8 @@ export interface JournalLike {
 /** What a file transfer needs from its batch. */
 export interface TransferContext {
   transport: Transport;
+  /** The storage rules (GET /api/storage), asked for at the start of the send; S3's when not given. */
+  rules?: Promise<StorageRules> | undefined;
   files: LocalFiles;
   scheduler: Scheduler;
   pool: BufferPool;
@@ -129,6 +138,8 @@ export interface TransferContext {
 export interface SendHost {
   readonly file: ManifestFile;
   readonly ctx: TransferContext;
+  /** The storage rules (known from the hashing phase on). */
+  readonly rules: StorageRules;
   readonly priority: Priority;
   readonly transferId: string;
   /** Aborts the file's calls and PUTs: on a hard stop, or when the file fails. */
@@ -174,7 +185,11 @@ export class FileTransfer {
   readonly weight: number;
   readonly kind: "single" | "multipart";
   sha256 = "";
+  /** md5 mode, single PUT: the whole body's MD5 (base64). */
+  md5: string | undefined;
   transferId = "";
+  /** The storage rules, from the hashing phase on. */
+  private rules: StorageRules = S3_RULES;
   resumed = false;
   deduplicated = false;
   bytesSent = 0;
@@ -237,6 +252,9 @@ export class FileTransfer {
       },
       get transferId() {
         return self.transferId;
+      },
+      get rules() {
+        return self.rules;
       },
       get signal() {
         return self.signal;
@@ -390,14 +408,28 @@ export class FileTransfer {
   private async onHashing(): Promise<void> {
     try {
       this.checkStop();
-      const knownSha = this.known?.sha256;
+      // Before the first entry or part spec: the rules say which digests and what part sizes.
+      if (this.ctx.rules) this.rules = await this.ctx.rules;
+      this.checkStop();
+      const md5 = this.rules.partCheck === "md5";
+      // A small file in md5 mode is read again on a resume: its entry needs the MD5 the journal lacks.
+      const knownSha = this.kind === "single" && md5 ? undefined : this.known?.sha256;
+      // Under the uniform rule an upload known from an earlier run has its size fixed already: its first
+      // parts are not guessed (the init answer gives the size, and what is missing).
+      const resuming = this.rules.uniformParts && this.known?.transferId !== undefined;
       if (this.kind === "multipart")
-        this.parts.planFirstParts(knownSha ? 0 : this.ctx.opts.initParts, PENDING_FIRST_PARTS_BYTES);
+        this.parts.planFirstParts(
+          knownSha || resuming ? 0 : this.ctx.opts.initParts,
+          PENDING_FIRST_PARTS_BYTES,
+        );
       if (knownSha) {
         // A resume: the first parts are likely stored already, so none are hashed for the init answer.
         this.sha256 = knownSha;
       } else if (this.kind === "single") {
-        this.sha256 = sha256Hex(await this.whole.read());
+        await this.whole.hold();
+        const body = await this.whole.read();
+        this.sha256 = sha256Hex(body);
+        if (md5) this.md5 = md5Base64(body);
       } else {
         // The whole file is hashed beside its sending; only its first parts are waited for.
         const firstParts = this.parts.firstParts;
@@ -406,14 +438,18 @@ export class FileTransfer {
           firstParts,
           (bytes) => this.ctx.emit({ type: "hash", file: this.file.shown, bytes, size: this.file.size }),
           AbortSignal.any([this.ctx.abort, this.hashStop.signal]),
+          md5,
         );
         void this.hashing.sha256.then(
           () => this.passRelease?.(),
           () => this.passRelease?.(),
         );
         const digests = await this.hashing.parts;
+        const md5s = md5 ? await this.hashing.partMd5s : [];
         firstParts.forEach((p, i) => {
           p.sha256 = digests[i] ?? "";
+          const m = md5s[i];
+          if (m !== undefined) p.md5 = m;
         });
         this.contentPending = true;
       }
@@ -578,9 +614,11 @@ export class FileTransfer {
       ...(!this.contentPending && { sha256: this.sha256 }),
       priority: this.priority,
       upload: this.kind,
+      ...(this.kind === "single" && this.md5 !== undefined && { md5: this.md5 }),
     };
     if (this.kind === "multipart") {
-      e.partSizeHint = this.ctx.opts.partSize;
+      // Under the uniform rule: the size the first parts were cut at, within the store's limits.
+      e.partSizeHint = this.parts.planner?.uniform ?? this.ctx.opts.partSize;
       if (this.parts.firstParts.length) e.parts = this.parts.firstParts;
     }
     const resumeId = this.transferId || this.known?.transferId;
@@ -750,6 +788,8 @@ export class FileTransfer {
     }
     this.bytesStored = init.file.bytesDone;
     this.emitStart();
+    // The uniform rule: the upload's one part size is the coordinator's (recorded at its creation).
+    if (this.rules.uniformParts) this.parts.fixSize(init.partSize);
     this.parts.addUrls(init.presigned);
     let gaps = init.missing;
     if (init.unrecorded.length) gaps = await this.parts.adoptUnrecorded(init.unrecorded, gaps);

@@ -22,6 +22,7 @@ export function httpTransport(o: {
   const api = apiClientFor(o.client, o.abort, o.emit);
   const quick = apiClientFor({ ...o.client, retry: { ...o.client.retry, maxRetries: 1 } }, o.abort);
   return {
+    storage: () => api.storage(),
     createBatch: (req) => api.createBatch(req),
     addFiles: async (batchId, files) => (await api.addBatchFiles(batchId, { files })).files,
     completeFiles: async (batchId, ids) =>

@@ -29,13 +29,14 @@ export interface LocalFiles {
   open(local: string): Promise<OpenFile>;
   /**
    * SHA-256 of the file and of its first `parts` (contiguous from 0), in one pass off the main thread:
-   * the parts' digests as soon as they are read, the whole file's at the end.
+   * the parts' digests as soon as they are read (their MD5s too when `md5`), the whole file's at the end.
    */
   hash(
     local: string,
     parts: readonly { offset: number; size: number }[],
     onProgress?: (bytes: number) => void,
     signal?: AbortSignal,
+    md5?: boolean,
   ): ContentHash;
 }
 
@@ -61,5 +62,5 @@ export const nodeFiles: LocalFiles = {
       close: () => h.close().catch(() => {}),
     };
   },
-  hash: (local, parts, onProgress, signal) => hashInWorker(local, parts, onProgress, signal),
+  hash: (local, parts, onProgress, signal, md5) => hashInWorker(local, parts, onProgress, signal, md5),
 };

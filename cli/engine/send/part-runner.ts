@@ -7,6 +7,11 @@
  * read back and adopted instead of sent again (`carve`). A file whose upload is redirected once its content
  * is known (stored already, another upload of it) is stopped at once (`stop`) and planned afresh
  * (`restart`) from the next init answer.
+ *
+ * Storage rules (storage-rules.ts): in md5 mode each part's MD5 is computed from the buffer its SHA-256
+ * is (the first parts' in the hashing pass) and goes in its spec; under the uniform rule the planner's
+ * part size is the upload's (`fixSize`: the init answer's partSize), missing ranges are refilled with the
+ * positional parts that cover them, and only positional unrecorded parts are adopted.
  */
 import {
   MAX_INIT_PARTS,
@@ -24,11 +29,12 @@ import type {
 import { CliError, EXIT } from "../errors.js";
 import { changedError, sha256Hex } from "../file-io.js";
 import { lossKind } from "../link-model.js";
-import { PartPlanner, type PlannedPart, splitGap } from "../planner.js";
+import { PartPlanner, type PlannedPart, uniformPartSize } from "../planner.js";
 import { withRetries } from "../retry.js";
 import { Coalescer } from "./coalescer.js";
 import type { SendHost } from "./file-transfer.js";
 import type { OpenFile } from "./local-files.js";
+import { md5Base64 } from "./storage-rules.js";
 
 /** Records no presign call took go in bulk this soon (the dashboard's progress, and a crash, want them). */
 const RECORD_WITHIN_MS = 250;
@@ -86,9 +92,27 @@ export class PartRunner {
     return this.queue.length > 0 || this.tail !== undefined;
   }
 
-  /** The first parts, hashed before the init and presigned in its answer: `initParts`, within `maxBytes`. */
+  /**
+   * The first parts, hashed before the init and presigned in its answer: `initParts`, within `maxBytes`.
+   * Under the uniform rule they have the size the entry hints (the one the coordinator will fix).
+   */
   planFirstParts(initParts: number, maxBytes = Number.POSITIVE_INFINITY): void {
-    const { file, ctx } = this.host;
+    const { file, ctx, rules } = this.host;
+    const planner = this.newPlanner(
+      rules.uniformParts ? uniformPartSize(file.size, ctx.opts.partSize, rules) : undefined,
+    );
+    this.firstParts = [];
+    const count = Math.min(MAX_INIT_PARTS, initParts);
+    for (let offset = 0, n = 1; offset < file.size && this.firstParts.length < count; n++) {
+      const p = planner.next(offset, n);
+      if (this.firstParts.length > 0 && offset + p.size > maxBytes) break;
+      this.firstParts.push({ ...p, sha256: "" });
+      offset = p.offset + p.size;
+    }
+  }
+
+  private newPlanner(uniform: number | undefined): PartPlanner {
+    const { file, ctx, rules } = this.host;
     this.planner = new PartPlanner({
       fileSize: file.size,
       initial: ctx.opts.partSize,
@@ -96,15 +120,22 @@ export class PartRunner {
       ...(ctx.opts.maxPartSize !== undefined && { ceiling: ctx.opts.maxPartSize }),
       suggest: () => ctx.scheduler.link.partSize,
       spread: ctx.scheduler.link.ceiling,
+      uniform,
+      limits: rules,
     });
-    const count = Math.min(MAX_INIT_PARTS, initParts);
+    return this.planner;
+  }
+
+  /**
+   * The uniform rule: the upload's part size as the coordinator fixed it (a resume keeps the recorded
+   * one). First parts planned at another size are dropped (their URLs too): the missing ranges say again
+   * what to send, at this size.
+   */
+  fixSize(partSize: number): void {
+    if (this.planner?.uniform === partSize) return;
+    this.newPlanner(partSize);
+    for (const p of this.firstParts) this.urls.delete(p.partNumber);
     this.firstParts = [];
-    for (let offset = 0, n = 1; offset < file.size && this.firstParts.length < count; n++) {
-      const p = this.planner.next(offset, n);
-      if (this.firstParts.length > 0 && offset + p.size > maxBytes) break;
-      this.firstParts.push({ ...p, sha256: "" });
-      offset = p.offset + p.size;
-    }
   }
 
   /** URLs that came with the init answer. */
@@ -143,8 +174,12 @@ export class PartRunner {
         const last = this.firstParts[this.firstParts.length - 1] as PartSpec;
         const end = last.offset + last.size;
         if (end < size) this.tail = { offset: end, next: last.partNumber + 1 };
+      } else if (endsFile && planner.uniform !== undefined) {
+        // Positional: the range's first part may have to be sent whole again if the range starts inside it.
+        const first = Math.floor(gap.offset / planner.uniform) + 1;
+        this.tail = { offset: (first - 1) * planner.uniform, next: first };
       } else if (endsFile) this.tail = { offset: gap.offset, next: gap.firstPart };
-      else this.queue.push(...splitGap(gap, size, planner.current));
+      else this.queue.push(...planner.fill(gap));
     }
   }
 
@@ -156,8 +191,15 @@ export class PartRunner {
     const { file, ctx } = this.host;
     let out = [...gaps];
     const h = await this.openFile();
+    const uniform = this.planner?.uniform;
     for (const u of unrecorded) {
       if (u.offset + u.size > file.size) continue;
+      // Under the uniform rule only a part where it belongs, of the upload's size, can be assembled.
+      if (
+        uniform !== undefined &&
+        (u.offset !== (u.partNumber - 1) * uniform || u.size !== Math.min(uniform, file.size - u.offset))
+      )
+        continue;
       const lease = await ctx.scheduler.acquire({
         bytes: u.size,
         priority: this.host.priority,
@@ -272,6 +314,8 @@ export class PartRunner {
       const h = await this.openFile();
       const body = await h.read(part.offset, part.size, buf);
       const sha256 = sha256Hex(body);
+      // md5 mode only: the same buffer's MD5, signed as Content-MD5 (sha256 mode computes nothing more).
+      const md5 = host.rules.partCheck === "md5" ? md5Base64(body) : undefined;
       const planned = this.firstParts.find((p) => p.partNumber === part.partNumber);
       if (
         planned &&
@@ -280,7 +324,7 @@ export class PartRunner {
         planned.sha256 !== sha256
       )
         throw changedError(host.file.shown);
-      const spec: PartSpec = { ...part, sha256 };
+      const spec: PartSpec = { ...part, sha256, ...(md5 !== undefined && { md5 }) };
       let url: PresignedPart | undefined = this.urls.get(part.partNumber);
       this.urls.delete(part.partNumber);
       if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS || (url && !sameSpec(planned, spec)))
@@ -432,7 +476,7 @@ export class PartRunner {
 }
 
 const sameSpec = (a: PartSpec | undefined, b: PartSpec) =>
-  a !== undefined && a.offset === b.offset && a.size === b.size && a.sha256 === b.sha256;
+  a !== undefined && a.offset === b.offset && a.size === b.size && a.sha256 === b.sha256 && a.md5 === b.md5;
 
 /**
  * The missing ranges without the bytes of `part` (held by storage). Undefined when the part does not sit

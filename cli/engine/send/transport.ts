@@ -22,6 +22,7 @@ import type {
   PresignResponse,
   RecordPartsResponse,
 } from "../../../functions/contract/schemas.js";
+import type { StorageInfo } from "../../../functions/contract/storage.js";
 
 /** What the sender reports about a transfer with its calls, for the dashboard. */
 export interface ClientReport {
@@ -41,6 +42,8 @@ export interface PutRequest {
 }
 
 export interface Transport {
+  /** GET /api/storage: the storage rules and whether transfers are served; undefined from an older server. */
+  storage(): Promise<StorageInfo | undefined>;
   /** Creates the batch, or finds it by its manifest digest; answers the first file entries it carries. */
   createBatch(req: CreateBatchRequest): Promise<CreateBatchResponse>;
   addFiles(batchId: string, files: BatchFileEntry[]): Promise<BatchFileAnswer[]>;
