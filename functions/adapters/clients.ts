@@ -44,7 +44,7 @@ export function buildS3Client(config: AppConfig, endpoint = config.s3.endpoint):
   const c: S3ClientConfig = {
     region: config.region,
     forcePathStyle: config.s3.forcePathStyle,
-    // Checksums are ours to choose (SHA-256, signed per part); no SDK-added CRC32 on every request.
+    // Checksums are ours to choose (the profile's SHA-256 or MD5, signed per part); no SDK-added CRC32.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 3,
@@ -93,7 +93,10 @@ export function buildAdapters(config: AppConfig, options: AdapterOptions = {}): 
     repo: new DynamoTransferRepo(doc, config.table),
     batches: new DynamoBatchRepo(doc, config.table),
     activity: new DynamoActivityLog(doc, config.table),
-    store: new S3ObjectStore(s3, config.bucket, presign),
+    store: new S3ObjectStore(s3, config.bucket, presign, {
+      partCheck: config.storage.profile.partCheck,
+      ignoreChecksumForTests: config.storage.ignoreChecksumForTests,
+    }),
     s3,
     dynamodb,
     destroy() {

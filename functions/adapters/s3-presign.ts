@@ -4,14 +4,18 @@
  * Lifecycle: one per store. The first presign asks the SDK once for the address of a probe key, so
  * addressing (path style or virtual host, as the client is configured) and the signing region are
  * exactly the SDK's; credentials come from the client's own provider, asked on every presign.
- * Signed headers: host, content-length, the part's or object's x-amz-checksum-sha256 (kept a header,
- * never hoisted into the query, so storage checks the body against it) and content-type if given.
+ * Signed headers: host, content-length, the digest headers the store chose (x-amz-checksum-sha256 or
+ * content-md5: kept headers, never hoisted into the query, so storage checks the body against them) and
+ * content-type if given.
  */
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { SignatureV4 } from "@smithy/signature-v4";
 
 export const CHECKSUM_HEADER = "x-amz-checksum-sha256";
+export const MD5_HEADER = "content-md5";
+/** Test only (SFTS_TEST_STORAGE_IGNORES_CHECKSUM): a signed header storage keeps as metadata, never checks. */
+export const TEST_DIGEST_HEADER = "x-amz-meta-sfts-digest";
 
 type SignableRequest = Parameters<SignatureV4["presign"]>[0];
 
@@ -35,7 +39,8 @@ export interface PutSpec {
   /** Query parameters of the operation (partNumber and uploadId for a part). */
   query: Record<string, string>;
   size: number;
-  sha256Base64: string;
+  /** The digest headers to sign (e.g. { "content-md5": "…" }); each stays a header. */
+  digestHeaders: Record<string, string>;
   contentType?: string | undefined;
 }
 
@@ -84,7 +89,7 @@ export class S3Presigner {
   ): Promise<{ url: string; headers: Record<string, string> }> {
     const base = await this.resolve();
     const headers: Record<string, string> = {
-      [CHECKSUM_HEADER]: spec.sha256Base64,
+      ...spec.digestHeaders,
       "content-length": String(spec.size),
       ...(spec.contentType !== undefined && { "content-type": spec.contentType }),
     };
@@ -100,7 +105,7 @@ export class S3Presigner {
     };
     const signed = await base.signer.presign(request, {
       expiresIn: expiresInSeconds,
-      unhoistableHeaders: new Set([CHECKSUM_HEADER]),
+      unhoistableHeaders: new Set(Object.keys(spec.digestHeaders)),
       signableHeaders: new Set(Object.keys(headers)),
     });
     const query = Object.entries(signed.query ?? {})

@@ -1,9 +1,15 @@
 /**
- * ObjectStore on any S3-compatible service (AWS S3, versitygw, MinIO, …).
+ * ObjectStore on any S3-compatible service (AWS S3, versitygw, SeaweedFS, R2, …).
  * Lifecycle: built once per process around injected S3Clients: `client` talks to storage from the
  * coordinator, `presignClient` signs URLs for the address clients reach (the same one unless configured).
- * Part uploads and single PUTs are presigned (s3-presign.ts) with their SHA-256 as a signed header so
- * storage itself rejects corrupt bytes.
+ * Part uploads and single PUTs are presigned (s3-presign.ts) with a digest as a signed header, so storage
+ * itself rejects corrupt bytes. Which digest is the store's mode (the profile's partCheck):
+ *   sha256  x-amz-checksum-sha256 on parts and PUTs; CreateMultipartUpload with ChecksumAlgorithm SHA256,
+ *           CompleteMultipartUpload with each part's ChecksumSHA256
+ *   md5     content-md5 on parts and PUTs (md5Base64 required); Create and Complete carry no checksums
+ * ignoreChecksumForTests (test only): the digest goes under x-amz-meta-sfts-digest, which storage keeps as
+ * metadata and never checks, and Create/Complete/empty PUTs carry none: any store then accepts damaged
+ * bytes, which the storage probe must detect.
  */
 import {
   AbortMultipartUploadCommand,
@@ -19,9 +25,17 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { PartCheck } from "../contract/storage.js";
 import { AppError } from "../core/errors.js";
-import type { ObjectStore, PresignedRequest, StoredPart } from "../core/ports.js";
-import { S3Presigner } from "./s3-presign.js";
+import type { Digests, ObjectStore, PresignedRequest, StoredPart } from "../core/ports.js";
+import { CHECKSUM_HEADER, MD5_HEADER, S3Presigner, TEST_DIGEST_HEADER } from "./s3-presign.js";
+
+/** What the store signs and asks storage to check (from the storage profile and the config). */
+export interface StoreMode {
+  partCheck: PartCheck;
+  /** SFTS_TEST_STORAGE_IGNORES_CHECKSUM: send the digest where storage does not check it. */
+  ignoreChecksumForTests?: boolean | undefined;
+}
 
 function errName(err: unknown): string {
   if (err && typeof err === "object") {
@@ -42,6 +56,9 @@ function storageError(err: unknown): never {
   if (status === 400) throw new AppError("INVALID_INPUT", `Storage refused the request (${name || "400"}).`);
   throw new AppError("STORAGE_UNAVAILABLE", "Storage did not answer as expected; try again shortly.");
 }
+
+/** MD5 of no bytes, base64. */
+const EMPTY_MD5_BASE64 = "1B2M2Y8AsgTpgAmY7PhCfg==";
 
 const isNotFound = (err: unknown) => {
   const name = errName(err);
@@ -64,13 +81,42 @@ export function contentDisposition(fileName: string): string {
 
 export class S3ObjectStore implements ObjectStore {
   private readonly presigner: S3Presigner;
+  private internalStore: S3ObjectStore | undefined;
 
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly presignClient: S3Client = client,
+    readonly mode: StoreMode = { partCheck: "sha256" },
   ) {
     this.presigner = new S3Presigner(presignClient, bucket);
+  }
+
+  /** The same store presigning for the coordinator's own address (PUTs the coordinator makes itself). */
+  internal(): S3ObjectStore {
+    if (this.presignClient === this.client) return this;
+    this.internalStore ??= new S3ObjectStore(this.client, this.bucket, this.client, this.mode);
+    return this.internalStore;
+  }
+
+  /** Whether CreateMultipartUpload and Complete carry SHA-256 checksums (sha256 mode, checked). */
+  private get sha256Checked(): boolean {
+    return this.mode.partCheck === "sha256" && !this.mode.ignoreChecksumForTests;
+  }
+
+  /** The signed header(s) carrying a part's or object's digest, as the mode says. */
+  private digestHeaders(d: Digests): Record<string, string> {
+    let digest = d.sha256Base64;
+    if (this.mode.partCheck === "md5") {
+      if (d.md5Base64 === undefined)
+        throw new AppError(
+          "INVALID_INPUT",
+          "This storage checks parts by Content-MD5: the part's or object's md5 must be given.",
+        );
+      digest = d.md5Base64;
+    }
+    if (this.mode.ignoreChecksumForTests) return { [TEST_DIGEST_HEADER]: digest };
+    return { [this.mode.partCheck === "md5" ? MD5_HEADER : CHECKSUM_HEADER]: digest };
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -87,7 +133,7 @@ export class S3ObjectStore implements ObjectStore {
         new CreateMultipartUploadCommand({
           Bucket: this.bucket,
           Key: key,
-          ChecksumAlgorithm: "SHA256",
+          ...(this.sha256Checked && { ChecksumAlgorithm: "SHA256" as const }),
           ...(contentType !== undefined && { ContentType: contentType }),
         }),
       ),
@@ -99,7 +145,7 @@ export class S3ObjectStore implements ObjectStore {
   async presignUploadPart(
     key: string,
     uploadId: string,
-    part: { partNumber: number; size: number; sha256Base64: string },
+    part: { partNumber: number; size: number } & Digests,
     expiresInSeconds: number,
   ): Promise<PresignedRequest> {
     return this.presigner.presignPut(
@@ -107,7 +153,7 @@ export class S3ObjectStore implements ObjectStore {
         key,
         query: { "x-id": "UploadPart", partNumber: String(part.partNumber), uploadId },
         size: part.size,
-        sha256Base64: part.sha256Base64,
+        digestHeaders: this.digestHeaders(part),
       },
       expiresInSeconds,
     );
@@ -171,7 +217,7 @@ export class S3ObjectStore implements ObjectStore {
             Parts: parts.map((p) => ({
               PartNumber: p.partNumber,
               ETag: p.etag.startsWith('"') ? p.etag : `"${p.etag}"`,
-              ChecksumSHA256: p.sha256Base64,
+              ...(this.sha256Checked && { ChecksumSHA256: p.sha256Base64 }),
             })),
           },
         }),
@@ -215,22 +261,31 @@ export class S3ObjectStore implements ObjectStore {
 
   async presignPutObject(
     key: string,
-    object: { size: number; sha256Base64: string; contentType?: string | undefined },
+    object: { size: number; contentType?: string | undefined } & Digests,
     expiresInSeconds: number,
   ): Promise<PresignedRequest> {
-    // No SDK-added CRC32 either: the checksum is ours, and storage answers BadDigest on damaged bytes.
-    return this.presigner.presignPut({ key, query: { "x-id": "PutObject" }, ...object }, expiresInSeconds);
+    // No SDK-added CRC32 either: the digest is ours, and storage refuses damaged bytes against it.
+    return this.presigner.presignPut(
+      {
+        key,
+        query: { "x-id": "PutObject" },
+        size: object.size,
+        digestHeaders: this.digestHeaders(object),
+        contentType: object.contentType,
+      },
+      expiresInSeconds,
+    );
   }
 
-  async putEmptyObject(key: string, sha256Base64: string): Promise<void> {
+  async putEmptyObject(key: string, digests: Digests): Promise<void> {
+    const check = this.mode.ignoreChecksumForTests
+      ? { Metadata: { "sfts-digest": digests.md5Base64 ?? digests.sha256Base64 } }
+      : this.mode.partCheck === "md5"
+        ? { ContentMD5: digests.md5Base64 ?? EMPTY_MD5_BASE64 }
+        : { ChecksumSHA256: digests.sha256Base64 };
     await this.run(() =>
       this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: new Uint8Array(0),
-          ChecksumSHA256: sha256Base64,
-        }),
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ...check }),
       ),
     );
   }

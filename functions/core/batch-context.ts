@@ -13,9 +13,11 @@ import type {
   Clock,
   ObjectStore,
   StatsDelta,
+  StorageCheck,
   TransferRecord,
   TransferRepo,
 } from "./ports.js";
+import { STORAGE_PROFILES, type StorageProfile } from "./storage-profiles.js";
 import { toSummary } from "./transfer-service.js";
 
 /** Storage checks (HEAD) one call runs at once. */
@@ -60,11 +62,17 @@ export interface BatchServiceDeps {
   warn?: (message: string, fields?: Record<string, unknown>) => void;
   /** Per-minute throughput for the dashboard; optional and advisory. */
   activity?: ActivityLog;
+  /** The store's rules (SFTS_STORAGE_PROFILE); Amazon S3's if absent. */
+  storage?: StorageProfile;
+  /** What storage checks the bytes of a record made now against; the profile's partCheck if absent. */
+  storageCheck?: () => StorageCheck;
 }
 
-export interface BatchContext extends Omit<BatchServiceDeps, "clock" | "warn"> {
+export interface BatchContext extends Omit<BatchServiceDeps, "clock" | "warn" | "storage" | "storageCheck"> {
   clock: Clock;
   warn: NonNullable<BatchServiceDeps["warn"]>;
+  profile: StorageProfile;
+  storageCheck(): StorageCheck;
   /**
    * The one bookkeeping step of a call: stats (advisory, one write), the batch's counters (one write, if
    * anything changed) and the minute's series. Returns the batch as it is after, if it was written.
@@ -80,6 +88,8 @@ export interface BatchContext extends Omit<BatchServiceDeps, "clock" | "warn"> {
 export function batchContext(deps: BatchServiceDeps): BatchContext {
   const clock = deps.clock ?? { now: () => new Date() };
   const warn = deps.warn ?? (() => {});
+  const { storage, storageCheck, ...rest } = deps;
+  const profile = storage ?? STORAGE_PROFILES.aws;
   const advisory = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -88,9 +98,11 @@ export function batchContext(deps: BatchServiceDeps): BatchContext {
     }
   };
   return {
-    ...deps,
+    ...rest,
     clock,
     warn,
+    profile,
+    storageCheck: storageCheck ?? (() => profile.partCheck),
     async bookkeep(batchId, stats, counts, minute) {
       const now = clock.now();
       const changed = Object.values(counts).some((v) => v !== 0 && v !== undefined);

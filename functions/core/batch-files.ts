@@ -118,6 +118,7 @@ export async function answerFiles(
     updatedAt: now,
     batchId: batch.id,
     path: e.path,
+    storageCheck: ctx.storageCheck(),
     ...(e.contentType !== undefined && { contentType: e.contentType }),
   });
   const create = (t: TransferRecord) => {
@@ -180,7 +181,8 @@ export async function answerFiles(
 
   // Writes: superseded transfers first (so a path never lists two live transfers), then the new records.
   await supersede(ctx, pending, counts, now);
-  if (emptyOrigin) await ctx.store.putEmptyObject(emptyOrigin.objectKey, hexToBase64(EMPTY_SHA256_HEX));
+  if (emptyOrigin)
+    await ctx.store.putEmptyObject(emptyOrigin.objectKey, { sha256Base64: hexToBase64(EMPTY_SHA256_HEX) });
   const written = await writeRecords(ctx, batch.id, pending, planned, records, now);
   for (const t of written) {
     addStatus(stats, t.status, 1);
@@ -239,9 +241,15 @@ export async function answerFiles(
         const init = inits[i] as InitResponse;
         return { action: "multipart", path, transferId: init.transferId, init };
       }
+      const md5 = pending[i]?.entry.md5;
       const req = await ctx.store.presignPutObject(
         p.t.objectKey,
-        { size: p.t.size, sha256Base64: hexToBase64(p.t.sha256), contentType: p.t.contentType },
+        {
+          size: p.t.size,
+          sha256Base64: hexToBase64(p.t.sha256),
+          ...(md5 !== undefined && { md5Base64: md5 }),
+          contentType: p.t.contentType,
+        },
         expiresIn,
       );
       return {

@@ -17,6 +17,8 @@ import { EMPTY_SHA256_HEX } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { checkNeighbours, checkPart } from "./part-math.js";
 import { CONTENT_PENDING, type StoredObjectRecord, type TransferRecord } from "./ports.js";
+import { STORAGE_PROFILES, type StorageProfile } from "./storage-profiles.js";
+import { checkUniform, requireMd5, uploadPartSize } from "./storage-rules.js";
 
 /** An entry as parsed by the contract (sha256 lower-cased, defaults applied). */
 export type ParsedEntry = Omit<BatchFileEntry, "sha256"> & { sha256?: string | undefined };
@@ -34,6 +36,8 @@ export interface PlannedEntry {
   partSizeHint?: number | undefined;
   resumeId?: string | undefined;
   parts?: PartSpec[] | undefined;
+  /** Single PUTs: the file's MD5, base64 (signed as Content-MD5 where storage checks MD5). */
+  md5?: string | undefined;
 }
 
 /** Same rule as InitRequest.contentType: the value becomes a signed header of the PUT. */
@@ -48,9 +52,15 @@ export const fileNameOf = (path: string): string => path.slice(path.lastIndexOf(
 /**
  * Checks every entry of one call and fixes how each is sent: empty files are complete at once; others go
  * as one PUT if asked, or by default when they fit in one part (the hint, else 8 MiB). Throws on the first
- * entry that cannot be served, before anything was read or written.
+ * entry that cannot be served, before anything was read or written. Storage's rules hold here too: in
+ * md5 mode every single PUT and part carries its MD5; on a uniform-parts profile the parts asked for sit
+ * where the upload's part size (from the hint) puts them; no file is above the store's object size.
  */
-export function planEntries(entries: readonly ParsedEntry[], batchPriority: Priority): PlannedEntry[] {
+export function planEntries(
+  entries: readonly ParsedEntry[],
+  batchPriority: Priority,
+  profile: StorageProfile = STORAGE_PROFILES.aws,
+): PlannedEntry[] {
   const paths = new Set<string>();
   return entries.map((e) => {
     if (paths.has(e.path)) refuse(e.path, "is given twice in this call");
@@ -69,7 +79,12 @@ export function planEntries(entries: readonly ParsedEntry[], batchPriority: Prio
       refuse(e.path, "sha256 may be left out only for a file sent in parts (its content is named later)");
     if (kind === "single" && e.size > MAX_SINGLE_PUT_SIZE)
       refuse(e.path, `one PUT carries at most ${MAX_SINGLE_PUT_SIZE} bytes; send it as multipart`);
+    if (e.size > profile.limits.maxObjectSize)
+      refuse(e.path, `this storage holds objects of at most ${profile.limits.maxObjectSize} bytes`);
+    const file = `File ${JSON.stringify(e.path)}: `;
+    if (kind === "single") requireMd5(profile, [{ md5: e.md5 }], file);
     if (kind === "multipart" && e.parts) {
+      requireMd5(profile, e.parts, file);
       const seen = new Set<number>();
       for (const p of e.parts) {
         if (seen.has(p.partNumber))
@@ -78,13 +93,15 @@ export function planEntries(entries: readonly ParsedEntry[], batchPriority: Prio
             `File ${JSON.stringify(e.path)}: part ${p.partNumber} is given twice.`,
           );
         seen.add(p.partNumber);
-        checkPart(e.size, p);
+        checkPart(e.size, p, profile.limits);
       }
       for (const p of e.parts)
         checkNeighbours(
           p,
           e.parts.filter((q) => q.partNumber !== p.partNumber),
+          profile.limits,
         );
+      checkUniform({ size: e.size, partSize: uploadPartSize(profile, e.size, e.partSizeHint) }, e.parts);
     }
     const planned: PlannedEntry = {
       path: e.path,
@@ -98,6 +115,7 @@ export function planEntries(entries: readonly ParsedEntry[], batchPriority: Prio
     if (e.partSizeHint !== undefined) planned.partSizeHint = e.partSizeHint;
     if (e.resumeId !== undefined) planned.resumeId = e.resumeId;
     if (kind === "multipart" && e.parts !== undefined) planned.parts = e.parts;
+    if (kind === "single" && e.md5 !== undefined) planned.md5 = e.md5;
     return planned;
   });
 }

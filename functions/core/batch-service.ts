@@ -80,7 +80,7 @@ export class BatchService {
         "INVALID_INPUT",
         `The batch declares ${input.fileCount} file(s) but this call carries ${files.length}.`,
       );
-    const planned = planEntries(files, input.priority);
+    const planned = planEntries(files, input.priority, this.ctx.profile);
     const now = this.ctx.clock.now();
     const at = now.toISOString();
     const fresh: BatchRecord = {
@@ -115,7 +115,7 @@ export class BatchService {
 
   async addFiles(id: string, files: ParsedEntry[]): Promise<AddBatchFilesResponse> {
     const batch = await this.mustGet(id);
-    const planned = planEntries(files, batch.priority);
+    const planned = planEntries(files, batch.priority, this.ctx.profile);
     if (batch.status === "aborted")
       throw new AppError("INVALID_STATE", `Batch ${id} was cancelled; send the files as a new batch.`, {
         status: batch.status,

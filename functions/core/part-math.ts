@@ -1,6 +1,7 @@
 /**
  * Pure arithmetic of S3 multipart layouts: where part N may sit, what is still missing, whether a set of
  * parts can be assembled. Parts are concatenated in part-number order, so part numbers must rise with offsets.
+ * The limits are the storage profile's (functions/core/storage-profiles.ts); S3's when none are given.
  */
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../contract/limits.js";
 import { AppError } from "./errors.js";
@@ -18,20 +19,44 @@ export interface Gap {
   lastPart: number;
 }
 
+/** The part limits a store sets (a profile's limits carry these and more). */
+export interface PartLimits {
+  minPartSize: number;
+  maxPartSize: number;
+  maxParts: number;
+}
+
+export const S3_PART_LIMITS: PartLimits = {
+  minPartSize: MIN_PART_SIZE,
+  maxPartSize: MAX_PART_SIZE,
+  maxParts: MAX_PARTS,
+};
+
 /** Part records one transaction carries beside the transfer's META update (DynamoDB allows 100 items). */
 export const RECORD_TRANSACTION_PARTS = 99;
 
 /** A part size the client can start from: the hint (or 8 MiB), raised so the file fits in 10,000 parts. */
 export const DEFAULT_PART_SIZE = 8 * MiB;
 
-export function minPartSizeFor(fileSize: number): number {
-  const needed = Math.ceil(fileSize / MAX_PARTS / MiB) * MiB;
-  return Math.min(MAX_PART_SIZE, Math.max(MIN_PART_SIZE, needed));
+/** "5 MiB", "5 GiB", or bytes when not a whole MiB. */
+export function sizeLabel(n: number): string {
+  if (n % (1024 * MiB) === 0) return `${n / (1024 * MiB)} GiB`;
+  if (n % MiB === 0) return `${n / MiB} MiB`;
+  return `${n} bytes`;
 }
 
-export function recommendPartSize(fileSize: number, hint?: number): number {
+export function minPartSizeFor(fileSize: number, limits: PartLimits = S3_PART_LIMITS): number {
+  const needed = Math.ceil(fileSize / limits.maxParts / MiB) * MiB;
+  return Math.min(limits.maxPartSize, Math.max(limits.minPartSize, needed));
+}
+
+export function recommendPartSize(
+  fileSize: number,
+  hint?: number,
+  limits: PartLimits = S3_PART_LIMITS,
+): number {
   const base = hint ?? DEFAULT_PART_SIZE;
-  return Math.min(MAX_PART_SIZE, Math.max(base, minPartSizeFor(fileSize)));
+  return Math.min(limits.maxPartSize, Math.max(base, minPartSizeFor(fileSize, limits)));
 }
 
 const fail = (message: string, details?: unknown): never => {
@@ -39,32 +64,39 @@ const fail = (message: string, details?: unknown): never => {
 };
 
 /** Checks one part against the file's size and S3's rules; throws INVALID_PART naming the broken rule. */
-export function checkPart(fileSize: number, part: PartRange): void {
+export function checkPart(fileSize: number, part: PartRange, limits: PartLimits = S3_PART_LIMITS): void {
+  const { minPartSize: min, maxPartSize: max, maxParts } = limits;
   const { partNumber: n, offset, size } = part;
   const end = offset + size;
   if (end > fileSize) fail(`Part ${n} ends at byte ${end}, beyond the file's size of ${fileSize} bytes.`);
-  if (size > MAX_PART_SIZE) fail(`Part ${n} is ${size} bytes; a part may be at most 5 GiB.`);
+  if (size > max) fail(`Part ${n} is ${size} bytes; a part may be at most ${sizeLabel(max)}.`);
   if (size === 0 && fileSize > 0) fail(`Part ${n} is empty.`);
   const isLast = end === fileSize;
-  if (!isLast && size < MIN_PART_SIZE)
+  if (!isLast && size < min)
     fail(
-      `Part ${n} is ${size} bytes; every part but the last must be at least 5 MiB (${MIN_PART_SIZE} bytes).`,
+      `Part ${n} is ${size} bytes; every part but the last must be at least ${sizeLabel(min)} (${min} bytes).`,
     );
   // Parts are concatenated in number order and numbers may be skipped, so the bytes before part n must be
-  // coverable by parts numbered below it: none at all (offset 0), or parts of 5 MiB–5 GiB each.
+  // coverable by parts numbered below it: none at all (offset 0), or parts of 5 MiB–5 GiB each (on S3).
   if (n === 1 && offset !== 0) fail("Part 1 must start at byte 0.");
-  if (offset > 0 && offset < MIN_PART_SIZE)
-    fail(`Part ${n} starts at byte ${offset}; the bytes before it need at least one part of 5 MiB.`);
-  if (offset > (n - 1) * MAX_PART_SIZE)
-    fail(`Part ${n} starts too late: earlier parts cannot cover ${offset} bytes.`);
-  if (fileSize - end > (MAX_PARTS - n) * MAX_PART_SIZE)
+  if (offset > 0 && offset < min)
     fail(
-      `After part ${n} the remaining ${fileSize - end} bytes cannot fit in the ${MAX_PARTS - n} part numbers left.`,
+      `Part ${n} starts at byte ${offset}; the bytes before it need at least one part of ${sizeLabel(min)}.`,
+    );
+  if (offset > (n - 1) * max) fail(`Part ${n} starts too late: earlier parts cannot cover ${offset} bytes.`);
+  if (fileSize - end > (maxParts - n) * max)
+    fail(
+      `After part ${n} the remaining ${fileSize - end} bytes cannot fit in the ${maxParts - n} part numbers left.`,
     );
 }
 
 /** Checks that a part does not overlap the other parts (recorded, or in the same batch) numbered around it. */
-export function checkNeighbours(part: PartRange, recorded: readonly PartRange[]): void {
+export function checkNeighbours(
+  part: PartRange,
+  recorded: readonly PartRange[],
+  limits: PartLimits = S3_PART_LIMITS,
+): void {
+  const { minPartSize: min, maxPartSize: max } = limits;
   const span = (p: PartRange) => `part ${p.partNumber} (bytes ${p.offset}–${p.offset + p.size - 1})`;
   let lower: PartRange | undefined;
   let upper: PartRange | undefined;
@@ -85,11 +117,11 @@ export function checkNeighbours(part: PartRange, recorded: readonly PartRange[])
     const count = b.partNumber - a.partNumber - 1;
     // Unused part numbers are allowed (S3 only needs ascending numbers), so j parts for any 1 ≤ j ≤ count
     // will do: the hole is empty, or at least one minimum part and at most count maximum parts.
-    const fits = hole === 0 || (count >= 1 && hole >= MIN_PART_SIZE && hole <= count * MAX_PART_SIZE);
+    const fits = hole === 0 || (count >= 1 && hole >= min && hole <= count * max);
     if (!fits)
       fail(
         `The ${hole} bytes between ${span(a)} and ${span(b)} cannot be filled by ${count} part number(s) ` +
-          "of 5 MiB–5 GiB each.",
+          `of ${sizeLabel(min)}–${sizeLabel(max)} each.`,
       );
   };
   if (lower) check(lower, part);
@@ -102,7 +134,11 @@ const byNumber = (a: PartRange, b: PartRange) => a.partNumber - b.partNumber;
  * The byte ranges of the file that no recorded part covers, each with the part numbers free for it
  * (a range may use any of them, in ascending order, and leave the others unused).
  */
-export function missingRanges(fileSize: number, parts: readonly PartRange[]): Gap[] {
+export function missingRanges(
+  fileSize: number,
+  parts: readonly PartRange[],
+  limits: PartLimits = S3_PART_LIMITS,
+): Gap[] {
   const gaps: Gap[] = [];
   let cursor = 0;
   let prev = 0;
@@ -113,7 +149,7 @@ export function missingRanges(fileSize: number, parts: readonly PartRange[]): Ga
     prev = p.partNumber;
   }
   if (cursor < fileSize)
-    gaps.push({ offset: cursor, size: fileSize - cursor, firstPart: prev + 1, lastPart: MAX_PARTS });
+    gaps.push({ offset: cursor, size: fileSize - cursor, firstPart: prev + 1, lastPart: limits.maxParts });
   return gaps;
 }
 
@@ -124,7 +160,11 @@ export interface AssemblyCheck {
 }
 
 /** What stands between these parts and a valid CompleteMultipartUpload of a file of this size. */
-export function checkAssembly(fileSize: number, parts: readonly PartRange[]): AssemblyCheck {
+export function checkAssembly(
+  fileSize: number,
+  parts: readonly PartRange[],
+  limits: PartLimits = S3_PART_LIMITS,
+): AssemblyCheck {
   const sorted = [...parts].sort(byNumber);
   const overlapping: number[] = [];
   const undersized: number[] = [];
@@ -132,9 +172,9 @@ export function checkAssembly(fileSize: number, parts: readonly PartRange[]): As
   sorted.forEach((p, i) => {
     if (p.offset < cursor) overlapping.push(p.partNumber);
     cursor = Math.max(cursor, p.offset + p.size);
-    if (i < sorted.length - 1 && p.size < MIN_PART_SIZE) undersized.push(p.partNumber);
+    if (i < sorted.length - 1 && p.size < limits.minPartSize) undersized.push(p.partNumber);
   });
-  return { missing: missingRanges(fileSize, sorted), overlapping, undersized };
+  return { missing: missingRanges(fileSize, sorted, limits), overlapping, undersized };
 }
 
 export const assemblyReady = (c: AssemblyCheck): boolean =>
@@ -179,6 +219,7 @@ export function unrecordedParts(
   fileSize: number,
   recorded: readonly PartRange[],
   stored: readonly StoredPartInfo[],
+  limits: PartLimits = S3_PART_LIMITS,
 ): Unrecorded[] {
   const known = new Map<number, PartRange>(recorded.map((p) => [p.partNumber, p]));
   const out: Unrecorded[] = [];
@@ -190,8 +231,8 @@ export function unrecordedParts(
     const candidate = { partNumber: s.partNumber, offset, size: s.size };
     if (offset + s.size > fileSize) continue;
     try {
-      checkPart(fileSize, candidate);
-      checkNeighbours(candidate, recorded);
+      checkPart(fileSize, candidate, limits);
+      checkNeighbours(candidate, recorded, limits);
     } catch {
       continue;
     }

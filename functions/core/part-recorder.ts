@@ -1,7 +1,10 @@
 /**
  * Recording parts the client PUT and storage accepted. Storage is trusted, not the caller: every part
  * is checked against what storage holds (size, ETag, its verified SHA-256 when it keeps one) before a
- * record is written. Two paths:
+ * record is written; later, a record counts as held while storage has a part of its size and ETag (and
+ * SHA-256, where ListParts returns one: SeaweedFS's and most md5-profile stores' do not, and there the
+ * ETag, the MD5 of the part's bytes, is what tells a part sent again with other bytes). On an upload cut
+ * by one part size (uniform parts), claims must sit where that size puts them. Two paths:
  *   recordOne   the per-part call (POST /upload/{id}/parts/{n}/done): one GetPart, one transaction.
  *   recordMany  records carried on presign, parts/done or assemble: one ListParts for all of them, then
  *               one transaction per ≤ 99 new parts (the part items + one META update of the counters).
@@ -14,7 +17,14 @@ import type { PartDoneResponse, RecordedPart, RecordPartsResponse } from "../con
 import { minuteOf } from "./activity.js";
 import { base64ToHex } from "./checksums.js";
 import { AppError } from "./errors.js";
-import { checkNeighbours, checkPart, type PartRange, RECORD_TRANSACTION_PARTS } from "./part-math.js";
+import {
+  checkNeighbours,
+  checkPart,
+  type PartLimits,
+  type PartRange,
+  RECORD_TRANSACTION_PARTS,
+  S3_PART_LIMITS,
+} from "./part-math.js";
 import type {
   ClientMetrics,
   Clock,
@@ -25,6 +35,7 @@ import type {
   TransferRepo,
 } from "./ports.js";
 import type { StatsBuffer } from "./stats-buffer.js";
+import { checkUniform } from "./storage-rules.js";
 
 /** A part the client says it stored: where it sits, its SHA-256, the ETag storage answered. */
 export interface PartClaim {
@@ -48,13 +59,19 @@ export interface PartRecorderDeps {
   clock: Clock;
   stats: StatsBuffer;
   note: NoteFn;
+  /** The store's part limits (the profile's); S3's if absent. */
+  limits?: PartLimits;
 }
 
 export const stripQuotes = (etag: string): string => etag.replace(/^"+|"+$/g, "");
 
-/** Whether storage holds this recorded part as recorded (size, and SHA-256 where the store keeps one). */
+/**
+ * Whether storage holds this recorded part as recorded: its size and the ETag storage gave it when it was
+ * recorded, and its SHA-256 where the store keeps one.
+ */
 export function storageHolds(stored: StoredPart | undefined, p: PartRecord): boolean {
   if (!stored || stored.size !== p.size) return false;
+  if (p.etag !== "" && stripQuotes(stored.etag) !== stripQuotes(p.etag)) return false;
   return stored.checksumSha256 === undefined || base64ToHex(stored.checksumSha256) === p.sha256;
 }
 
@@ -100,7 +117,11 @@ const sameBytes = (a: PartRecord, b: PartRecord) =>
   a.sha256 === b.sha256 && a.offset === b.offset && a.size === b.size;
 
 export class PartRecorder {
-  constructor(private readonly deps: PartRecorderDeps) {}
+  private readonly limits: PartLimits;
+
+  constructor(private readonly deps: PartRecorderDeps) {
+    this.limits = deps.limits ?? S3_PART_LIMITS;
+  }
 
   private notPartOf(t: TransferRecord): never {
     throw new AppError("INVALID_STATE", `Transfer ${t.id} is ${t.status}; cannot record parts.`, {
@@ -129,7 +150,7 @@ export class PartRecorder {
 
   /** A part that was sent again with other bytes: storage holds the new ones (checked by the caller). */
   private async replace(t: TransferRecord, old: PartRecord, part: PartRecord, now: string): Promise<void> {
-    checkNeighbours(part, await this.deps.repo.partNeighbours(t.id, part.partNumber));
+    checkNeighbours(part, await this.deps.repo.partNeighbours(t.id, part.partNumber), this.limits);
     if (!(await this.deps.repo.replacePart(t.id, old, part, now)))
       throw new AppError(
         "PART_CONFLICT",
@@ -146,7 +167,8 @@ export class PartRecorder {
   ): Promise<PartDoneResponse> {
     const { repo, store } = this.deps;
     const { partNumber } = claim;
-    checkPart(t.size, claim);
+    checkPart(t.size, claim, this.limits);
+    checkUniform(t, [claim]);
     if (t.status !== "uploading") {
       const parts = await repo.listParts(t.id);
       const same = parts.find((p) => p.partNumber === partNumber && p.sha256 === claim.sha256);
@@ -199,12 +221,13 @@ export class PartRecorder {
       if (seen.has(c.partNumber))
         throw new AppError("INVALID_PART", `Part ${c.partNumber} is recorded twice.`);
       seen.add(c.partNumber);
-      checkPart(fileSize, c);
+      checkPart(fileSize, c, this.limits);
     }
     for (const c of claims)
       checkNeighbours(
         c,
         claims.filter((o) => o.partNumber !== c.partNumber),
+        this.limits,
       );
   }
 
@@ -216,6 +239,7 @@ export class PartRecorder {
   ): Promise<RecordPartsResponse> {
     const { repo, store } = this.deps;
     this.validate(t.size, claims);
+    checkUniform(t, claims);
     if (claims.length === 0) return { recorded: [], partsDone: t.partsDone, bytesDone: t.bytesDone };
     if (t.status !== "uploading") {
       if (t.status === "complete") {

@@ -38,6 +38,23 @@ export interface TransferRecord {
   path?: string;
   /** "single": one presigned PutObject to objectKey, no uploadId; absent means multipart. */
   upload?: "single" | "multipart";
+  /**
+   * What storage verified each part (or the single PUT) against when it was sent: the profile's check,
+   * or "none" while the coordinator served storage its probe found accepting damaged bytes. Absent on
+   * records made before storage profiles.
+   */
+  storageCheck?: StorageCheck;
+  /** Uniform-parts storage: the upload's one part size (part n covers [(n-1)×partSize, n×partSize)). */
+  partSize?: number;
+}
+
+/** What storage checked a transfer's bytes against (FileSummary.storageCheck). */
+export type StorageCheck = "sha256" | "md5" | "none";
+
+/** The digests of a part or object, base64: SHA-256 always, MD5 when storage checks Content-MD5. */
+export interface Digests {
+  sha256Base64: string;
+  md5Base64?: string | undefined;
 }
 
 export interface PartRecord {
@@ -222,10 +239,14 @@ export interface PresignedRequest {
 
 export interface ObjectStore {
   createMultipartUpload(key: string, contentType?: string): Promise<string>;
+  /**
+   * A presigned UploadPart of exactly `size` bytes whose digest is a signed header (x-amz-checksum-sha256,
+   * or content-md5 when the store checks MD5: md5Base64 is required then), so storage refuses other bytes.
+   */
   presignUploadPart(
     key: string,
     uploadId: string,
-    part: { partNumber: number; size: number; sha256Base64: string },
+    part: { partNumber: number; size: number } & Digests,
     expiresInSeconds: number,
   ): Promise<PresignedRequest>;
   /** All parts storage holds for the upload; throws UPLOAD_GONE if the upload no longer exists. */
@@ -241,15 +262,15 @@ export interface ObjectStore {
   /** Deletes an object (a single PUT given up on); deleting one that does not exist is no error. */
   deleteObject(key: string): Promise<void>;
   /**
-   * A presigned PutObject of exactly `size` bytes whose SHA-256 is a signed header, so storage refuses
-   * other bytes (BadDigest); the returned headers must be sent as they are.
+   * A presigned PutObject of exactly `size` bytes whose digest is a signed header (as presignUploadPart),
+   * so storage refuses other bytes (BadDigest / InvalidDigest); the returned headers must be sent as they are.
    */
   presignPutObject(
     key: string,
-    object: { size: number; sha256Base64: string; contentType?: string | undefined },
+    object: { size: number; contentType?: string | undefined } & Digests,
     expiresInSeconds: number,
   ): Promise<PresignedRequest>;
-  putEmptyObject(key: string, sha256Base64: string): Promise<void>;
+  putEmptyObject(key: string, digests: Digests): Promise<void>;
   presignGet(key: string, opts: { fileName: string; expiresInSeconds: number }): Promise<string>;
   ping(): Promise<void>;
 }

@@ -4,7 +4,6 @@
  * summary, presigning parts, the view of what storage holds beside the records, and state transitions that
  * move the counters of the status really left. Built once by TransferService (transfer-service.ts).
  */
-import { MAX_PARTS } from "../contract/limits.js";
 import type { TransferEvent } from "../contract/monitor.js";
 import type {
   FileSummary,
@@ -15,19 +14,22 @@ import type {
   UnrecordedPart,
 } from "../contract/schemas.js";
 import type { SeriesDelta } from "./activity.js";
-import { base64ToHex, hexToBase64 } from "./checksums.js";
+import { base64ToHex } from "./checksums.js";
 import { AppError } from "./errors.js";
-import { type Gap, unrecordedParts } from "./part-math.js";
+import { checkAssembly, type Gap, type PartRange, unrecordedParts } from "./part-math.js";
 import { type PartRecorder, storageHolds } from "./part-recorder.js";
 import type {
   Clock,
   ObjectStore,
   PartRecord,
   StatsDelta,
+  StorageCheck,
   StoredPart,
   TransferRecord,
   TransferRepo,
 } from "./ports.js";
+import type { StorageProfile } from "./storage-profiles.js";
+import { digestsOf, uniformMissing, uniformRange } from "./storage-rules.js";
 
 export interface ServiceConfig {
   presignExpiresSeconds: number;
@@ -46,6 +48,10 @@ export interface TransferContext {
   clock: Clock;
   warn: (message: string, fields?: Record<string, unknown>) => void;
   recorder: PartRecorder;
+  /** The store's rules: its part check, uniform parts, limits (storage-profiles.ts). */
+  profile: StorageProfile;
+  /** What storage checks the bytes of a transfer created now against (recorded on the transfer). */
+  storageCheck(): StorageCheck;
   limits(): Limits;
   /** Adds to the advisory counters (coalesced); never throws. */
   addStats(delta: StatsDelta, series?: SeriesDelta): Promise<void>;
@@ -61,8 +67,16 @@ export interface TransferContext {
 }
 
 export const objectKeyFor = (transferId: string): string => `objects/${transferId}`;
-/** A new upload misses the whole file, which any part number may cover. */
-export const wholeFile = (size: number): Gap[] => [{ offset: 0, size, firstPart: 1, lastPart: MAX_PARTS }];
+
+/**
+ * The ranges of `t` no recorded part covers, each with the part numbers free for it: any numbers in
+ * between, or on an upload cut by one part size (uniform parts), exactly the positions of its parts.
+ * A new upload misses the whole file.
+ */
+export function missingOf(ctx: TransferContext, t: TransferRecord, parts: readonly PartRange[]): Gap[] {
+  if (t.partSize !== undefined) return uniformMissing(t.size, t.partSize, parts);
+  return checkAssembly(t.size, parts, ctx.profile.limits).missing;
+}
 
 export function toSummary(t: TransferRecord): FileSummary {
   const s: FileSummary = {
@@ -88,6 +102,7 @@ export function toSummary(t: TransferRecord): FileSummary {
   if (t.batchId !== undefined) s.batchId = t.batchId;
   if (t.path !== undefined) s.path = t.path;
   if (t.upload !== undefined) s.upload = t.upload;
+  if (t.storageCheck !== undefined) s.storageCheck = t.storageCheck;
   return s;
 }
 
@@ -128,7 +143,7 @@ export function assertUploading(t: TransferRecord, action: string): void {
   });
 }
 
-/** Presigned UploadPart URLs, each with the part's SHA-256 as a signed header. */
+/** Presigned UploadPart URLs, each with the part's digest (SHA-256 or MD5, as storage checks) signed. */
 export async function sign(
   ctx: TransferContext,
   t: TransferRecord,
@@ -143,7 +158,7 @@ export async function sign(
       const req = await ctx.store.presignUploadPart(
         t.objectKey,
         uploadId,
-        { partNumber: p.partNumber, size: p.size, sha256Base64: hexToBase64(p.sha256) },
+        { partNumber: p.partNumber, size: p.size, ...digestsOf(p) },
         expiresIn,
       );
       return {
@@ -184,6 +199,8 @@ export async function storageView(ctx: TransferContext, t: TransferRecord): Prom
     const gone = new Set(lost.map((p) => p.partNumber));
     parts = parts.filter((p) => !gone.has(p.partNumber));
   }
+  // Only storage's own SHA-256 lets a client take an unrecorded part as its own: stores whose ListParts
+  // keeps none (profile.listPartsChecksum false) list no unrecorded parts, and those ranges are sent again.
   const unrecorded = unrecordedParts(
     t.size,
     parts,
@@ -193,7 +210,12 @@ export async function storageView(ctx: TransferContext, t: TransferRecord): Prom
       etag: s.etag.replace(/^"+|"+$/g, ""),
       sha256: s.checksumSha256 === undefined ? undefined : base64ToHex(s.checksumSha256),
     })),
-  );
+    ctx.profile.limits,
+  ).filter((u) => {
+    if (t.partSize === undefined) return true;
+    const want = uniformRange(t.size, t.partSize, u.partNumber);
+    return u.offset === want.offset && u.size === want.size;
+  });
   return { parts, unrecorded, changed: lost.length > 0 };
 }
 

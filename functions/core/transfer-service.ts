@@ -10,14 +10,9 @@
  *   stats-buffer.ts      the advisory counters, coalesced in process and written to sharded items
  *   part-math.ts         where parts may sit, what is missing, which stored parts nobody recorded
  */
-import {
-  MAX_OBJECT_SIZE,
-  MAX_PART_SIZE,
-  MAX_PARTS,
-  MAX_PRESIGN_BATCH,
-  MIN_PART_SIZE,
-} from "../contract/limits.js";
+import { MAX_PRESIGN_BATCH } from "../contract/limits.js";
 import type { TransferEvent } from "../contract/monitor.js";
+import type { StorageSummary } from "../contract/storage.js";
 import type {
   ContentResponse,
   DownloadResponse,
@@ -39,7 +34,7 @@ import { type ActivityLog, minuteOf, type SeriesDelta } from "./activity.js";
 import { compositeSha256, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { hashToken } from "./ids.js";
-import { assemblyReady, checkAssembly, checkNeighbours, describeGaps } from "./part-math.js";
+import { assemblyReady, checkAssembly, checkNeighbours, describeGaps, sizeLabel } from "./part-math.js";
 import { type PartClaim, PartRecorder, storageHolds } from "./part-recorder.js";
 import type {
   ApiKeyRecord,
@@ -49,16 +44,21 @@ import type {
   ObjectStore,
   PartRecord,
   StatsDelta,
+  StorageCheck,
   StoredPart,
   TransferRecord,
   TransferRepo,
 } from "./ports.js";
 import { CONTENT_PENDING } from "./ports.js";
 import { StatsBuffer } from "./stats-buffer.js";
+import { STORAGE_PROFILES, type StorageProfile } from "./storage-profiles.js";
+import { checkUniform, requireMd5 } from "./storage-rules.js";
+import { ungatedSummary } from "./storage-gate.js";
 import {
   assertMultipart,
   assertUploading,
   type EndedStatus,
+  missingOf,
   mustGet,
   recordedInfo,
   type ServiceConfig,
@@ -88,6 +88,18 @@ export interface ServiceDeps {
    * their counters with it. Its failures are warned about, never passed on.
    */
   onTransferEnded?: (t: TransferRecord, status: EndedStatus) => Promise<void>;
+  /**
+   * What health and /api/stats say of storage (the storage gate's summary, waiting up to waitMs for a
+   * probe that is running); absent, they report the profile with no probe run (storage-gate.ts).
+   */
+  storageStatus?: (waitMs: number) => Promise<StorageSummary>;
+  /** The store's rules (SFTS_STORAGE_PROFILE); Amazon S3's if absent. */
+  storage?: StorageProfile;
+  /**
+   * What storage checks the bytes of a transfer created now against, recorded on it: the profile's
+   * partCheck unless given ("none" while serving storage the probe found not verifying).
+   */
+  storageCheck?: () => StorageCheck;
 }
 
 export interface PartDoneInput {
@@ -122,6 +134,8 @@ export class TransferService {
   private readonly statsBuffer: StatsBuffer;
   private readonly recorder: PartRecorder;
   private readonly ctx: TransferContext;
+  private readonly profile: StorageProfile;
+  private readonly storageStatus: (waitMs: number) => Promise<StorageSummary>;
 
   constructor(deps: ServiceDeps) {
     this.repo = deps.repo;
@@ -131,6 +145,9 @@ export class TransferService {
     this.warn = deps.warn ?? (() => {});
     this.activity = deps.activity;
     this.onTransferEnded = deps.onTransferEnded;
+    const profile = deps.storage ?? STORAGE_PROFILES.aws;
+    this.profile = profile;
+    this.storageStatus = deps.storageStatus ?? (async () => ungatedSummary(profile));
     const activity = deps.activity;
     this.statsBuffer = new StatsBuffer({
       sink: {
@@ -147,6 +164,7 @@ export class TransferService {
       clock: this.clock,
       stats: this.statsBuffer,
       note: (t, kind, message, extra) => this.note(t, kind, message, extra),
+      limits: profile.limits,
     });
     this.ctx = {
       repo: this.repo,
@@ -155,6 +173,8 @@ export class TransferService {
       clock: this.clock,
       warn: this.warn,
       recorder: this.recorder,
+      profile,
+      storageCheck: deps.storageCheck ?? (() => profile.partCheck),
       limits: () => this.limits(),
       addStats: (d, series) => this.addStats(d, series),
       note: (t, kind, message, extra) => this.note(t, kind, message, extra),
@@ -214,10 +234,7 @@ export class TransferService {
 
   limits(): Limits {
     return {
-      minPartSize: MIN_PART_SIZE,
-      maxPartSize: MAX_PART_SIZE,
-      maxParts: MAX_PARTS,
-      maxObjectSize: MAX_OBJECT_SIZE,
+      ...this.profile.limits,
       maxPresignBatch: MAX_PRESIGN_BATCH,
       presignExpiresSeconds: this.config.presignExpiresSeconds,
     };
@@ -279,8 +296,10 @@ export class TransferService {
     let t = await mustGet(this.ctx, id);
     assertMultipart(t);
     if (done.length === 0 || parts.length > 0) assertUploading(t, "presign parts");
+    requireMd5(this.profile, parts);
     this.recorder.validate(t.size, parts);
     this.recorder.validate(t.size, done);
+    checkUniform(t, [...parts, ...done]);
     // A few parts (the CLI asks for a handful at a time): read only their recorded neighbours, so a
     // presign costs the same at part 9,999 as at part 2; a large batch reads the part list once.
     const recorded: (PartRecord[] | undefined)[] =
@@ -293,10 +312,12 @@ export class TransferService {
       checkNeighbours(
         p,
         parts.filter((q) => q.partNumber !== p.partNumber),
+        this.profile.limits,
       );
       checkNeighbours(
         p,
         [...(recorded[i] ?? all), ...done].filter((r) => r.partNumber !== p.partNumber),
+        this.profile.limits,
       );
       if (doneNumbers.has(p.partNumber))
         throw new AppError("INVALID_PART", `Part ${p.partNumber} is both recorded and asked for.`);
@@ -346,7 +367,7 @@ export class TransferService {
       unrecorded = view.unrecorded;
       fresh = view.changed ? await mustGet(this.ctx, id) : t;
     } else parts = await this.repo.listParts(id);
-    const gaps = fresh.status === "complete" ? [] : checkAssembly(t.size, parts).missing;
+    const gaps = fresh.status === "complete" ? [] : missingOf(this.ctx, t, parts);
     return {
       transferId: id,
       status: fresh.status,
@@ -380,13 +401,16 @@ export class TransferService {
       if (t.status === "complete") return toSummary(t);
     }
     const parts = (await this.repo.listParts(id)).sort((a, b) => a.partNumber - b.partNumber);
-    const check = checkAssembly(t.size, parts);
+    const check = checkAssembly(t.size, parts, this.profile.limits);
+    if (t.partSize !== undefined) check.missing = missingOf(this.ctx, t, parts);
     if (!assemblyReady(check)) {
       const problems: string[] = [];
       if (check.missing.length) problems.push(`missing ${describeGaps(check.missing)}`);
       if (check.overlapping.length) problems.push(`overlapping parts ${check.overlapping.join(", ")}`);
       if (check.undersized.length)
-        problems.push(`parts under 5 MiB before the last: ${check.undersized.join(", ")}`);
+        problems.push(
+          `parts under ${sizeLabel(this.profile.limits.minPartSize)} before the last: ${check.undersized.join(", ")}`,
+        );
       throw new AppError(
         "PARTS_MISSING",
         `Transfer ${id} cannot be assembled: ${problems.join("; ")}.`,
@@ -504,7 +528,7 @@ export class TransferService {
 
   async stats(): Promise<StatsResponse> {
     await this.flushStats();
-    const c = await this.repo.getStats();
+    const [c, storage] = await Promise.all([this.repo.getStats(), this.storageStatus(3000)]);
     const total = Object.values(c.byStatus).reduce((a, b) => a + b, 0);
     const ended = c.byStatus.complete + c.byStatus.failed + c.byStatus.aborted;
     return {
@@ -513,6 +537,7 @@ export class TransferService {
       dedupeHits: c.dedupeHits,
       successRate: ended === 0 ? null : c.byStatus.complete / ended,
       meanSpeedBps: c.uploadMillis > 0 ? (c.uploadedBytes * 1000) / c.uploadMillis : null,
+      storage,
       generatedAt: this.clock.now().toISOString(),
     };
   }
@@ -536,12 +561,18 @@ export class TransferService {
         clearTimeout(timer);
       }
     };
-    const [s3, dynamodb] = await Promise.all([probe(() => this.store.ping()), probe(() => this.repo.ping())]);
+    const [s3, dynamodb, storage] = await Promise.all([
+      probe(() => this.store.ping()),
+      probe(() => this.repo.ping()),
+      this.storageStatus(timeoutMs),
+    ]);
+    // Not serving transfers (the storage probe's verdict, in storage.message) is degraded too.
     return {
-      status: s3.ok && dynamodb.ok ? "ok" : "degraded",
+      status: s3.ok && dynamodb.ok && storage.serving ? "ok" : "degraded",
       version: this.config.version,
       time: this.clock.now().toISOString(),
       checks: { s3, dynamodb },
+      storage,
     };
   }
 

@@ -7,14 +7,21 @@
  * by content: the client's resumeId goes on if it names an unfinished upload of this file (name or batch
  * path, size), else a new upload starts whose content POST /upload/{id}/content names later
  * (upload-content.ts). Nothing is written before the request is known to be valid.
+ * Storage's rules (storage-rules.ts): in md5 mode every part asked for carries its MD5; a new upload on a
+ * uniform-parts profile gets its one part size here (kept on the record, answered as partSize), and the
+ * parts asked for must sit where it puts them; a resumed upload keeps its own, and parts asked for that do
+ * not fit it are not presigned (the client plans again from the answer's partSize and missing ranges).
+ * Every record made here says what storage checks its bytes against (storageCheck).
  */
 import type { InitResponse, PartSpec, Priority } from "../contract/schemas.js";
 import { EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { newTransferId } from "./ids.js";
-import { checkAssembly, checkNeighbours, recommendPartSize } from "./part-math.js";
+import { checkNeighbours, recommendPartSize } from "./part-math.js";
 import { CONTENT_PENDING, type TransferRecord } from "./ports.js";
+import { checkUniform, requireMd5, uploadPartSize } from "./storage-rules.js";
 import {
+  missingOf,
   move,
   objectKeyFor,
   recordedInfo,
@@ -22,7 +29,6 @@ import {
   storageView,
   type TransferContext,
   toSummary,
-  wholeFile,
 } from "./transfer-context.js";
 
 export interface InitInput {
@@ -45,6 +51,12 @@ export interface InitInput {
 export async function initTransfer(ctx: TransferContext, input: InitInput): Promise<InitResponse> {
   const wanted = input.parts ?? [];
   // Refuse before writing anything: a rejected request leaves storage and the table as they were.
+  if (input.size > ctx.profile.limits.maxObjectSize)
+    throw new AppError(
+      "INVALID_INPUT",
+      `This storage (${ctx.profile.label}) holds objects of at most ${ctx.profile.limits.maxObjectSize} bytes; the file has ${input.size}.`,
+    );
+  requireMd5(ctx.profile, wanted);
   ctx.recorder.validate(input.size, wanted);
   if (input.size === 0 && input.sha256 !== EMPTY_SHA256_HEX)
     throw new AppError(
@@ -64,6 +76,7 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
     priority: input.priority,
     createdAt: now,
     updatedAt: now,
+    storageCheck: ctx.storageCheck(),
     ...(input.contentType !== undefined && { contentType: input.contentType }),
     ...(input.batchId !== undefined && { batchId: input.batchId }),
     ...(input.path !== undefined && { path: input.path }),
@@ -115,7 +128,7 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
   const objectKey = objectKeyFor(id);
   if (input.size === 0) {
     // S3 multipart needs at least one part; an empty file is one plain PUT.
-    await ctx.store.putEmptyObject(objectKey, hexToBase64(EMPTY_SHA256_HEX));
+    await ctx.store.putEmptyObject(objectKey, { sha256Base64: hexToBase64(EMPTY_SHA256_HEX) });
     const t: TransferRecord = {
       ...base,
       status: "complete",
@@ -140,6 +153,8 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
   const resumed = await resumeOpen(ctx, input, wanted);
   if (resumed) return answer(resumed.t, { resumed: true, ...resumed.view });
 
+  const partSize = uploadPartSize(ctx.profile, input.size, input.partSizeHint);
+  checkUniform({ size: input.size, partSize }, wanted);
   const uploadId = await ctx.store.createMultipartUpload(objectKey, input.contentType);
   const t: TransferRecord = {
     ...base,
@@ -148,6 +163,7 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
     uploadId,
     partsDone: 0,
     bytesDone: 0,
+    ...(partSize !== undefined && { partSize }),
     ...(input.batchId !== undefined && { upload: "multipart" as const }),
   };
   try {
@@ -163,7 +179,7 @@ export async function initTransfer(ctx: TransferContext, input: InitInput): Prom
     "created",
     `Transfer started: ${input.size} bytes, ${input.priority} priority${pending}.`,
   );
-  return answer(t, { missing: wholeFile(input.size), presigned: await sign(ctx, t, wanted) });
+  return answer(t, { missing: missingOf(ctx, t, []), presigned: await sign(ctx, t, wanted) });
 }
 
 /** An init answer for `t`: nothing resumed, missing or presigned unless `extra` says so. */
@@ -179,7 +195,7 @@ export function initAnswer(
     transferId: t.id,
     status: t.status,
     deduplicated: false,
-    partSize: recommendPartSize(t.size, partSizeHint),
+    partSize: t.partSize ?? recommendPartSize(t.size, partSizeHint, ctx.profile.limits),
     limits: ctx.limits(),
     file: toSummary(t),
     resumed: false,
@@ -267,7 +283,8 @@ export async function resumeOpen(
     const free = wanted.filter((p) => {
       if (view.parts.some((r) => r.partNumber === p.partNumber)) return false;
       try {
-        checkNeighbours(p, view.parts);
+        checkNeighbours(p, view.parts, ctx.profile.limits);
+        checkUniform(fresh, [p]);
         return true;
       } catch {
         return false;
@@ -276,7 +293,7 @@ export async function resumeOpen(
     return {
       t: fresh,
       view: {
-        missing: checkAssembly(t.size, view.parts).missing,
+        missing: missingOf(ctx, fresh, view.parts),
         parts: recordedInfo(view.parts),
         unrecorded: view.unrecorded,
         presigned: await sign(ctx, fresh, free),
