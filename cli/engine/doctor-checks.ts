@@ -36,36 +36,51 @@ export function serverCheck(server: string, h: HealthAnswer): DoctorCheck {
       detail,
       "The coordinator cannot reach its storage or its table: see its log and its configuration",
     );
-  if (h.status !== "ok")
-    return check("server", "warn", `${detail}; it reports itself degraded`, h.storage?.message);
+  // Degraded because storage refuses transfers: the storage check tells it, once.
+  if (h.status !== "ok" && h.storage?.serving === false)
+    return check("server", "ok", `${detail}; degraded: storage refuses transfers (see Storage)`);
+  if (h.status !== "ok") return check("server", "warn", `${detail}; it reports itself degraded`);
   return check("server", "ok", detail);
 }
 
-const VERIFIES = {
+const DIGEST = {
   sha256: "each part's SHA-256 (signed x-amz-checksum-sha256)",
   md5: "each part's MD5 (signed Content-MD5)",
 } as const;
 
-function profileText(s: { label: string; profile: string; uniformParts: boolean }) {
-  return `${s.label} (profile ${s.profile}; ${s.uniformParts ? "uniform parts: every part but the last has one size" : "parts may differ in size"})`;
+/** What the profile has storage check; "verifies" only once the probe proved it does. */
+function rulesText(
+  s: { label: string; profile: string; partCheck: "sha256" | "md5"; uniformParts: boolean },
+  state: string,
+) {
+  const parts = s.uniformParts
+    ? "uniform parts (every part but the last has one size)"
+    : "parts may differ in size";
+  const who = state === "verified" ? "storage verifies" : "the coordinator signs";
+  return `${s.label} (profile ${s.profile}): ${who} ${DIGEST[s.partCheck]}; ${parts}`;
 }
+
+/** The probe's sentence says what was found and what follows: told unless storage is verified. */
+const sentence = (state: string, message: string) => (state === "verified" ? "" : `. ${message}`);
 
 export function storageCheck(info: StorageInfo): DoctorCheck {
   const p = info.probe;
   const found = [
-    p.damagedPart && `a damaged part got ${p.damagedPart}`,
-    p.damagedObject && `a damaged object got ${p.damagedObject}`,
-    p.uniformAssembled !== undefined &&
-      (p.uniformAssembled ? "a uniform upload assembled" : "a uniform upload did not assemble"),
+    p.damagedPart && `damaged part: ${p.damagedPart}`,
+    p.damagedObject && `damaged object: ${p.damagedObject}`,
+    p.uniformAssembled !== undefined && `uniform upload: ${p.uniformAssembled ? "assembled" : "refused"}`,
   ].filter(Boolean);
-  const probe = `probe ${p.state}${found.length ? ` (${found.join(", ")})` : ""}: ${p.message}`;
-  const head = `${profileText({ ...info.rules, label: info.label })}; storage verifies ${VERIFIES[info.rules.partCheck]}`;
-  return judgeStorage(p.state, info.serving, `${head}; ${probe}`);
+  const probe = `probe ${p.state}${found.length ? ` (${found.join(", ")})` : ""}${sentence(p.state, p.message)}`;
+  return judgeStorage(
+    p.state,
+    info.serving,
+    `${rulesText({ ...info.rules, label: info.label }, p.state)}; ${probe}`,
+  );
 }
 
 export function summaryCheck(s: StorageSummary): DoctorCheck {
-  const head = `${profileText(s)}; storage verifies ${VERIFIES[s.partCheck]}`;
-  return judgeStorage(s.probe, s.serving, `${head}; probe ${s.probe}: ${s.message} (from /health)`);
+  const detail = `${rulesText(s, s.probe)}; probe ${s.probe}${sentence(s.probe, s.message)} (from /health)`;
+  return judgeStorage(s.probe, s.serving, detail);
 }
 
 function judgeStorage(state: StorageInfo["probe"]["state"], serving: boolean, detail: string): DoctorCheck {
@@ -75,7 +90,7 @@ function judgeStorage(state: StorageInfo["probe"]["state"], serving: boolean, de
       "fail",
       `Transfers are refused: ${detail}`,
       state === "unverified"
-        ? "Storage accepted bytes that do not match their signed digest: set SFTS_STORAGE_PROFILE to your store's profile, or SFTS_ALLOW_UNVERIFIED_STORAGE=1 to serve with the whole-file SHA-256 as the only check"
+        ? "On the coordinator: set SFTS_STORAGE_PROFILE to your store's profile, or SFTS_ALLOW_UNVERIFIED_STORAGE=1 to serve with each file's SHA-256 as the only check"
         : state === "pending"
           ? "The coordinator has not probed storage yet: try again in a moment"
           : "The probe could not finish: check the coordinator's bucket, endpoint and credentials, and its log",
@@ -116,7 +131,7 @@ export function clockCheck(
       ? check("clock", "warn", "Storage's answer had no Date header: the clock could not be compared")
       : check("clock", "skip", "Not checked: it needs an answer from storage");
   const parts = [
-    local !== undefined ? `this machine ${formatSkew(-local)} from storage` : "this machine not compared",
+    local !== undefined ? `this machine ${formatSkew(-local)} against storage` : "this machine not compared",
     coordinator !== undefined ? `the coordinator ${formatSkew(-coordinator)} (its probe)` : undefined,
   ].filter(Boolean);
   const detail = parts.join("; ");

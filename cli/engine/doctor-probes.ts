@@ -82,7 +82,8 @@ export function httpProbes(o: ProbeOptions): DoctorProbes {
       try {
         return await api.whoAmI();
       } catch (err) {
-        if (isCliError(err)) throw new ProbeFailure(err.message, err.code);
+        // The engine gives its own hint; the client's "check --token or SFTS_TOKEN" would say it twice.
+        if (isCliError(err)) throw new ProbeFailure(err.message.replace(/; check --token.*$/, ""), err.code);
         throw err;
       }
     },

@@ -134,16 +134,14 @@ export async function runDoctor(
     } catch (e) {
       const refused = e instanceof ProbeFailure && e.code === "UNAUTHORIZED";
       checks.push(
-        check(
-          "token",
-          "fail",
-          refused
-            ? `The server refused the API token: ${reason(e)}`
-            : `Could not check the token: ${reason(e)}`,
-          refused
-            ? "Check --token or SFTS_TOKEN (or the one `sfts login` saved); it may have been revoked"
-            : undefined,
-        ),
+        refused
+          ? check(
+              "token",
+              "fail",
+              reason(e),
+              "Check --token or SFTS_TOKEN (or the one `sfts login` saved); it may have been revoked",
+            )
+          : check("token", "fail", `Could not check the token: ${reason(e)}`),
       );
     }
 

@@ -116,7 +116,7 @@ describe("sfts doctor: the engine", () => {
     expect(r.version).toBe("0.1.0");
     const s = named(r, "storage")?.detail ?? "";
     expect(s).toContain("profile generic");
-    expect(s).toContain("Content-MD5");
+    expect(s).toContain("storage verifies each part's MD5 (signed Content-MD5)");
     expect(s).toContain("uniform parts");
     expect(s).toContain("400 BadDigest");
     expect(s).toContain("400 InvalidDigest");
@@ -164,6 +164,16 @@ describe("sfts doctor: the engine", () => {
     const degraded = await doctor(probes({ health: async () => health({ status: "degraded" }) }));
     expect(named(degraded, "server")?.status).toBe("warn");
     expect(degraded.ok).toBe(true);
+    // Degraded because storage refuses transfers: the storage check fails, the server answered fine.
+    const refusing = await doctor(
+      probes({
+        health: async () => health({ status: "degraded", storage: { ...health().storage!, serving: false } }),
+        storage: async () => storage({ state: "unverified" }, { serving: false }),
+      }),
+    );
+    expect(named(refusing, "server")?.status).toBe("ok");
+    expect(named(refusing, "server")?.detail).toMatch(/storage refuses transfers/);
+    expect(named(refusing, "storage")?.status).toBe("fail");
   });
 
   it("fails the token check for a refused token, exit 5, and still says what storage verifies from /health", async () => {
@@ -214,6 +224,8 @@ describe("sfts doctor: the engine", () => {
     expect(s?.status).toBe("fail");
     expect(s?.detail).toContain("Transfers are refused");
     expect(s?.detail).toContain("probe unverified");
+    expect(s?.detail).toContain("the coordinator signs each part's MD5");
+    expect(s?.detail).not.toContain("storage verifies");
     expect(s?.detail).toContain(message);
     expect(s?.hint).toMatch(/SFTS_STORAGE_PROFILE.*SFTS_ALLOW_UNVERIFIED_STORAGE=1/);
     expect(r.exitCode).toBe(EXIT.REJECTED);
