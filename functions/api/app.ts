@@ -43,6 +43,7 @@ import {
   revokeShareRoute,
   statsRoute,
 } from "./routes.js";
+import { registerStorageRoutes, type StorageGatePort, storageGateMiddleware } from "./storage-routes.js";
 
 export interface AppDeps {
   service: TransferService;
@@ -55,6 +56,11 @@ export interface AppDeps {
   rateLimit?: RateLimit;
   /** Dashboard reads (/api/stats/series, /api/files/{id}/events, /api/errors); absent, the app has none. */
   monitor?: MonitorService;
+  /**
+   * The storage gate (storage-routes.ts): GET /api/storage, and transfer routes refused (503
+   * STORAGE_UNVERIFIED) unless it serves; absent, transfers are served without a probe.
+   */
+  storage?: StorageGatePort;
   logger?: Logger;
 }
 
@@ -85,6 +91,7 @@ export function createApp({
   batches,
   keys,
   monitor,
+  storage,
   rateLimit,
   logger = silentLogger,
 }: AppDeps) {
@@ -163,6 +170,8 @@ export function createApp({
     }
     return next();
   });
+
+  if (storage) app.use("*", storageGateMiddleware(storage));
 
   app.openapi(initRoute, async (c) => c.json(await service.init(c.req.valid("json")), 200));
 
@@ -258,6 +267,7 @@ export function createApp({
   if (batches) registerBatchRoutes(app, { batches, shares });
   if (keys) registerKeyRoutes(app, { keys, authenticate: (token) => service.authenticate(token) });
   if (monitor) registerMonitorRoutes(app, monitor);
+  if (storage) registerStorageRoutes(app, storage);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

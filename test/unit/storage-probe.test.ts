@@ -256,7 +256,7 @@ function memoryResults(opts: { failReads?: boolean } = {}) {
   return { results, items };
 }
 
-const probeOf = (state: StorageProbe["state"], message = state): StorageProbe => ({
+const probeOf = (state: StorageProbe["state"], message: string = state): StorageProbe => ({
   state,
   partCheck: "sha256",
   message,
