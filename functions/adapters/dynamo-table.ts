@@ -11,6 +11,7 @@
  *   B#<bt> / META          a batch (listPk "BATCHES", listSk → byCreated; statusPk "BATCH#<status>" → byStatus)
  *   BD#<digest> / BATCH    the batch holding a manifest digest (put-if-absent: one batch per manifest)
  *   T#<bt> / SH#<shareId>  pointer from a batch to its share links (the share's fileId is the bt_ id)
+ *   PROBE#<configKey> / PROBE   the storage probe's result for one configuration (dynamo-probe-results.ts)
  * A transfer of a batch also carries batchPk "B#<bt>" and batchSk (its path) → sparse index byBatch,
  * which lists a batch's files by path.
  */

@@ -127,6 +127,20 @@ describe("the probe on the stack's store", () => {
 const file = Buffer.from("bytes storage would not verify");
 const init = { name: "x.bin", size: file.length, sha256: sha256(file) };
 
+it("GET /api/storage is described in the OpenAPI document, behind a token", async () => {
+  const c = coordinator(unique());
+  const doc = (await (await c.app.request("/openapi.json")).json()) as any;
+  const get = doc.paths["/api/storage"]?.get;
+  expect(get.security).toEqual([{ bearer: [] }]);
+  expect(get.responses["200"].content["application/json"].schema).toEqual({
+    $ref: "#/components/schemas/StorageInfo",
+  });
+  expect(Object.keys(doc.components.schemas)).toEqual(
+    expect.arrayContaining(["StorageInfo", "StorageProbe", "StorageRules"]),
+  );
+  expect((await c.app.request("/api/storage")).status).toBe(401);
+});
+
 describe("a store that accepts damaged bytes (SFTS_TEST_STORAGE_IGNORES_CHECKSUM=1)", () => {
   it("is found unverified: transfer routes answer 503 STORAGE_UNVERIFIED saying why, reads stay up, health is degraded", async () => {
     const c = coordinator({ ...unique(), SFTS_TEST_STORAGE_IGNORES_CHECKSUM: "1" });
