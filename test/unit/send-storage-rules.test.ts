@@ -88,7 +88,7 @@ describe("send under md5 storage with uniform parts (the generic profile)", () =
     expect(t?.partSize).toBe(ps);
     const parts = [...(t?.recorded.values() ?? [])].sort((a, b) => a.partNumber - b.partNumber);
     expect(parts.map((p) => [p.offset, p.size])).toEqual(
-      parts.map((p, i) => [i * ps, Math.min(ps, big.length - i * ps)]),
+      parts.map((_, i) => [i * ps, Math.min(ps, big.length - i * ps)]),
     );
     expect(sha(t?.object ?? Buffer.alloc(0))).toBe(sha(big));
     for (const [path, body] of Object.entries(small))
