@@ -1,16 +1,25 @@
 /**
  * The dashboard in Debian's Chromium against a real local stack (versitygw + DynamoDB Local + the API,
  * which serves the built page at /): token prompt, a live rate-limited `sfts send`, the detail view's
- * SHA-256 and share link, the connection indicator when the API goes away and comes back, screenshots
- * (desktop and phone, light and dark, in test-results/screenshots/), and the transfers view with 5,000 rows.
+ * SHA-256 and share link, storage's profile and probe on the health card (and, from a coordinator whose
+ * storage accepted damaged bytes, the refusal in words), the connection indicator when the API goes away
+ * and comes back, screenshots (desktop and phone, light and dark, in test-results/screenshots/), and the
+ * transfers view with 5,000 rows.
  */
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { serve } from "@hono/node-server";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../functions/api/config.js";
+import { createCoordinator } from "../../functions/api/coordinator.js";
+import type { HealthResponse } from "../../functions/contract/schemas.js";
+import { getFreePort } from "../../local/ports.js";
+import { withDashboard } from "../../local/web-static.js";
 import { type Api, apiClient, initTransfer, MiB, planParts, sha256 } from "../helpers/api.js";
 import { launchChromium, openPage } from "../helpers/browser.js";
 import { repoRoot } from "../helpers/build.js";
@@ -76,6 +85,18 @@ describe("dashboard", () => {
       await eventually(() => page.getByTestId("health-s3").getAttribute("data-state")).toBe("ok");
       await eventually(() => page.getByTestId("health-dynamodb").getAttribute("data-state")).toBe("ok");
       expect(await page.getByTestId("health-checked").textContent()).toMatch(/Last check \d\d:\d\d:\d\d/);
+      // Storage: the profile, what it checks per part, and the probe's result, in words.
+      const storageRow = page.getByTestId("health-storage");
+      await eventually(() => storageRow.getAttribute("data-state")).toBe("ok");
+      expect(await storageRow.getAttribute("data-probe")).toBe("verified");
+      const profile = stack.config.storage.profile;
+      const storageText = await storageRow.textContent();
+      expect(storageText).toContain("Verified");
+      expect(storageText).toContain(`${profile.label} (profile ${profile.name})`);
+      expect(storageText).toContain(
+        profile.partCheck === "sha256" ? "each part's SHA-256" : "each part's MD5",
+      );
+      expect(await page.getByTestId("storage-banner").count()).toBe(0);
 
       // The theme toggle: system → light → dark → system, kept across reloads.
       const toggle = page.locator(".theme-toggle");
@@ -113,6 +134,47 @@ describe("dashboard", () => {
       expect(problems.pageErrors).toEqual([]);
     } finally {
       await context.close();
+    }
+  });
+
+  it("says in words, on the health card and in a banner, that a coordinator whose storage accepted damaged bytes refuses transfers", async () => {
+    // A second coordinator over the same storage and table whose digests storage does not check (test only).
+    const { app } = createCoordinator(loadConfig({ ...stack.env, SFTS_TEST_STORAGE_IGNORES_CHECKSUM: "1" }));
+    const server = serve({
+      fetch: withDashboard(app.fetch, join(repoRoot, "web", "dist")),
+      hostname: "127.0.0.1",
+      port: await getFreePort(),
+    });
+    await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { context, page, problems } = await signedIn();
+    try {
+      await page.goto(`${url}/`);
+      await eventually(() => connection(page).getAttribute("data-state")).toBe("connected");
+      const row = page.getByTestId("health-storage");
+      await eventually(() => row.getAttribute("data-state")).toBe("down");
+      expect(await row.getAttribute("data-probe")).toBe("unverified");
+      const health = (await (await fetch(`${url}/health`)).json()) as HealthResponse;
+      expect(health.storage.serving).toBe(false);
+      const text = await row.textContent();
+      expect(text).toContain("Refused");
+      expect(text).toContain(`(profile ${health.storage.profile})`);
+      expect(text).toContain("Storage accepted damaged bytes.");
+      const banner = page.getByTestId("storage-banner");
+      await eventually(() => banner.isVisible()).toBe(true);
+      expect(await banner.getAttribute("role")).toBe("alert");
+      expect(await banner.locator("strong").textContent()).toBe("Transfers are refused");
+      expect(await banner.textContent()).toContain(health.storage.message);
+      // On every view, not only the overview.
+      await page.goto(`${url}/#/transfers`);
+      await eventually(() => banner.isVisible()).toBe(true);
+      await page.goto(`${url}/`);
+      await eventually(() => row.getAttribute("data-state")).toBe("down");
+      await page.screenshot({ path: join(SHOTS, "storage-refused-desktop-light.png"), fullPage: true });
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 

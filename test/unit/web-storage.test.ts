@@ -33,19 +33,19 @@ describe("dashboard: storage in words", () => {
     );
   });
 
-  it("refused: the word, the probe's message, and a page banner that says transfers are refused", () => {
+  it("refused: the word, a few words on the row, and a page banner with the probe's sentence", () => {
     const message = "Storage accepted a part whose bytes did not match its signed digest.";
     const v = storageView(summary({ probe: "unverified", serving: false, message }));
     expect(v.state).toBe("down");
     expect(v.word).toBe("Refused");
-    expect(v.message).toBe(message);
-    expect(v.banner?.title).toBe("Transfers are refused");
-    expect(v.banner?.text).toBe(`Storage accepted damaged bytes. ${message}`);
-    expect(storageView(summary({ probe: "failed", serving: false })).banner?.text).toMatch(
-      /^Storage could not be probed\./,
+    expect(v.detail).toBe("versitygw (profile versitygw) · parts signed with SHA-256");
+    expect(v.message).toBe("Storage accepted damaged bytes.");
+    expect(v.banner).toEqual({ title: "Transfers are refused", text: message });
+    expect(storageView(summary({ probe: "failed", serving: false })).message).toBe(
+      "Storage could not be probed.",
     );
-    expect(storageView(summary({ probe: "pending", serving: false })).banner?.text).toMatch(
-      /^Storage has not been probed yet\./,
+    expect(storageView(summary({ probe: "pending", serving: false })).message).toBe(
+      "Storage has not been probed yet.",
     );
   });
 
@@ -57,7 +57,13 @@ describe("dashboard: storage in words", () => {
   });
 
   it("pending while serving is a warning; no summary (an older coordinator) is unknown", () => {
-    expect(storageView(summary({ probe: "pending" }))).toMatchObject({ state: "warn", word: "Not probed" });
+    expect(
+      storageView(summary({ probe: "pending", message: "The storage probe has not run yet." })),
+    ).toMatchObject({
+      state: "warn",
+      word: "Not probed",
+      message: "The storage probe has not run yet.",
+    });
     expect(storageView(undefined)).toMatchObject({ state: "unknown", word: "Unknown" });
   });
 });

@@ -7,8 +7,9 @@
  *   verified    yes      ok       Verified     -
  *   unverified  yes      warn     Unverified   parts are not verified by storage (allowed by the operator)
  *   pending     yes      warn     Not probed   -
- *   any         no       down     Refused      transfers are refused: the probe's message
+ *   any         no       down     Refused      transfers are refused: the probe's sentence
  *   (no summary: an older coordinator)  unknown  Unknown  -
+ * With a banner, the row says what happened in a few words; without, it gives the probe's sentence.
  */
 import type { StorageSummary } from "../../functions/contract/storage.js";
 
@@ -23,22 +24,26 @@ export interface StorageView {
   banner?: { title: string; text: string };
 }
 
+/** "checks" only once the probe proved storage does; before, the digest is only signed. */
 const CHECKS = {
-  sha256: "storage checks each part's SHA-256",
-  md5: "storage checks each part's MD5",
+  sha256: ["storage checks each part's SHA-256", "parts signed with SHA-256"],
+  md5: ["storage checks each part's MD5", "parts signed with MD5"],
 } as const;
 
 export function storageView(s: StorageSummary | undefined): StorageView {
   if (!s)
     return { state: "unknown", word: "Unknown", detail: "this coordinator does not report its storage" };
-  const detail = `${s.label} (profile ${s.profile}) · ${CHECKS[s.partCheck]}${s.uniformParts ? " · uniform parts" : ""}`;
+  const checks = CHECKS[s.partCheck][s.probe === "verified" ? 0 : 1];
+  const detail = `${s.label} (profile ${s.profile}) · ${checks}${s.uniformParts ? " · uniform parts" : ""}`;
+  // With a banner, the row says it in a few words and the banner gives the probe's whole sentence.
+  const short = `Storage ${phrase(s.probe)}.`;
   if (!s.serving)
     return {
       state: "down",
       word: "Refused",
       detail,
-      message: s.message,
-      banner: { title: "Transfers are refused", text: `Storage ${phrase(s.probe)}. ${s.message}` },
+      message: short,
+      banner: { title: "Transfers are refused", text: s.message },
     };
   if (s.probe === "verified") return { state: "ok", word: "Verified", detail };
   if (s.probe === "unverified")
@@ -46,7 +51,7 @@ export function storageView(s: StorageSummary | undefined): StorageView {
       state: "warn",
       word: "Unverified",
       detail,
-      message: s.message,
+      message: short,
       banner: {
         title: "Storage does not verify parts",
         text: `Transfers are served because unverified storage is allowed; only each file's SHA-256 protects its bytes. ${s.message}`,

@@ -149,7 +149,7 @@ function StorageBanner({ poll }: { poll: PollState }) {
   const refused = poll.health?.body.storage.serving === false;
   return (
     <p
-      class={refused ? "stale" : "stale stale-warn"}
+      class={refused ? "stale storage-banner" : "stale stale-warn storage-banner"}
       data-testid="storage-banner"
       role={refused ? "alert" : "status"}
     >
