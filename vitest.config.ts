@@ -1,5 +1,42 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The storage-facing files, run a second time on SeaweedFS (SFTS_TEST_STORAGE=seaweedfs) by plain
+ * `npm test`; the "integration" and "e2e" projects run everything on SFTS_TEST_STORAGE's server
+ * (versitygw unless set, so `SFTS_TEST_STORAGE=seaweedfs npm test` runs all of it on SeaweedFS).
+ */
+const SEAWEEDFS = { SFTS_TEST_STORAGE: "seaweedfs" };
+const STORAGE_FACING_INTEGRATION = [
+  "object-store",
+  "storage-probe",
+  "storage-verification",
+  "upload-flow",
+  "batch-flow",
+  "batch-multipart",
+  "content-pending",
+  "missing-and-state",
+].map((name) => `test/integration/${name}.test.ts`);
+const STORAGE_FACING_E2E = ["send", "receive", "faults", "storage-md5"].map(
+  (name) => `test/e2e/${name}.test.ts`,
+);
+
+const integration = {
+  environment: "node",
+  globalSetup: ["test/helpers/global-setup.ts"],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
+const e2e = {
+  environment: "node",
+  globalSetup: ["test/helpers/build.ts", "test/helpers/storage-setup.ts"],
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  // Each file starts its own stacks and processes; keep them from competing for two cores. Files of
+  // projects without file parallelism run one at a time in one group after the others (vitest's
+  // groupSpecs), so e2e files of both projects never overlap.
+  fileParallelism: false,
+};
+
 export default defineConfig({
   test: {
     reporters: ["default", "./test/helpers/summary-reporter.ts"],
@@ -11,28 +48,17 @@ export default defineConfig({
           environment: "node",
         },
       },
+      { test: { name: "integration", include: ["test/integration/**/*.test.ts"], ...integration } },
       {
         test: {
-          name: "integration",
-          include: ["test/integration/**/*.test.ts"],
-          environment: "node",
-          globalSetup: ["test/helpers/global-setup.ts"],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          name: "integration-seaweedfs",
+          include: STORAGE_FACING_INTEGRATION,
+          env: SEAWEEDFS,
+          ...integration,
         },
       },
-      {
-        test: {
-          name: "e2e",
-          include: ["test/e2e/**/*.test.ts"],
-          environment: "node",
-          globalSetup: ["test/helpers/build.ts"],
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
-          // Each file starts its own stacks and processes; keep them from competing for two cores.
-          fileParallelism: false,
-        },
-      },
+      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], ...e2e } },
+      { test: { name: "e2e-seaweedfs", include: STORAGE_FACING_E2E, env: SEAWEEDFS, ...e2e } },
     ],
   },
 });

@@ -1,9 +1,11 @@
 /**
- * The local stack: versitygw (S3) + DynamoDB Local + the coordinator API on one machine, no AWS account.
- * `npm start` and the test suite both start it through `startStack`; only ports and folders differ.
+ * The local stack: an S3 server (versitygw, or SeaweedFS with `storage: "seaweedfs"`) + DynamoDB Local +
+ * the coordinator API on one machine, no AWS account. `npm start` and the test suite both start it through
+ * `startStack`; only ports, folders and the S3 server differ. The coordinator runs under the server's
+ * storage profile (SFTS_STORAGE_PROFILE) unless the caller names another one (`profile`).
  */
 
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
@@ -13,13 +15,16 @@ import type { DynamoCall } from "../functions/adapters/clients.js";
 import { type AppConfig, loadConfig } from "../functions/api/config.js";
 import { createCoordinator } from "../functions/api/coordinator.js";
 import { createLogger } from "../functions/api/logger.js";
+import type { StorageProfileName } from "../functions/contract/storage.js";
 import { ensureBucket, ensureDevKey, ensureTable } from "./bootstrap.js";
 import { startDynamoDbLocal } from "./dynamodb.js";
 import type { ManagedProcess } from "./managed-process.js";
 import { reapOrphans } from "./pid-registry.js";
 import { assertPortFree, hostPort } from "./ports.js";
+import { LOCAL_S3_SERVERS, type LocalStorage } from "./s3-servers.js";
+import { SEAWEEDFS_VERSION } from "./seaweedfs.js";
 import { StackError } from "./stack-error.js";
-import { ensureVersitygw, startVersitygw, VERSITYGW_VERSION } from "./versitygw.js";
+import { VERSITYGW_VERSION } from "./versitygw.js";
 import { defaultWebDir, withDashboard } from "./web-static.js";
 
 export const DYNAMODB_LOCAL_VERSION = "3.3.1";
@@ -31,8 +36,14 @@ export interface StackOptions {
   dynamodbPort: number;
   /** S3 objects, DynamoDB files, logs and the dev token live here. */
   dataDir: string;
-  /** Built tools (versitygw) are cached here. */
+  /** Built tools (versitygw, SeaweedFS) are cached here. */
   cacheDir: string;
+  /** The S3 server (default versitygw). */
+  storage?: LocalStorage;
+  /** The coordinator's storage profile (SFTS_STORAGE_PROFILE); default the server's own. */
+  profile?: StorageProfileName;
+  /** More coordinator settings (e.g. SFTS_ALLOW_UNVERIFIED_STORAGE), applied last. */
+  coordinatorEnv?: Record<string, string>;
   bucket: string;
   table: string;
   /** Where to write the API address and token for the CLI (LocalStackInfo JSON); none if undefined. */
@@ -58,6 +69,8 @@ export interface StackOptions {
 }
 
 export interface RunningStack {
+  /** The S3 server that runs (the coordinator's profile is `config.storage.profile`). */
+  storage: LocalStorage;
   apiUrl: string;
   s3Endpoint: string;
   dynamodbEndpoint: string;
@@ -81,7 +94,7 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** Fixed local credentials: versitygw runs on loopback for this machine only. */
+/** Fixed local credentials: the S3 server runs on loopback for this machine only. */
 const S3_ACCESS_KEY = "sfts-local";
 const S3_SECRET_KEY = "sfts-local-secret";
 
@@ -92,12 +105,35 @@ async function writeAtomic(file: string, text: string, mode = 0o600): Promise<vo
   await rename(tmp, file);
 }
 
+/**
+ * The table of a data folder names objects of one S3 server: a folder first used with one server is
+ * refused to another (a folder from before this marker, with an `s3` folder, is versitygw's).
+ */
+async function claimDataDir(dataDir: string, storage: LocalStorage): Promise<void> {
+  const marker = join(dataDir, "s3-server");
+  const recorded = await readFile(marker, "utf8").then(
+    (s) => s.trim(),
+    () => (existsSync(join(dataDir, "s3")) ? "versitygw" : undefined),
+  );
+  if (recorded !== undefined && recorded !== storage) {
+    const theirs = LOCAL_S3_SERVERS[recorded as LocalStorage]?.label ?? recorded;
+    throw new StackError(
+      `${dataDir} holds the data of a stack on ${theirs}; its table names objects that ${LOCAL_S3_SERVERS[storage].label} does not have`,
+      {
+        hint: `start it with --storage ${recorded}, or choose another data folder (--data-dir / SFTS_DATA_DIR)`,
+      },
+    );
+  }
+  if (recorded === undefined) await writeAtomic(marker, `${storage}\n`, 0o644);
+}
+
 export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const { host } = opts;
   const logs = join(opts.dataDir, "logs");
   await mkdir(logs, { recursive: true });
   const stateDir = opts.dataDir;
   await reapOrphans(stateDir);
+  await claimDataDir(opts.dataDir, opts.storage ?? "versitygw");
 
   // Fail on a taken API port before spending time on the emulators.
   await assertPortFree(host, opts.apiPort, "the SFTS API", "set SFTS_PORT (or --port) to another port");
@@ -107,28 +143,34 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     await Promise.allSettled(started.map((p) => p.stop()));
   };
   try {
-    const binary = await ensureVersitygw(opts.cacheDir, opts.log);
+    const storage = opts.storage ?? "versitygw";
+    const s3Server = LOCAL_S3_SERVERS[storage];
+    const profile = opts.profile ?? s3Server.profile;
+    opts.log(`S3 server: ${s3Server.label} ${s3Server.version} (storage profile ${profile})`);
+    const binary = await s3Server.ensure(opts.cacheDir, opts.log);
     const logFiles = {
       api: join(logs, "api.log"),
-      s3: join(logs, "versitygw.log"),
+      s3: join(logs, s3Server.logName),
       dynamodb: join(logs, "dynamodb.log"),
     };
     const startS3 = () =>
-      startVersitygw({
-        binary,
-        host,
-        port: opts.s3Port,
-        dataDir: join(opts.dataDir, "s3"),
-        accessKey: S3_ACCESS_KEY,
-        secretKey: S3_SECRET_KEY,
-        region: "us-east-1",
-        logFile: logFiles.s3,
-        stateDir,
-        portHint: "set SFTS_S3_PORT (or --s3-port) to another port",
-      }).then((p) => {
-        started.push(p);
-        return p;
-      });
+      s3Server
+        .start({
+          binary,
+          host,
+          port: opts.s3Port,
+          dataDir: join(opts.dataDir, "s3"),
+          accessKey: S3_ACCESS_KEY,
+          secretKey: S3_SECRET_KEY,
+          region: "us-east-1",
+          logFile: logFiles.s3,
+          stateDir,
+          portHint: "set SFTS_S3_PORT (or --s3-port) to another port",
+        })
+        .then((p) => {
+          started.push(p);
+          return p;
+        });
     const startDdb = () =>
       startDynamoDbLocal({
         host,
@@ -157,6 +199,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       SFTS_S3_ACCESS_KEY_ID: S3_ACCESS_KEY,
       SFTS_S3_SECRET_ACCESS_KEY: S3_SECRET_KEY,
       SFTS_DYNAMODB_ENDPOINT: ddb.endpoint,
+      SFTS_STORAGE_PROFILE: profile,
       ...(opts.downloadExpiresSeconds !== undefined && {
         SFTS_DOWNLOAD_EXPIRES: String(opts.downloadExpiresSeconds),
       }),
@@ -169,6 +212,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         SFTS_RATE_LIMIT: String(opts.rateLimit.perSecond),
         SFTS_RATE_BURST: String(opts.rateLimit.burst),
       }),
+      ...opts.coordinatorEnv,
     };
     const config = loadConfig(env);
     const apiLog = createWriteStream(logFiles.api, { flags: "a" });
@@ -232,6 +276,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
     let stopping: Promise<void> | undefined;
     return {
+      storage,
       apiUrl: info.server,
       s3Endpoint: s3.endpoint,
       dynamodbEndpoint: ddb.endpoint,
@@ -288,4 +333,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   }
 }
 
-export const STACK_VERSIONS = { versitygw: VERSITYGW_VERSION, dynamodbLocal: DYNAMODB_LOCAL_VERSION };
+export const STACK_VERSIONS = {
+  versitygw: VERSITYGW_VERSION,
+  seaweedfs: SEAWEEDFS_VERSION,
+  dynamodbLocal: DYNAMODB_LOCAL_VERSION,
+};

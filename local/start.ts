@@ -1,11 +1,14 @@
 /**
  * `npm start`: brings up the local stack and keeps it running until Ctrl-C.
  * Options: --port/SFTS_PORT (API, 5000), --s3-port/SFTS_S3_PORT (5070), --dynamodb-port/SFTS_DYNAMODB_PORT (5080),
- * --host/SFTS_HOST (127.0.0.1), --data-dir/SFTS_DATA_DIR (.sfts-local), SFTS_BUCKET and SFTS_TABLE (sfts-local).
+ * --host/SFTS_HOST (127.0.0.1), --data-dir/SFTS_DATA_DIR (.sfts-local), SFTS_BUCKET and SFTS_TABLE (sfts-local),
+ * --storage/SFTS_STORAGE: the S3 server, versitygw (default) or seaweedfs; SeaweedFS's data goes to
+ * .sfts-local/seaweedfs unless a data folder is given (a data folder belongs to one server).
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { localStackFile } from "../cli/engine/paths.js";
+import { LOCAL_S3_SERVERS, parseLocalStorage } from "./s3-servers.js";
 import { STACK_VERSIONS, startStack } from "./stack.js";
 import { formatStackError, StackError } from "./stack-error.js";
 
@@ -29,16 +32,24 @@ async function main(): Promise<void> {
       "dynamodb-port": { type: "string" },
       host: { type: "string" },
       "data-dir": { type: "string" },
+      storage: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     process.stdout.write(
-      "Usage: npm start -- [--port 5000] [--s3-port 5070] [--dynamodb-port 5080] [--host 127.0.0.1] [--data-dir .sfts-local]\n",
+      "Usage: npm start -- [--storage versitygw|seaweedfs] [--port 5000] [--s3-port 5070] [--dynamodb-port 5080] [--host 127.0.0.1] [--data-dir .sfts-local]\n",
     );
     return;
   }
   const root = resolve(import.meta.dirname, "..", "..");
+  const storageValue = values.storage ?? env.SFTS_STORAGE;
+  const storage =
+    storageValue === undefined || storageValue === ""
+      ? "versitygw"
+      : parseLocalStorage(storageValue, values.storage !== undefined ? "--storage" : "SFTS_STORAGE");
+  const server = LOCAL_S3_SERVERS[storage];
+  const defaultDataDir = resolve(root, server.defaultDataDir);
   const clientInfoFile = localStackFile(env);
   const stack = await startStack({
     host: values.host ?? env.SFTS_HOST ?? "127.0.0.1",
@@ -49,7 +60,8 @@ async function main(): Promise<void> {
       5080,
       "--dynamodb-port / SFTS_DYNAMODB_PORT",
     ),
-    dataDir: resolve(values["data-dir"] ?? env.SFTS_DATA_DIR ?? resolve(root, ".sfts-local")),
+    dataDir: resolve(values["data-dir"] ?? env.SFTS_DATA_DIR ?? defaultDataDir),
+    storage,
     cacheDir: resolve(root, ".cache"),
     bucket: env.SFTS_BUCKET ?? "sfts-local",
     table: env.SFTS_TABLE ?? "sfts-local",
@@ -62,7 +74,7 @@ async function main(): Promise<void> {
     "SFTS local stack is running",
     `  Dashboard  ${stack.apiUrl}/`,
     `  API        ${stack.apiUrl}   (OpenAPI ${stack.apiUrl}/openapi.json, health ${stack.apiUrl}/health)`,
-    `  S3         ${stack.s3Endpoint}   (versitygw ${STACK_VERSIONS.versitygw}, bucket ${stack.bucket})`,
+    `  S3         ${stack.s3Endpoint}   (${server.label} ${server.version}, bucket ${stack.bucket}, storage profile ${stack.config.storage.profile.name})`,
     `  DynamoDB   ${stack.dynamodbEndpoint}   (DynamoDB Local ${STACK_VERSIONS.dynamodbLocal}, table ${stack.table})`,
     `  API token  ${stack.token}`,
     `             (saved for the sfts CLI in ${clientInfoFile})`,

@@ -4,127 +4,52 @@
  * backend: objects as plain files under `<dataDir>/buckets`, metadata (etags, checksums, multipart
  * state) in a sidecar folder `<dataDir>/meta` beside it, so the disk needs no user xattrs.
  */
-import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
-import { access, chmod, constants, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { findExecutable } from "./find-executable.js";
-import { readLogTail } from "./log-tail.js";
+import { ensureGoBinary, type GoBuildSpec, goBinaryPath } from "./go-build.js";
 import { type ManagedProcess, spawnManaged } from "./managed-process.js";
 import { assertPortFree, hostPort, waitForHttp } from "./ports.js";
-import { StackError } from "./stack-error.js";
 
 export const VERSITYGW_VERSION = "v1.7.0";
 const VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw";
-/** versitygw v1.7.0's go.mod says `go 1.25.0`. */
-const GO_NEEDED = "Go ≥ 1.25";
+
+const BUILD: GoBuildSpec = {
+  what: `the S3 emulator versitygw ${VERSITYGW_VERSION}`,
+  short: `versitygw ${VERSITYGW_VERSION}`,
+  folder: `versitygw-${VERSITYGW_VERSION}`,
+  binaryName: "versitygw",
+  /** versitygw v1.7.0's go.mod says `go 1.25.0`. */
+  goNeeded: "Go ≥ 1.25",
+  expected: "~1–2 min",
+  command: "go install",
+  // -ldflags: stamp the version for `versitygw --version` and drop debug info (~20 MB smaller);
+  // only the link step differs, so Go's build cache still serves every compiled package.
+  build: ({ run, outDir, env }) =>
+    run(
+      [
+        "install",
+        `-ldflags=-s -w -X main.Version=${VERSITYGW_VERSION}`,
+        `${VERSITYGW_MODULE}@${VERSITYGW_VERSION}`,
+      ],
+      { env: { ...env, GOBIN: outDir } },
+    ),
+};
 
 /** Where `ensureVersitygw` puts the binary. */
 export function versitygwBinaryPath(cacheDir: string): string {
-  return join(cacheDir, `versitygw-${VERSITYGW_VERSION}`, "versitygw");
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return goBinaryPath(cacheDir, BUILD);
 }
 
 /**
- * The path of the pinned versitygw binary, built with Go on first use (a minute or two with a warm
- * module cache). The build goes to a temporary folder that is renamed into place only when it
- * succeeded, so an interrupted build never counts.
+ * The path of the pinned versitygw binary, built with `go install` on first use (a minute or two with a
+ * warm module cache); see go-build.ts for how the cache is kept whole.
  */
-export async function ensureVersitygw(
+export function ensureVersitygw(
   cacheDir: string,
   log: (line: string) => void,
   options: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<string> {
-  const binary = versitygwBinaryPath(cacheDir);
-  if (await isExecutable(binary)) return binary;
-
-  const env = options.env ?? process.env;
-  const go = findExecutable("go", env);
-  if (go === undefined) {
-    throw new StackError(
-      `Go is needed once to build the S3 emulator versitygw ${VERSITYGW_VERSION}; no \`go\` on PATH`,
-      {
-        hint: `install ${GO_NEEDED} (https://go.dev/dl/) and start again, or run through .ci/run, which has it`,
-      },
-    );
-  }
-
-  await mkdir(cacheDir, { recursive: true });
-  const buildDir = await mkdtemp(join(cacheDir, `versitygw-${VERSITYGW_VERSION}.building-`));
-  const buildLog = join(cacheDir, `versitygw-${VERSITYGW_VERSION}-build.log`);
-  log(`building versitygw ${VERSITYGW_VERSION} (once, ~1–2 min)…`);
-  const started = Date.now();
-  const heartbeat = setInterval(() => {
-    log(`still building versitygw (${Math.round((Date.now() - started) / 1000)} s)…`);
-  }, 20_000);
-  try {
-    const exit = await runGoInstall(go, buildDir, buildLog, env);
-    if (exit !== 0 || !(await isExecutable(join(buildDir, "versitygw")))) {
-      const tail = await readLogTail(buildLog, 0, 20);
-      throw new StackError(
-        `Building versitygw ${VERSITYGW_VERSION} with \`go install\` failed (exit ${exit})`,
-        {
-          details: tail,
-          hint: `full output: ${buildLog}; the first build needs ${GO_NEEDED} and access to the Go module proxy (or a warm Go module cache)`,
-        },
-      );
-    }
-    const finalDir = join(cacheDir, `versitygw-${VERSITYGW_VERSION}`);
-    // Another start may have finished the same build meanwhile; its binary is as good as ours.
-    if (!(await isExecutable(binary))) {
-      await rm(finalDir, { recursive: true, force: true });
-      await chmod(buildDir, 0o755); // mkdtemp made it private
-      await rename(buildDir, finalDir).catch(async (err: unknown) => {
-        if (!(await isExecutable(binary))) throw err;
-      });
-    }
-    log(`built versitygw ${VERSITYGW_VERSION} in ${Math.round((Date.now() - started) / 1000)} s`);
-    return binary;
-  } finally {
-    clearInterval(heartbeat);
-    await rm(buildDir, { recursive: true, force: true });
-  }
-}
-
-function runGoInstall(
-  go: string,
-  buildDir: string,
-  buildLog: string,
-  env: NodeJS.ProcessEnv,
-): Promise<number> {
-  // -ldflags: stamp the version for `versitygw --version` and drop debug info (~20 MB smaller);
-  // only the link step differs, so Go's build cache still serves every compiled package.
-  const args = [
-    "install",
-    `-ldflags=-s -w -X main.Version=${VERSITYGW_VERSION}`,
-    `${VERSITYGW_MODULE}@${VERSITYGW_VERSION}`,
-  ];
-  return new Promise((resolve, reject) => {
-    const out = createWriteStream(buildLog);
-    out.write(`$ GOBIN=${buildDir} ${go} ${args.join(" ")}\n`);
-    const child = spawn(go, args, {
-      cwd: buildDir,
-      env: { ...env, GOBIN: buildDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.pipe(out, { end: false });
-    child.stderr.pipe(out, { end: false });
-    child.once("error", (err) => {
-      out.end();
-      reject(new StackError(`Could not run ${go}: ${err.message}`, { cause: err }));
-    });
-    child.once("close", (code, signal) => {
-      out.end(() => resolve(code ?? (signal === null ? 1 : 128)));
-    });
-  });
+  return ensureGoBinary(cacheDir, BUILD, log, options);
 }
 
 export interface VersitygwOptions {

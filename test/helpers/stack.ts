@@ -1,11 +1,14 @@
 /**
  * The one way tests get a local stack: the same `startStack` as `npm start`, on free ports, in a
- * temporary folder, sharing the repo's versitygw build cache.
+ * temporary folder, sharing the repo's build cache. The S3 server is SFTS_TEST_STORAGE's (versitygw
+ * unless set to seaweedfs; vitest.config.ts sets it per project) unless a test names one.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { StorageProfileName } from "../../functions/contract/storage.js";
 import { startLocalStack } from "../../harness/local-stack.js";
+import type { LocalStorage } from "../../local/s3-servers.js";
 import type { RunningStack } from "../../local/stack.js";
 
 export interface TestStack extends RunningStack {
@@ -22,6 +25,12 @@ export async function startTestStack(
     statsFlushMs?: number;
     /** Fixed ports (a link in front of the stack needs them before it starts); default free ones. */
     ports?: { api: number; s3: number; dynamodb: number };
+    /** The S3 server; default SFTS_TEST_STORAGE's. */
+    storage?: LocalStorage;
+    /** The coordinator's storage profile (e.g. generic, MD5 mode); default the server's own. */
+    profile?: StorageProfileName;
+    /** More coordinator settings (SFTS_ALLOW_UNVERIFIED_STORAGE, SFTS_TEST_STORAGE_IGNORES_CHECKSUM…). */
+    coordinatorEnv?: Record<string, string>;
   } = {},
 ): Promise<TestStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -36,6 +45,9 @@ export async function startTestStack(
     // earlier request's coalesced counters must not land in the middle of that comparison.
     statsFlushMs: options.statsFlushMs ?? 0,
     ...(options.s3PublicEndpoint !== undefined && { s3PublicEndpoint: options.s3PublicEndpoint }),
+    ...(options.storage !== undefined && { storage: options.storage }),
+    ...(options.profile !== undefined && { profile: options.profile }),
+    ...(options.coordinatorEnv !== undefined && { coordinatorEnv: options.coordinatorEnv }),
     ...(options.downloadExpiresSeconds !== undefined && {
       downloadExpiresSeconds: options.downloadExpiresSeconds,
     }),
@@ -55,6 +67,8 @@ export async function startTestStack(
 
 /** What integration tests receive from the global setup (serialisable). */
 export interface StackInfo {
+  /** The S3 server (versitygw, seaweedfs); the coordinator's profile is env.SFTS_STORAGE_PROFILE. */
+  storage: LocalStorage;
   apiUrl: string;
   token: string;
   s3Endpoint: string;
@@ -66,6 +80,7 @@ export interface StackInfo {
 }
 
 export const stackInfo = (s: TestStack): StackInfo => ({
+  storage: s.storage,
   apiUrl: s.apiUrl,
   token: s.token,
   s3Endpoint: s.s3Endpoint,
