@@ -18,8 +18,12 @@ import { randomUUID } from "node:crypto";
 import type { PartCheck, StorageProbe } from "../contract/storage.js";
 import type { Clock } from "./ports.js";
 
-/** Keys the probe writes under; no transfer's object key starts so. */
-export const PROBE_KEY_PREFIX = "sfts-probe/";
+/**
+ * Keys the probe writes under: inside objects/, the only prefix the deployed API may write and delete
+ * (infra/storage.ts OBJECT_PREFIX), and apart from transfers' keys (objects/tr_…). An upload left behind
+ * (cleanup failed) is aborted by the bucket's lifecycle rule like any other.
+ */
+export const PROBE_KEY_PREFIX = "objects/sfts-probe/";
 
 /** The S3 error codes that mean "these bytes do not match the digest you signed". */
 export const DIGEST_REFUSALS: readonly string[] = [
