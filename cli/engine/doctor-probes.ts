@@ -1,11 +1,12 @@
 /**
- * The calls `sfts doctor` makes (doctor.ts's DoctorProbes), over HTTP: each tried once, within a timeout,
- * and any failure turned into a ProbeFailure that says why in words. /health counts as answered with 200
- * or 503 (a coordinator that is degraded says why); GET /api/storage answering 404 means an older
- * coordinator (null); storage's endpoint counts as reached with any HTTP answer at all.
+ * The calls `sfts doctor` makes (doctor.ts's DoctorProbes), over HTTP, within a timeout, any failure turned
+ * into a ProbeFailure that says why in words. /health (tried once) counts as answered with 200 or 503 (a
+ * degraded coordinator says why); the token and GET /api/storage go through the API client (one retry;
+ * a coordinator without /api/storage, older than storage profiles, gives null); storage's endpoint
+ * (tried once) counts as reached with any HTTP answer at all.
  */
-import { ErrorBody, HealthResponse } from "../../functions/contract/schemas.js";
-import { StorageInfo, StorageSummary } from "../../functions/contract/storage.js";
+import { HealthResponse } from "../../functions/contract/schemas.js";
+import { StorageSummary } from "../../functions/contract/storage.js";
 import { ApiClient } from "./api-client.js";
 import { networkCode } from "./classify.js";
 import { type DoctorProbes, ProbeFailure } from "./doctor.js";
@@ -57,8 +58,14 @@ async function bodyOf(res: Response, timeoutMs: number): Promise<unknown> {
 
 export function httpProbes(o: ProbeOptions): DoctorProbes {
   const now = o.now ?? Date.now;
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  const headers = { accept: "application/json" };
+  // One retry: a wrong address or token should be told in seconds, not after a transfer's ten.
+  const api = new ApiClient({
+    server: o.server,
+    token: o.token,
+    timeoutMs: o.timeoutMs,
+    retry: { ...DEFAULT_RETRY, maxRetries: 1 },
+  });
   const notSfts = (status: number, path: string) =>
     new ProbeFailure(`${path} answered ${status}, not as an SFTS coordinator does`, "BAD_ANSWER");
 
@@ -72,13 +79,6 @@ export function httpProbes(o: ProbeOptions): DoctorProbes {
     },
 
     async whoAmI() {
-      // One retry: a wrong address or token should be told in seconds, not after a transfer's ten.
-      const api = new ApiClient({
-        server: o.server,
-        token: o.token,
-        timeoutMs: o.timeoutMs,
-        retry: { ...DEFAULT_RETRY, maxRetries: 1 },
-      });
       try {
         return await api.whoAmI();
       } catch (err) {
@@ -89,20 +89,12 @@ export function httpProbes(o: ProbeOptions): DoctorProbes {
     },
 
     async storage() {
-      const res = await request(new URL("/api/storage", o.server), { headers }, o.timeoutMs);
-      const body = await bodyOf(res, o.timeoutMs);
-      if (res.status === 404) return null;
-      if (!res.ok) {
-        const e = ErrorBody.safeParse(body);
-        const why = e.success ? `${e.data.error.code}: ${e.data.error.message}` : `answered ${res.status}`;
-        throw new ProbeFailure(
-          why,
-          res.status === 401 ? "UNAUTHORIZED" : e.success ? e.data.error.code : "HTTP",
-        );
+      try {
+        return (await api.storage()) ?? null;
+      } catch (err) {
+        if (isCliError(err)) throw new ProbeFailure(err.message, err.code);
+        throw err;
       }
-      const parsed = StorageInfo.safeParse(body);
-      if (!parsed.success) throw notSfts(res.status, "GET /api/storage");
-      return parsed.data;
     },
 
     async reach(endpoint) {

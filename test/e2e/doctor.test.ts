@@ -1,7 +1,8 @@
 /**
  * `sfts doctor` as a process against a real local stack: every check passes on a healthy one and names the
  * profile and what storage verifies; a wrong token, a stopped API and a coordinator whose storage accepted
- * damaged bytes each fail their check with a clear message and a non-zero exit, never a stack trace.
+ * damaged bytes each fail their check with a clear message and a non-zero exit, never a stack trace; an
+ * older coordinator (no GET /api/storage, made by a proxy) is a warning.
  * The unverified coordinator runs beside the stack, over the same storage and table, with
  * SFTS_TEST_STORAGE_IGNORES_CHECKSUM=1 (its digest goes where storage does not check it): as a Lambda
  * would, it answers, and its gate refuses transfers because its probe saw damaged bytes accepted.
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/api/config.js";
 import { createCoordinator } from "../../functions/api/coordinator.js";
 import type { StorageInfo } from "../../functions/contract/storage.js";
+import { startFaultProxy } from "../../harness/fault-proxy.js";
 import { getFreePort } from "../../local/ports.js";
 import { apiClient } from "../helpers/api.js";
 import { cliEnv, runCli } from "../helpers/cli.js";
@@ -90,6 +92,30 @@ describe("sfts doctor", () => {
       expect(line(r.stdout, "API token")).toMatch(/^- API token +Not checked/);
     } finally {
       await stack.startApi();
+    }
+  });
+
+  it("warns, and passes, against an older coordinator without GET /api/storage", async () => {
+    // The proxy answers /api/storage as a coordinator from before storage profiles does.
+    const older = await startFaultProxy({ target: stack.apiUrl });
+    older.addRule({
+      match: { method: "GET", path: /^\/api\/storage/ },
+      fault: {
+        kind: "status",
+        status: 404,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ error: { code: "ROUTE_NOT_FOUND", message: "No route GET /api/storage." } }),
+      },
+    });
+    try {
+      const r = await runCli(["doctor"], await cliEnv({ apiUrl: older.url, token: stack.token })).done;
+      noStackTrace(r.stderr);
+      expect(r.code).toBe(0);
+      expect(line(r.stdout, "Storage")).toMatch(/^! Storage +This coordinator has no GET \/api\/storage/);
+      expect(line(r.stdout, "Storage reachable")).toMatch(/^- /);
+      expect(r.stdout).toMatch(/All checks pass \(1 warning\)\./);
+    } finally {
+      await older.close();
     }
   });
 
