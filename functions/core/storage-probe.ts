@@ -121,9 +121,10 @@ export async function runStorageProbe(
     const answer = await call();
     const after = clock.now().getTime();
     const date = answer.date ? Date.parse(answer.date) : Number.NaN;
-    // Date has a resolution of one second; the request's midpoint is the best local match for it.
+    // Date is storage's time cut to the second (on average half a second early); the request's midpoint
+    // is the best local match for it.
     if (clockSkewMs === undefined && Number.isFinite(date))
-      clockSkewMs = date - Math.round((before + after) / 2);
+      clockSkewMs = date + 500 - Math.round((before + after) / 2);
     return answer;
   };
   const findings: Pick<StorageProbe, "damagedPart" | "damagedObject" | "uniformAssembled"> = {};
@@ -201,7 +202,7 @@ export async function runStorageProbe(
       ...findings,
       state: "verified",
       ...(clockSkewMs !== undefined && { clockSkewMs }),
-      message: `Storage refused damaged bytes under the signed ${check} (${findings.damagedPart}) and accepted the right ones${rules.uniformParts ? ", and assembled an upload cut by the uniform-parts rule" : ""}: parts are verified by storage.`,
+      message: `Storage refused damaged bytes under the signed ${check}, answering ${findings.damagedPart}, and accepted the right ones${rules.uniformParts ? ", and assembled an upload cut by the uniform-parts rule" : ""}: parts are verified by storage.`,
     };
   } catch (err) {
     const reason =

@@ -493,3 +493,37 @@ describe("the storage gate", () => {
     expect((await g.gate.summary(20)).serving).toBe(true);
   });
 });
+
+describe("which routes the gate holds", () => {
+  it("holds what writes to storage or advances an upload, never reads or giving up", async () => {
+    const { isGatedRoute } = await import("../../functions/api/storage-routes.js");
+    const id = "tr_0123456789abcdef0123456789";
+    const held = [
+      ["POST", "/upload/init"],
+      ["POST", `/upload/${id}/content`],
+      ["POST", `/upload/${id}/parts`],
+      ["POST", `/upload/${id}/parts/done`],
+      ["POST", `/upload/${id}/parts/3/done`],
+      ["GET", `/upload/missing/${id}`],
+      ["POST", `/assemble/${id}`],
+      ["POST", "/batch"],
+      ["POST", "/batch/bt_1/files"],
+      ["POST", "/batch/bt_1/complete"],
+    ];
+    const free = [
+      ["POST", `/upload/${id}/fail`],
+      ["DELETE", `/upload/${id}`],
+      ["DELETE", "/batch/bt_1"],
+      ["GET", "/api/files"],
+      ["GET", `/api/files/${id}`],
+      ["GET", `/download/${id}`],
+      ["POST", `/api/files/${id}/share`],
+      ["GET", "/api/storage"],
+      ["GET", "/api/stats"],
+      ["GET", "/health"],
+      ["GET", "/s/tok"],
+    ];
+    expect(held.filter(([m, p]) => !isGatedRoute(m as string, p as string))).toEqual([]);
+    expect(free.filter(([m, p]) => isGatedRoute(m as string, p as string))).toEqual([]);
+  });
+});
