@@ -36,9 +36,10 @@ export function rulesOf(info: StorageInfo | undefined): StorageRules {
       info.probe.state === "unverified"
         ? " (SFTS_ALLOW_UNVERIFIED_STORAGE=1 on the coordinator serves transfers anyway, unverified)"
         : "";
+    const said = info.probe.message.replace(/[.\s]+$/, "");
     throw new CliError(
       "STORAGE_UNVERIFIED",
-      `The coordinator does not serve transfers: its storage (${info.label}) is ${info.probe.state}: ${info.probe.message}${allow}; nothing was sent`,
+      `The coordinator serves no transfers (storage: ${info.label}, probe: ${info.probe.state}): ${said}${allow}. Nothing was sent.`,
       EXIT.NETWORK,
     );
   }
