@@ -15,7 +15,7 @@ import type { DynamoCall } from "../functions/adapters/clients.js";
 import { type AppConfig, loadConfig } from "../functions/api/config.js";
 import { createCoordinator } from "../functions/api/coordinator.js";
 import { createLogger } from "../functions/api/logger.js";
-import type { StorageProfileName } from "../functions/contract/storage.js";
+import type { StorageProbe, StorageProfileName } from "../functions/contract/storage.js";
 import { ensureBucket, ensureDevKey, ensureTable } from "./bootstrap.js";
 import { startDynamoDbLocal } from "./dynamodb.js";
 import type { ManagedProcess } from "./managed-process.js";
@@ -71,6 +71,8 @@ export interface StackOptions {
 export interface RunningStack {
   /** The S3 server that runs (the coordinator's profile is `config.storage.profile`). */
   storage: LocalStorage;
+  /** What the storage probe found at start (the stack runs only on storage that serves). */
+  storageProbe: StorageProbe;
   apiUrl: string;
   s3Endpoint: string;
   dynamodbEndpoint: string;
@@ -241,6 +243,23 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const token = await ensureDevKey(adapters.repo, previous);
     if (token !== previous) await writeAtomic(tokenFile, `${token}\n`);
 
+    // The probe runs on every start (the table keeps the result for this configuration): the stack serves
+    // only storage that refused damaged bytes, or storage allowed unverified (SFTS_ALLOW_UNVERIFIED_STORAGE=1).
+    const storageInfo = await coordinator.storage.ensure({ fresh: true });
+    opts.log(`storage probe: ${storageInfo.probe.state}: ${storageInfo.probe.message}`);
+    if (!storageInfo.serving) {
+      throw new StackError(
+        `The coordinator will not serve transfers on this storage (${storageInfo.label})`,
+        {
+          details: coordinator.storage.sentence(),
+          hint:
+            storageInfo.probe.state === "failed"
+              ? `see ${logFiles.s3} and ${logFiles.api}`
+              : "choose the profile that matches the store (SFTS_STORAGE_PROFILE), or set SFTS_ALLOW_UNVERIFIED_STORAGE=1 to serve it unverified",
+        },
+      );
+    }
+
     const handler = withDashboard(app.fetch, opts.webDir ?? defaultWebDir(import.meta.dirname));
     const listen = (port: number) =>
       new Promise<ServerType>((resolve, reject) => {
@@ -277,6 +296,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     let stopping: Promise<void> | undefined;
     return {
       storage,
+      storageProbe: storageInfo.probe,
       apiUrl: info.server,
       s3Endpoint: s3.endpoint,
       dynamodbEndpoint: ddb.endpoint,

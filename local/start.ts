@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     `  Dashboard  ${stack.apiUrl}/`,
     `  API        ${stack.apiUrl}   (OpenAPI ${stack.apiUrl}/openapi.json, health ${stack.apiUrl}/health)`,
     `  S3         ${stack.s3Endpoint}   (${server.label} ${server.version}, bucket ${stack.bucket}, storage profile ${stack.config.storage.profile.name})`,
+    `  Probe      ${stack.storageProbe.state}: ${stack.storageProbe.message}`,
     `  DynamoDB   ${stack.dynamodbEndpoint}   (DynamoDB Local ${STACK_VERSIONS.dynamodbLocal}, table ${stack.table})`,
     `  API token  ${stack.token}`,
     `             (saved for the sfts CLI in ${clientInfoFile})`,
