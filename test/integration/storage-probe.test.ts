@@ -18,6 +18,7 @@ import { probeConfigKey } from "../../functions/core/probe-results.js";
 import { PROBE_KEY_PREFIX, runStorageProbe } from "../../functions/core/storage-probe.js";
 import { getFreePort } from "../../local/ports.js";
 import { sha256 } from "../helpers/api.js";
+import { httpApiEvent, lambdaContext } from "../helpers/lambda-event.js";
 
 const stack = inject("stack");
 /** The profile of the stack's own server (the stack sets it; versitygw's before it did). */
@@ -286,5 +287,64 @@ describe("the result kept in the table", () => {
     const h = (await health.json()) as { status: string; storage: { probe: string; message: string } };
     expect(h.status).toBe("degraded");
     expect(h.storage.probe).toBe("failed");
+  });
+});
+
+describe("the Lambda entry point", () => {
+  const ddb = new DynamoDBClient({
+    endpoint: stack.dynamodbEndpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const saved = { ...process.env };
+  afterAll(() => {
+    ddb.destroy();
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  it("settles the gate before its first answer: the probe has run and its result is kept, and transfers are refused on storage that does not verify", async () => {
+    const env = {
+      ...stack.env,
+      SFTS_STORAGE_PROFILE: ownProfile,
+      SFTS_TEST_STORAGE_IGNORES_CHECKSUM: "1",
+      SFTS_LOG_LEVEL: "warn",
+      ...unique(),
+    };
+    const key = probeConfigKey(probeConfiguration(loadConfig(env)));
+    const kept = async () =>
+      (
+        await ddb.send(
+          new GetItemCommand({
+            TableName: stack.table,
+            Key: { PK: { S: `PROBE#${key}` }, SK: { S: "PROBE" } },
+          }),
+        )
+      ).Item;
+    expect(await kept()).toBeUndefined();
+    Object.assign(process.env, env);
+    const { handler } = await import("../../functions/api/lambda.js");
+    const via = async (method: string, path: string, body?: unknown) => {
+      const res = await handler(
+        httpApiEvent(method, path, {
+          headers: {
+            authorization: `Bearer ${stack.token}`,
+            ...(body !== undefined && { "content-type": "application/json" }),
+          },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        }) as never,
+        lambdaContext as never,
+      );
+      return { status: res.statusCode, body: JSON.parse(res.body ?? "null") };
+    };
+    // A read is served, and by the time it is answered the probe has run and its result is kept.
+    expect((await via("GET", "/api/files?limit=1")).status).toBe(200);
+    expect((await kept())?.probe?.M?.state?.S).toBe("unverified");
+    const r = await via("POST", "/upload/init", init);
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe("STORAGE_UNVERIFIED");
+    const h = await via("GET", "/health");
+    expect(h.status).toBe(503);
+    expect(h.body.storage).toMatchObject({ probe: "unverified", serving: false });
   });
 });
