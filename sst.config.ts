@@ -30,7 +30,9 @@ export default $config({
     const files = storage(s);
     const transfers = table(s);
     const { adminKey } = secrets();
-    const api = coordinatorApi({ files, transfers, adminKey });
+    const { readFileSync } = await import("node:fs");
+    const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    const api = coordinatorApi({ files, transfers, adminKey, version });
     const site = dashboard(api.url);
     storageCors(files.bucket, [site.url, ...s.extraCorsOrigins]);
     janitor({ files, transfers, settings: s });

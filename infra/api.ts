@@ -43,9 +43,18 @@ export function apiPermissions(arns: { bucket: Arn; objects: Arn; table: Arn; in
   ];
 }
 
+/**
+ * The coordinator's version for this deploy: the package's, plus when it was deployed. The storage probe
+ * keeps its verdict per configuration, version included, so each deploy probes storage once.
+ */
+export function deployVersion(packageVersion: string, deployedAt: Date): string {
+  return `${packageVersion}+${deployedAt.toISOString().replace(/[-:]|\.\d+/g, "")}`;
+}
+
 export function coordinatorFunctionArgs(
   links: { bucket: unknown; table: unknown; adminKey: unknown },
   arns: Parameters<typeof apiPermissions>[0],
+  version = "0.1.0",
 ): sst.aws.FunctionArgs {
   return {
     description: "SFTS coordinator API",
@@ -59,7 +68,7 @@ export function coordinatorFunctionArgs(
     link: [links.bucket, links.table, links.adminKey],
     permissions: apiPermissions(arns),
     // The bucket sst deploy creates is Amazon S3: its profile (storage-profiles.ts), probed once per deploy.
-    environment: { SFTS_LOG_LEVEL: "info", SFTS_STORAGE_PROFILE: "aws" },
+    environment: { SFTS_LOG_LEVEL: "info", SFTS_STORAGE_PROFILE: "aws", SFTS_VERSION: version },
     logging: { retention: "1 month" },
   };
 }
@@ -82,12 +91,19 @@ export function apiArgs(): sst.aws.ApiGatewayV2Args {
   };
 }
 
-export function coordinatorApi(deps: { files: Storage; transfers: Table; adminKey: sst.Secret }) {
+export function coordinatorApi(deps: {
+  files: Storage;
+  transfers: Table;
+  adminKey: sst.Secret;
+  /** The package's version (package.json). */
+  version: string;
+}) {
   const fn = new sst.aws.Function(
     "Coordinator",
     coordinatorFunctionArgs(
       { bucket: deps.files.link, table: deps.transfers.link, adminKey: deps.adminKey },
       { ...deps.files.arns, ...deps.transfers.arns },
+      deployVersion(deps.version, new Date()),
     ),
   );
   const api = new sst.aws.ApiGatewayV2("Api", apiArgs());

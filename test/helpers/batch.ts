@@ -125,6 +125,8 @@ export async function isolatedStack(
   const c = createCoordinator(config, undefined, onDynamoCall ? { onDynamoCall } : {});
   await ensureTable(c.adapters.dynamodb, table);
   const token = await ensureDevKey(c.adapters.repo, undefined);
+  // The storage probe keeps its verdict in the table; settled here, it is not a write of the test's.
+  await c.storage.ensure();
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: c.app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
   });

@@ -125,6 +125,17 @@ describe("functions", () => {
     expect(args.nodejs.format).toBe("esm");
   });
 
+  it("the API function runs the aws storage profile, with a version of its own per deploy (the probe runs once per deploy)", async () => {
+    const { coordinatorFunctionArgs, deployVersion } = await load("infra/api.ts");
+    const v = deployVersion("1.2.3", new Date("2026-12-01T15:40:12.345Z"));
+    expect(v).toBe("1.2.3+20261201T154012Z");
+    expect(deployVersion("1.2.3", new Date("2026-12-01T15:40:13Z"))).not.toBe(v);
+    expect(coordinatorFunctionArgs(links, arns, v).environment).toMatchObject({
+      SFTS_STORAGE_PROFILE: "aws",
+      SFTS_VERSION: v,
+    });
+  });
+
   it("the API function may do exactly the S3 and DynamoDB actions the code performs, on its objects and table", async () => {
     const { coordinatorFunctionArgs } = await load("infra/api.ts");
     const { permissions } = coordinatorFunctionArgs(links, arns);
@@ -134,6 +145,7 @@ describe("functions", () => {
       new Set([
         "s3:PutObject",
         "s3:GetObject",
+        "s3:DeleteObject",
         "s3:ListMultipartUploadParts",
         "s3:AbortMultipartUpload",
         "s3:ListBucket",
