@@ -1,3 +1,4 @@
+/** `sfts doctor`: thin over cli/engine/doctor.ts (the checks) and doctor-probes.ts (the calls they need). */
 import { BaseCommand } from "../base-command.js";
 import { resolveClientConfig } from "../engine/config.js";
 import { renderDoctor, runDoctor } from "../engine/doctor.js";
@@ -10,9 +11,7 @@ export default class Doctor extends BaseCommand {
   static override description =
     `Check what a transfer needs: the server, the token, what storage verifies (the coordinator's probe), that this machine reaches storage, and the clock against storage's
 
-One line per check (✓ pass, ! warning, ✗ failure with what to do). Exits 0 when nothing fails (warnings
-allowed); else with the first failing check's code (4 server, 5 token, 6 storage or clock, 7 storage
-unreachable).`;
+One line per check (✓ pass, ! warning, ✗ failure with what to do, - not checked). Exits 0 when nothing fails (warnings allowed); else with the first failing check's code: 4 server, 5 token, 6 storage or clock, 7 storage unreachable.`;
   static override examples = [
     "<%= config.bin %> doctor",
     "<%= config.bin %> doctor --server https://abc123.execute-api.eu-west-1.amazonaws.com --json",
