@@ -142,6 +142,8 @@ export function classifyHttp(a: HttpAnswer): Verdict {
     );
   if (a.status === 404 && (code === "NOT_FOUND" || code === "SHARE_NOT_FOUND"))
     return verdict(code, false, said, { exitCode: EXIT.NOT_FOUND });
+  // A 503 that no retry fixes: the coordinator's probe found storage does not refuse damaged bytes.
+  if (code === "STORAGE_UNVERIFIED") return verdict(code, false, said, { exitCode: EXIT.NETWORK });
   if (RETRYABLE_API_CODES.has(code) || transientStatus(a.status) || TRANSIENT_CODES.has(code))
     return verdict(code, true, said, { retryAfterMs: a.retryAfterMs });
   return verdict(code, false, said);

@@ -181,6 +181,14 @@ describe("classifyHttp: the coordinator", () => {
     for (const c of ["PART_CONFLICT", "RATE_LIMITED", "STORAGE_UNAVAILABLE", "DATABASE_UNAVAILABLE"])
       expect(api(409, c), c).toMatchObject({ code: c, retryable: true, exitCode: EXIT.NETWORK });
   });
+  it("a 503 STORAGE_UNVERIFIED is not retried: no retry makes storage refuse damaged bytes", () => {
+    expect(api(503, "STORAGE_UNVERIFIED")).toMatchObject({
+      code: "STORAGE_UNVERIFIED",
+      retryable: false,
+      exitCode: EXIT.NETWORK,
+      message: "said",
+    });
+  });
   it("403 and other 4xx are terminal refusals (exit 6) with the server's message", () => {
     expect(api(403, "FORBIDDEN")).toMatchObject({
       retryable: false,
