@@ -22,7 +22,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureGoBinary, type GoBuildSpec, goBinaryPath } from "./go-build.js";
 import { type ManagedProcess, spawnManaged } from "./managed-process.js";
-import { assertPortFree, getFreePort, hostPort, waitForHttp } from "./ports.js";
+import { assertPortFree, getFreePort, hostPort, waitForHttp, waitForPort } from "./ports.js";
 
 /** What `weed version` says of the pinned module version below. */
 export const SEAWEEDFS_VERSION = "4.53";
@@ -210,6 +210,14 @@ export async function startSeaweedfs(options: SeaweedfsOptions): Promise<Seaweed
     await waitForHttp(`${endpoint}/`, {
       timeoutMs: options.readyTimeoutMs ?? 60_000,
       what: "SeaweedFS",
+      child: managed.child,
+      logFile: managed.logFile,
+      logFrom: managed.logFrom,
+    });
+    // The admin server starts last, after S3: once it listens, every port is held and startup is over.
+    await waitForPort(host, ports["admin.port"], {
+      timeoutMs: 30_000,
+      what: "SeaweedFS's admin server",
       child: managed.child,
       logFile: managed.logFile,
       logFrom: managed.logFrom,

@@ -5,12 +5,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkJava, startDynamoDbLocal } from "../../local/dynamodb.js";
 import { spawnManaged } from "../../local/managed-process.js";
 import { processInfo, readRegistry, reapOrphans, registryPath } from "../../local/pid-registry.js";
 import { assertPortFree, getFreePort, waitForHttp } from "../../local/ports.js";
+import { parseLocalStorage } from "../../local/s3-servers.js";
+import { ensureSeaweedfs, type SeaweedfsProcess, startSeaweedfs } from "../../local/seaweedfs.js";
 import { StackError } from "../../local/stack-error.js";
 import { ensureVersitygw, startVersitygw } from "../../local/versitygw.js";
 
@@ -269,6 +277,134 @@ describe("versitygw", () => {
       server.close();
     }
   });
+});
+
+describe("SeaweedFS", () => {
+  let binary: string;
+  const credentials = { accessKeyId: "sfts-test-access", secretAccessKey: "sfts-test-secret-1234" };
+  const start = async (dataDir: string, stateDir: string, port?: number) =>
+    startSeaweedfs({
+      binary,
+      host: "127.0.0.1",
+      port: port ?? (await getFreePort()),
+      dataDir,
+      accessKey: credentials.accessKeyId,
+      secretKey: credentials.secretAccessKey,
+      logFile: join(stateDir, "logs", "seaweedfs.log"),
+      stateDir,
+      portHint: "set SFTS_S3_PORT",
+    });
+  const client = (gw: SeaweedfsProcess) =>
+    new S3Client({ endpoint: gw.endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+
+  beforeAll(async () => {
+    // The same cache `npm start` uses; a first build takes minutes (the test projects' global setup
+    // normally did it already).
+    binary = await ensureSeaweedfs(join(repoRoot, ".cache"), (line) => console.log(line));
+  }, 900_000);
+
+  it("without go on PATH, building it is a StackError naming Go and the version its go.mod needs", async () => {
+    const err = await rejection(ensureSeaweedfs(freshDir("cache"), () => {}, { env: barePath() }));
+    expect(err.message).toMatch(/^Go is needed once to build the S3 server SeaweedFS 4\.53/);
+    expect(err.hint).toMatch(/Go ≥ 1\.26\.6/);
+  });
+
+  it("an unknown server name is refused with the flag's name", () => {
+    expect(() => parseLocalStorage("minio", "--storage")).toThrow(
+      '--storage must be one of versitygw, seaweedfs, not "minio"',
+    );
+    expect(parseLocalStorage("seaweedfs", "--storage")).toBe("seaweedfs");
+  });
+
+  it("starts with every internal listener on a port of its own, checks signatures, keeps objects across a restart, and stops cleanly", async () => {
+    const dataDir = freshDir("seaweedfs");
+    const stateDir = freshDir("state");
+    const first = await start(dataDir, stateDir);
+    const internal = Object.values(first.ports);
+    const s3Port = Number(new URL(first.endpoint).port);
+    try {
+      // Nine listeners besides S3, all distinct, none on mini's defaults, all taken by it now.
+      expect(new Set([s3Port, ...internal]).size).toBe(10);
+      for (const p of [9333, 9340, 8888, 8333, 12535, 7333, 8181, 9101, 23646])
+        expect(internal).not.toContain(p);
+      const listening = async (p: number) =>
+        assertPortFree("127.0.0.1", p, "x").then(
+          () => false,
+          () => true,
+        );
+      const free = [];
+      for (const [flag, p] of Object.entries(first.ports)) if (!(await listening(p))) free.push(flag);
+      expect(free).toEqual([]);
+      expect(processInfo(first.pid)?.cmdline).not.toContain(credentials.secretAccessKey);
+      expect(readRegistry(stateDir).map((e) => e.name)).toEqual(["seaweedfs"]);
+
+      const s3 = client(first);
+      await s3.send(new CreateBucketCommand({ Bucket: "sfts-local" }));
+      await s3.send(new PutObjectCommand({ Bucket: "sfts-local", Key: "kept.txt", Body: "kept" }));
+      const { Buckets } = await s3.send(new ListBucketsCommand({}));
+      expect(Buckets?.map((b) => b.Name)).toEqual(["sfts-local"]);
+      s3.destroy();
+      // A wrong secret is refused: the gateway checks SigV4.
+      const wrong = new S3Client({
+        endpoint: first.endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        credentials: { ...credentials, secretAccessKey: "not-the-secret" },
+      });
+      const refused = await wrong.send(new ListBucketsCommand({})).then(
+        () => undefined,
+        (e: unknown) => e as { name?: string },
+      );
+      wrong.destroy();
+      expect(refused?.name).toBe("SignatureDoesNotMatch");
+    } finally {
+      await first.stop();
+    }
+    expect(isRunning(first.pid)).toBe(false);
+    expect(readRegistry(stateDir)).toEqual([]);
+    for (const p of [s3Port, ...internal]) await assertPortFree("127.0.0.1", p, "a port SeaweedFS used");
+
+    // Over the same data it takes the same internal ports (the master's state is named after its port).
+    const second = await start(dataDir, stateDir, s3Port);
+    try {
+      expect(second.ports).toEqual(first.ports);
+      const s3 = client(second);
+      const got = await s3.send(new GetObjectCommand({ Bucket: "sfts-local", Key: "kept.txt" }));
+      expect(await got.Body?.transformToString()).toBe("kept");
+      s3.destroy();
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
+
+  it("refuses a taken S3 port, and a taken kept port, before starting anything", async () => {
+    const { server, port } = await listen("127.0.0.1");
+    try {
+      const err = await rejection(start(freshDir("seaweedfs"), freshDir("state"), port));
+      expect(err.message).toBe(
+        `Port ${port} on 127.0.0.1 (needed for the S3 server SeaweedFS) is already in use`,
+      );
+      expect(err.hint).toBe("set SFTS_S3_PORT");
+    } finally {
+      server.close();
+    }
+
+    const dataDir = freshDir("seaweedfs");
+    const stateDir = freshDir("state");
+    const gw = await start(dataDir, stateDir);
+    await gw.stop();
+    const blocker = await listen("127.0.0.1", gw.ports["filer.port"]);
+    try {
+      const err = await rejection(start(dataDir, stateDir));
+      expect(err.message).toBe(
+        `Port ${gw.ports["filer.port"]} on 127.0.0.1 (needed for SeaweedFS's filer.port, kept from its first start over ${dataDir}) is already in use`,
+      );
+      expect(err.hint).toContain(`delete ${dataDir}`);
+      expect(readRegistry(stateDir)).toEqual([]);
+    } finally {
+      blocker.server.close();
+    }
+  }, 120_000);
 });
 
 describe("DynamoDB Local", () => {
