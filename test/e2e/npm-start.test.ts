@@ -135,6 +135,60 @@ describe("npm start", () => {
     await expect(canListen(ports.s3)).resolves.toBe(true);
   }, 30_000);
 
+  it("--storage seaweedfs runs the stack on SeaweedFS under its profile, and an upload through it completes", async () => {
+    const r = run(["--storage", "seaweedfs"], envFor({ SFTS_DATA_DIR: join(dir, "data-seaweedfs") }));
+    try {
+      await waitFor(
+        () => r.out().includes("Press Ctrl-C to stop."),
+        120_000,
+        "the stack on SeaweedFS to start",
+      );
+      const out = r.out();
+      expect(out).toContain("S3 server: SeaweedFS 4.53 (storage profile seaweedfs)");
+      expect(out).toMatch(
+        new RegExp(
+          `S3 {9}http://127\\.0\\.0\\.1:${ports.s3} {3}\\(SeaweedFS 4\\.53, bucket sfts-local, storage profile seaweedfs\\)`,
+        ),
+      );
+      expect(out).toMatch(/Probe {6}verified: /);
+      const token = /API token {2}(sfts_\S+)/.exec(out)?.[1] ?? "";
+      const api = apiClient({ apiUrl: `http://127.0.0.1:${ports.api}`, token } as never);
+      const health = await api.get("/health");
+      expect(health.body.storage).toMatchObject({ profile: "seaweedfs", probe: "verified", serving: true });
+      const id = (await initTransfer(api, data, { name: "on-seaweedfs.bin" })).transferId;
+      await sendParts(api, id, data, planParts(data, [data.length]));
+      expect((await api.post(`/assemble/${id}`)).status).toBe(200);
+      const d = await api.get(`/download/${id}?redirect=false`);
+      expect(sha256(Buffer.from(await (await fetch(d.body.url)).arrayBuffer()))).toBe(sha256(data));
+    } finally {
+      r.child.kill("SIGINT");
+    }
+    expect(await r.exited).toBe(0);
+    expect(r.out()).toContain("Stopped.");
+    const registry = join(dir, "data-seaweedfs", "pids.json");
+    if (existsSync(registry)) expect(JSON.parse(await readFile(registry, "utf8"))).toEqual([]);
+    for (const p of Object.values(ports)) await expect(canListen(p)).resolves.toBe(true);
+  }, 180_000);
+
+  it("a data folder belongs to one S3 server: SeaweedFS over versitygw's data is refused before anything starts", async () => {
+    const r = run([], envFor({ SFTS_STORAGE: "seaweedfs" }));
+    expect(await r.exited).toBe(1);
+    expect(r.err()).toContain(`${join(dir, "data")} holds the data of a stack on versitygw`);
+    expect(r.err()).toContain("hint: start it with --storage versitygw, or choose another data folder");
+    expect(hasNoStackTrace(r.err())).toBe(true);
+    await expect(canListen(ports.s3)).resolves.toBe(true);
+  }, 30_000);
+
+  it("an unknown S3 server is refused with the flag's or the variable's name (the flag wins)", async () => {
+    const byVariable = run([], envFor({ SFTS_STORAGE: "minio" }));
+    expect(await byVariable.exited).toBe(1);
+    expect(byVariable.err()).toContain('SFTS_STORAGE must be one of versitygw, seaweedfs, not "minio"');
+    const byFlag = run(["--storage", "s3rver"], envFor({ SFTS_STORAGE: "seaweedfs" }));
+    expect(await byFlag.exited).toBe(1);
+    expect(byFlag.err()).toContain('--storage must be one of versitygw, seaweedfs, not "s3rver"');
+    expect(hasNoStackTrace(byFlag.err())).toBe(true);
+  });
+
   it("a bad port value is refused with the variable's name", async () => {
     const r = run(["--port", "70000"], envFor());
     expect(await r.exited).toBe(1);
