@@ -11,6 +11,11 @@
  *                      choice on the real store before any transfer is served
  *   uniformParts       every part but the last must have one size (CompleteMultipartUpload fails otherwise)
  *   listPartsChecksum  ListParts returns each part's ChecksumSHA256 (the part check then also compares it)
+ *   partReupload       what an UploadPart of a number already uploaded does: "replaces" the earlier part
+ *                      (S3's documented behaviour), or "keeps-each" upload, ListParts then listing every
+ *                      one in no set order and CompleteMultipartUpload assembling the one whose ETag it is
+ *                      given (SeaweedFS). Descriptive only (tests, docs): the coordinator's checks hold on
+ *                      both without reading it (a record is held when ANY entry of its number matches it)
  *   limits             part sizes, part count, object size (never above the contract's S3 limits)
  *   addressing         path style (https://host/bucket/key) or virtual host (https://bucket.host/key),
  *                      the default when SFTS_S3_FORCE_PATH_STYLE is not set
@@ -29,6 +34,7 @@ export interface StorageProfile {
   partCheck: PartCheck;
   uniformParts: boolean;
   listPartsChecksum: boolean;
+  partReupload: "replaces" | "keeps-each";
   limits: { minPartSize: number; maxPartSize: number; maxParts: number; maxObjectSize: number };
   addressing: "path" | "virtual-host";
   presign: { maxExpiresSeconds: number; defaultRegion?: string };
@@ -51,6 +57,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "sha256",
     uniformParts: false,
     listPartsChecksum: true,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "virtual-host",
     presign: { maxExpiresSeconds: WEEK },
@@ -62,6 +69,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "sha256",
     uniformParts: false,
     listPartsChecksum: true,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK },
@@ -73,11 +81,12 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "sha256",
     uniformParts: false,
     listPartsChecksum: false,
+    partReupload: "keeps-each",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK },
     notes:
-      "Verifies x-amz-checksum-sha256 (BadDigest) and Content-MD5; its ListParts returns no ChecksumSHA256, so parts are checked by size and ETag.",
+      "Verifies x-amz-checksum-sha256 (BadDigest) and Content-MD5; its ListParts returns no ChecksumSHA256, so parts are checked by size and ETag. It keeps every upload of a part number (ListParts lists each) and assembles the one whose ETag CompleteMultipartUpload names.",
   },
   minio: {
     name: "minio",
@@ -85,6 +94,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "md5",
     uniformParts: false,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK },
@@ -97,6 +107,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "sha256",
     uniformParts: true,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: { ...S3_LIMITS, maxObjectSize: Math.floor(4.995 * TiB) },
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK, defaultRegion: "auto" },
@@ -109,6 +120,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "md5",
     uniformParts: false,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "virtual-host",
     presign: { maxExpiresSeconds: WEEK },
@@ -120,6 +132,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "md5",
     uniformParts: false,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK, defaultRegion: "auto" },
@@ -131,6 +144,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "md5",
     uniformParts: false,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK },
@@ -142,6 +156,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "md5",
     uniformParts: false,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK },
@@ -153,6 +168,7 @@ export const STORAGE_PROFILES: Readonly<Record<StorageProfileName, StorageProfil
     partCheck: "md5",
     uniformParts: true,
     listPartsChecksum: false,
+    partReupload: "replaces",
     limits: S3_LIMITS,
     addressing: "path",
     presign: { maxExpiresSeconds: WEEK },
