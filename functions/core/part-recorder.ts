@@ -3,9 +3,13 @@
  * is checked against what storage holds (size, ETag, its verified SHA-256 when it keeps one) before a
  * record is written; later, a record counts as held while storage has a part of its size and ETag (and
  * SHA-256, where ListParts returns one: SeaweedFS's and most md5-profile stores' do not, and there the
- * ETag, the MD5 of the part's bytes, is what tells a part sent again with other bytes). On an upload cut
+ * ETag, the MD5 of the part's bytes, is what tells a part sent again with other bytes). Storage may list
+ * several entries for one number (a store that keeps every upload of it: SeaweedFS); a claim or record
+ * holds when ANY of them matches, and the recorded ETag is what CompleteMultipartUpload is given, which
+ * picks those bytes there (on S3 there is one entry per number, so this is S3's check). On an upload cut
  * by one part size (uniform parts), claims must sit where that size puts them. Two paths:
- *   recordOne   the per-part call (POST /upload/{id}/parts/{n}/done): one GetPart, one transaction.
+ *   recordOne   the per-part call (POST /upload/{id}/parts/{n}/done): one GetPart (and a ListParts only
+ *               when that entry is not the claimed part), one transaction.
  *   recordMany  records carried on presign, parts/done or assemble: one ListParts for all of them, then
  *               one transaction per ≤ 99 new parts (the part items + one META update of the counters).
  *               Parts recorded already fall back to the per-part rules (existing, or replaced).
@@ -65,52 +69,75 @@ export interface PartRecorderDeps {
 
 export const stripQuotes = (etag: string): string => etag.replace(/^"+|"+$/g, "");
 
-/**
- * Whether storage holds this recorded part as recorded: its size and the ETag storage gave it when it was
- * recorded, and its SHA-256 where the store keeps one.
- */
-export function storageHolds(stored: StoredPart | undefined, p: PartRecord): boolean {
-  if (!stored || stored.size !== p.size) return false;
-  if (p.etag !== "" && stripQuotes(stored.etag) !== stripQuotes(p.etag)) return false;
-  return stored.checksumSha256 === undefined || base64ToHex(stored.checksumSha256) === p.sha256;
+/** Whether this one entry storage lists is the recorded part: its size, ETag, and SHA-256 where kept. */
+function entryHolds(s: StoredPart, p: PartRecord): boolean {
+  if (s.partNumber !== p.partNumber || s.size !== p.size) return false;
+  if (p.etag !== "" && stripQuotes(s.etag) !== stripQuotes(p.etag)) return false;
+  return s.checksumSha256 === undefined || base64ToHex(s.checksumSha256) === p.sha256;
 }
 
-/** Throws PART_NOT_STORED unless storage holds part n as claimed. */
+/** Whether this one entry is the part a client claims it stored (size, ETag, SHA-256 where kept). */
+function entryMatches(s: StoredPart, claim: Omit<PartClaim, "partNumber">): boolean {
+  if (s.size !== claim.size || stripQuotes(s.etag) !== stripQuotes(claim.etag)) return false;
+  return s.checksumSha256 === undefined || base64ToHex(s.checksumSha256) === claim.sha256;
+}
+
+/**
+ * Storage's entries per part number. S3 keeps one per number (an upload of it replaces the last); some
+ * stores keep every upload of a number and list them all, in no set order (SeaweedFS: the profile's
+ * partReupload "keeps-each"), and CompleteMultipartUpload then assembles the entry whose ETag it is given.
+ * So no check here keeps "the" entry of a number: each asks whether ANY entry of it matches.
+ */
+export function entriesByNumber(stored: readonly StoredPart[]): Map<number, StoredPart[]> {
+  const out = new Map<number, StoredPart[]>();
+  for (const s of stored) {
+    const list = out.get(s.partNumber);
+    if (list) list.push(s);
+    else out.set(s.partNumber, [s]);
+  }
+  return out;
+}
+
+/**
+ * Whether storage holds this recorded part as recorded: one of the entries it lists for the number has
+ * the size and the ETag storage gave the part when it was recorded, and its SHA-256 where the store keeps
+ * one. Completing with the recorded ETag then assembles exactly those bytes, on either kind of store.
+ */
+export function storageHolds(entries: readonly StoredPart[] | undefined, p: PartRecord): boolean {
+  return (entries ?? []).some((s) => entryHolds(s, p));
+}
+
+/** The records storage does not hold as recorded (none of the entries listed for their number matches). */
+export function partsNotHeld(stored: readonly StoredPart[], records: readonly PartRecord[]): PartRecord[] {
+  const byNumber = entriesByNumber(stored);
+  return records.filter((p) => !storageHolds(byNumber.get(p.partNumber), p));
+}
+
+/**
+ * The entry of part n that is the part claimed; throws PART_NOT_STORED when storage lists none that is.
+ * `entries` are storage's entries for n (one on S3, every upload of n on a store that keeps each).
+ */
 export function checkStoredPart(
   n: number,
   claim: Omit<PartClaim, "partNumber">,
-  stored: StoredPart | undefined,
-): void {
-  if (!stored)
-    throw new AppError(
-      "PART_NOT_STORED",
-      `Storage holds no part ${n} for this upload; upload it before marking it done.`,
-      { partNumber: n },
+  entries: readonly StoredPart[],
+): StoredPart {
+  const match = entries.find((s) => entryMatches(s, claim));
+  if (match) return match;
+  const fail = (message: string): never => {
+    throw new AppError("PART_NOT_STORED", message, { partNumber: n });
+  };
+  const [stored] = entries;
+  if (!stored) return fail(`Storage holds no part ${n} for this upload; upload it before marking it done.`);
+  if (entries.length > 1)
+    return fail(
+      `Storage holds ${entries.length} uploads of part ${n}, none of ${claim.size} bytes with ETag ${claim.etag} and the SHA-256 given.`,
     );
   if (stored.size !== claim.size)
-    throw new AppError(
-      "PART_NOT_STORED",
-      `Storage holds ${stored.size} bytes as part ${n}, not ${claim.size}.`,
-      {
-        partNumber: n,
-      },
-    );
+    return fail(`Storage holds ${stored.size} bytes as part ${n}, not ${claim.size}.`);
   if (stored.checksumSha256 !== undefined && base64ToHex(stored.checksumSha256) !== claim.sha256)
-    throw new AppError(
-      "PART_NOT_STORED",
-      `Storage holds part ${n} with another SHA-256 than the one given.`,
-      {
-        partNumber: n,
-      },
-    );
-  if (stripQuotes(stored.etag) !== stripQuotes(claim.etag))
-    throw new AppError(
-      "PART_NOT_STORED",
-      `Storage holds part ${n} with ETag ${stored.etag}, not ${claim.etag}.`,
-      {
-        partNumber: n,
-      },
-    );
+    return fail(`Storage holds part ${n} with another SHA-256 than the one given.`);
+  return fail(`Storage holds part ${n} with ETag ${stored.etag}, not ${claim.etag}.`);
 }
 
 const sameBytes = (a: PartRecord, b: PartRecord) =>
@@ -148,6 +175,21 @@ export class PartRecorder {
       await this.deps.note(t, "client-error", reported, partNumber !== undefined ? { partNumber } : {});
   }
 
+  /**
+   * Storage's entries for a claimed part: the one GetPart finds when it is the claimed part (always so on
+   * S3 for a true claim), else every entry ListParts gives for the number, since a store that keeps each
+   * upload of a number may list the claimed one after another (a re-sent part, a gap re-split on resume).
+   */
+  private async entriesOf(t: TransferRecord, claim: PartClaim): Promise<StoredPart[]> {
+    const { store } = this.deps;
+    const uploadId = t.uploadId as string;
+    const first = await store.getPart(t.objectKey, uploadId, claim.partNumber);
+    if (!first) return [];
+    if (entryMatches(first, claim)) return [first];
+    const all = await store.listParts(t.objectKey, uploadId);
+    return all.filter((s) => s.partNumber === claim.partNumber);
+  }
+
   /** A part that was sent again with other bytes: storage holds the new ones (checked by the caller). */
   private async replace(t: TransferRecord, old: PartRecord, part: PartRecord, now: string): Promise<void> {
     checkNeighbours(part, await this.deps.repo.partNeighbours(t.id, part.partNumber), this.limits);
@@ -165,7 +207,7 @@ export class PartRecorder {
     claim: PartClaim,
     client: ClientMetrics | undefined,
   ): Promise<PartDoneResponse> {
-    const { repo, store } = this.deps;
+    const { repo } = this.deps;
     const { partNumber } = claim;
     checkPart(t.size, claim, this.limits);
     checkUniform(t, [claim]);
@@ -176,9 +218,9 @@ export class PartRecorder {
         return { partNumber, recorded: "existing", partsDone: t.partsDone, bytesDone: t.bytesDone };
       this.notPartOf(t);
     }
-    const stored = await store.getPart(t.objectKey, t.uploadId as string, partNumber);
+    let stored: StoredPart;
     try {
-      checkStoredPart(partNumber, claim, stored);
+      stored = checkStoredPart(partNumber, claim, await this.entriesOf(t, claim));
     } catch (err) {
       if (err instanceof AppError)
         await this.deps.note(t, "part-rejected", err.message, { code: err.code, partNumber });
@@ -191,7 +233,7 @@ export class PartRecorder {
       offset: claim.offset,
       size: claim.size,
       sha256: claim.sha256,
-      etag: stripQuotes((stored as StoredPart).etag),
+      etag: stripQuotes(stored.etag),
       uploadedAt: now,
     };
     const r = await repo.recordPart(t.id, part, client, now);
@@ -254,12 +296,11 @@ export class PartRecorder {
       this.notPartOf(t);
     }
     // One ListParts checks every claim; nothing is written unless all of them hold.
-    const stored = new Map(
-      (await store.listParts(t.objectKey, t.uploadId as string)).map((s) => [s.partNumber, s]),
-    );
+    const entries = entriesByNumber(await store.listParts(t.objectKey, t.uploadId as string));
+    const stored = new Map<number, StoredPart>();
     for (const c of claims) {
       try {
-        checkStoredPart(c.partNumber, c, stored.get(c.partNumber));
+        stored.set(c.partNumber, checkStoredPart(c.partNumber, c, entries.get(c.partNumber) ?? []));
       } catch (err) {
         if (err instanceof AppError)
           await this.deps.note(t, "part-rejected", err.message, { code: err.code, partNumber: c.partNumber });

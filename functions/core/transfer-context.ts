@@ -17,7 +17,7 @@ import type { SeriesDelta } from "./activity.js";
 import { base64ToHex } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { checkAssembly, type Gap, type PartRange, unrecordedParts } from "./part-math.js";
-import { type PartRecorder, storageHolds } from "./part-recorder.js";
+import { entriesByNumber, type PartRecorder, partsNotHeld } from "./part-recorder.js";
 import type {
   Clock,
   ObjectStore,
@@ -173,7 +173,25 @@ export async function sign(
 }
 
 /**
- * Records storage does not back are forgotten; stored parts nobody recorded are listed with the offset
+ * One entry per part number, for the unrecorded parts a client may take as its own. A store that keeps
+ * every upload of a number (SeaweedFS) may list several, in no set order, with nothing telling which is
+ * newest: a number whose entries all agree (size, ETag, SHA-256: the same bytes uploaded twice) keeps
+ * one; a number whose entries differ keeps none, so that range is sent again rather than a guess offered
+ * (and the answer does not change from call to call with the listing's order). On S3 this is the listing.
+ */
+export function soleEntries(stored: readonly StoredPart[]): StoredPart[] {
+  const same = (a: StoredPart, b: StoredPart) =>
+    a.size === b.size &&
+    a.etag.replace(/^"+|"+$/g, "") === b.etag.replace(/^"+|"+$/g, "") &&
+    a.checksumSha256 === b.checksumSha256;
+  const out: StoredPart[] = [];
+  for (const [first, ...rest] of entriesByNumber(stored).values())
+    if (first && rest.every((s) => same(first, s))) out.push(first);
+  return out;
+}
+
+/**
+ * Records storage does not back (no entry it lists for their number matches) are forgotten; stored parts nobody recorded are listed with the offset
  * they would have. Undefined if storage lost the whole upload (the transfer is failed then).
  */
 export async function storageView(ctx: TransferContext, t: TransferRecord): Promise<StorageView | undefined> {
@@ -188,8 +206,7 @@ export async function storageView(ctx: TransferContext, t: TransferRecord): Prom
     }
     throw err;
   }
-  const byNumber = new Map(stored.map((s) => [s.partNumber, s]));
-  const lost = parts.filter((p) => !storageHolds(byNumber.get(p.partNumber), p));
+  const lost = partsNotHeld(stored, parts);
   if (lost.length) {
     await ctx.repo.forgetParts(t.id, lost, ctx.clock.now().toISOString());
     ctx.warn("forgot part records storage does not hold", {
@@ -204,7 +221,7 @@ export async function storageView(ctx: TransferContext, t: TransferRecord): Prom
   const unrecorded = unrecordedParts(
     t.size,
     parts,
-    stored.map((s) => ({
+    soleEntries(stored).map((s) => ({
       partNumber: s.partNumber,
       size: s.size,
       etag: s.etag.replace(/^"+|"+$/g, ""),

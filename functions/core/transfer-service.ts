@@ -12,7 +12,6 @@
  */
 import { MAX_PRESIGN_BATCH } from "../contract/limits.js";
 import type { TransferEvent } from "../contract/monitor.js";
-import type { StorageSummary } from "../contract/storage.js";
 import type {
   ContentResponse,
   DownloadResponse,
@@ -30,12 +29,13 @@ import type {
   TransferStatus,
   UnrecordedPart,
 } from "../contract/schemas.js";
+import type { StorageSummary } from "../contract/storage.js";
 import { type ActivityLog, minuteOf, type SeriesDelta } from "./activity.js";
 import { compositeSha256, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { hashToken } from "./ids.js";
 import { assemblyReady, checkAssembly, checkNeighbours, describeGaps, sizeLabel } from "./part-math.js";
-import { type PartClaim, PartRecorder, storageHolds } from "./part-recorder.js";
+import { type PartClaim, PartRecorder, partsNotHeld } from "./part-recorder.js";
 import type {
   ApiKeyRecord,
   ClientMetrics,
@@ -51,9 +51,9 @@ import type {
 } from "./ports.js";
 import { CONTENT_PENDING } from "./ports.js";
 import { StatsBuffer } from "./stats-buffer.js";
+import { ungatedSummary } from "./storage-gate.js";
 import { STORAGE_PROFILES, type StorageProfile } from "./storage-profiles.js";
 import { checkUniform, requireMd5 } from "./storage-rules.js";
-import { ungatedSummary } from "./storage-gate.js";
 import {
   assertMultipart,
   assertUploading,
@@ -436,8 +436,7 @@ export class TransferService {
     } catch (err) {
       return finishIfAlreadyStored(this.ctx, t, parts, err);
     }
-    const byNumber = new Map(stored.map((s) => [s.partNumber, s]));
-    const bad = parts.filter((p) => !storageHolds(byNumber.get(p.partNumber), p));
+    const bad = partsNotHeld(stored, parts);
     if (bad.length) {
       await this.repo.forgetParts(id, bad, now());
       if (await this.repo.transition(id, ["assembling"], "uploading", {}, now()))
