@@ -6,7 +6,9 @@
  * partCheck: which digest is signed). Presigned PUTs are sent with plain HTTP, as a client would.
  * Covered: multipart create / presigned part PUT / listParts / getPart / complete / abort, single presigned
  * PUT, head, delete, presignGet, empty object, ping; a part and a single PUT with one flipped byte refused
- * by storage, the correct bytes accepted on the same URL.
+ * by storage, the correct bytes accepted on the same URL; a part number uploaded twice (partReupload:
+ * "replaces" lists one entry, the second, and assembles only it; "keeps-each" lists both and assembles the
+ * one whose ETag Complete names).
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +20,11 @@ import { rawPut } from "./api.js";
 export interface StoreUnderTest {
   store: ObjectStore;
   profile: StorageProfile;
+  /**
+   * What the server does with a second upload of one part number: its own profile's partReupload (a
+   * store run under another profile, e.g. generic, still behaves as the server does). Default: profile's.
+   */
+  partReupload?: StorageProfile["partReupload"];
   destroy(): void;
 }
 
@@ -159,6 +166,54 @@ export function objectStoreContract(name: string, makeStore: () => Promise<Store
       expect(good.status, good.text).toBe(200);
       expect((await store.listParts(key, uploadId)).map((p) => p.size)).toEqual([chunk.length]);
       await store.abortMultipartUpload(key, uploadId);
+    });
+
+    it("a part number uploaded twice: what storage lists and what Complete assembles", async () => {
+      const key = `${prefix}/reupload`;
+      const first = randomBytes(48 * 1024);
+      const second = randomBytes(40 * 1024);
+      const uploadId = await store.createMultipartUpload(key);
+      const sent: string[] = [];
+      for (const bytes of [first, second]) {
+        const req = await store.presignUploadPart(
+          key,
+          uploadId,
+          { partNumber: 1, size: bytes.length, ...digests(bytes) },
+          60,
+        );
+        const r = await put(req, bytes);
+        expect(r.status, r.text).toBe(200);
+        sent.push(unquote(r.etag));
+      }
+      const [etagFirst, etagSecond] = sent as [string, string];
+      expect(etagFirst).not.toBe(etagSecond);
+      const listed = (await store.listParts(key, uploadId)).map((p) => ({
+        size: p.size,
+        etag: unquote(p.etag),
+      }));
+      const named = (etag: string, bytes: Uint8Array) => [{ partNumber: 1, etag, ...digests(bytes) }];
+      let assembled: Uint8Array;
+      if ((s.partReupload ?? s.profile.partReupload) === "replaces") {
+        expect(listed).toEqual([{ size: second.length, etag: etagSecond }]);
+        expect(unquote((await store.getPart(key, uploadId, 1))?.etag ?? "")).toBe(etagSecond);
+        // The first upload is gone: naming it is refused, and the upload is still there to complete.
+        await expect(store.completeMultipartUpload(key, uploadId, named(etagFirst, first))).rejects.toThrow();
+        await store.completeMultipartUpload(key, uploadId, named(etagSecond, second));
+        assembled = second;
+      } else {
+        // Both uploads are kept and listed (in no set order); Complete assembles the one it names.
+        expect(listed.sort((a, b) => a.size - b.size)).toEqual([
+          { size: second.length, etag: etagSecond },
+          { size: first.length, etag: etagFirst },
+        ]);
+        expect(sent).toContain(unquote((await store.getPart(key, uploadId, 1))?.etag ?? ""));
+        await store.completeMultipartUpload(key, uploadId, named(etagFirst, first));
+        assembled = first;
+      }
+      expect((await store.headObject(key))?.size).toBe(assembled.length);
+      const got = await fetch(await store.presignGet(key, { fileName: "r.bin", expiresInSeconds: 60 }));
+      expect(sha256Hex(new Uint8Array(await got.arrayBuffer()))).toBe(sha256Hex(assembled));
+      await store.deleteObject(key);
     });
 
     it("stores a single presigned PUT, heads it, and deletes it (deleting again is no error)", async () => {

@@ -1,6 +1,22 @@
-import { AbortMultipartUploadCommand, ListPartsCommand, S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import {
+  AbortMultipartUploadCommand,
+  ListPartsCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Api, apiClient, initTransfer, MiB, planParts, randomFile, sendParts } from "../helpers/api.js";
+import { loadConfig } from "../../functions/api/config.js";
+import {
+  type Api,
+  apiClient,
+  initTransfer,
+  MiB,
+  planParts,
+  randomFile,
+  sendParts,
+  sha256,
+} from "../helpers/api.js";
 
 const stack = inject("stack");
 let api: Api;
@@ -17,6 +33,8 @@ beforeAll(() => {
   api = apiClient(stack);
 });
 afterAll(() => s3.destroy());
+const md5Hex = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
+const unquote = (etag: string) => etag.replace(/"/g, "");
 
 /** The coordinator's own record of where the upload lives (tests may look behind the API). */
 async function uploadOf(id: string) {
@@ -139,60 +157,141 @@ describe("reconciliation with storage", () => {
   });
 });
 
-describe("reconciliation of a part replaced behind the coordinator's back", () => {
-  it("forgets the record, reports the range missing again, and fixes the counters", async () => {
-    const data = randomFile(11 * MiB);
-    const parts = planParts(data, [5 * MiB, 6 * MiB]);
+/**
+ * What an UploadPart of a number already uploaded does on this server (its profile's partReupload):
+ * S3 "replaces" the part; SeaweedFS "keeps-each" upload, lists them all, and assembles the one whose ETag
+ * CompleteMultipartUpload names. The coordinator's checks are the same on both (any entry that matches
+ * the record); these tests show what each server's behaviour means for a transfer.
+ */
+const profile = loadConfig(stack.env).storage.profile;
+const reupload = profile.partReupload;
+
+/** The entries storage lists for part n of a transfer's upload (ETags unquoted). */
+async function storedEntries(id: string, n: number) {
+  const r = await s3.send(new ListPartsCommand({ Bucket: stack.bucket, ...(await keyOf(id)) }));
+  return (r.Parts ?? [])
+    .filter((p) => p.PartNumber === n)
+    .map((p) => ({ size: p.Size, etag: (p.ETag ?? "").replace(/"/g, "") }));
+}
+
+/** The SHA-256 of the object a complete transfer stored, read back through its download URL. */
+async function storedSha256(id: string): Promise<string> {
+  const d = await api.get(`/download/${id}?redirect=false`);
+  expect(d.status).toBe(200);
+  return sha256(Buffer.from(await (await fetch(d.body.url)).arrayBuffer()));
+}
+
+/** An UploadPart behind the coordinator's back (another tool, an operator). */
+async function uploadBehindBack(id: string, partNumber: number, body: Buffer) {
+  await s3.send(
+    new UploadPartCommand({
+      Bucket: stack.bucket,
+      ...(await keyOf(id)),
+      PartNumber: partNumber,
+      Body: body,
+      ChecksumAlgorithm: "SHA256",
+    }),
+  );
+}
+
+describe(`reconciliation of a part uploaded again behind the coordinator's back (${profile.name}: ${reupload})`, () => {
+  it(
+    reupload === "replaces"
+      ? "forgets the record, reports the range missing again, and fixes the counters"
+      : "keeps the record (storage still holds the recorded bytes) and assembles the recorded bytes",
+    async () => {
+      const data = randomFile(11 * MiB);
+      const parts = planParts(data, [5 * MiB, 6 * MiB]);
+      const { transferId: id } = await initTransfer(api, data);
+      const [, recordedEtag] = await sendParts(api, id, data, parts);
+      const other = randomFile(6 * MiB);
+      await uploadBehindBack(id, 2, other);
+      const entries = await storedEntries(id, 2);
+      const r = await api.get(`/upload/missing/${id}`);
+      expect(r.status).toBe(200);
+      if (reupload === "replaces") {
+        expect(entries).toEqual([{ size: 6 * MiB, etag: md5Hex(other) }]);
+        expect(r.body.missing).toEqual([{ offset: 5 * MiB, size: 6 * MiB, firstPart: 2, lastPart: 10000 }]);
+        expect(r.body.partsDone).toBe(1);
+        expect(r.body.bytesDone).toBe(5 * MiB);
+        // Sending the right bytes again repairs it.
+        await sendParts(api, id, data, [parts[1]!]);
+      } else {
+        // Both uploads of part 2 are listed; the recorded one is among them, so nothing is missing.
+        expect(entries).toHaveLength(2);
+        expect(entries.map((e) => e.etag).sort()).toEqual([md5Hex(other), unquote(recordedEtag!)].sort());
+        expect(r.body.missing).toEqual([]);
+        expect(r.body.partsDone).toBe(2);
+        expect(r.body.bytesDone).toBe(11 * MiB);
+      }
+      const done = await api.post(`/assemble/${id}`);
+      expect(done.body.status).toBe("complete");
+      expect(done.body.sha256).toBe(sha256(data));
+      expect(await storedSha256(id)).toBe(sha256(data));
+    },
+  );
+
+  it("a part re-sent at another size (a gap re-split on resume) is judged by the upload it recorded", async () => {
+    const data = randomFile(16 * MiB);
     const { transferId: id } = await initTransfer(api, data);
-    await sendParts(api, id, data, parts);
-    const { UploadPartCommand } = await import("@aws-sdk/client-s3");
-    const other = randomFile(6 * MiB);
-    await s3.send(
-      new UploadPartCommand({
-        Bucket: stack.bucket,
-        ...(await keyOf(id)),
-        PartNumber: 2,
-        Body: other,
-        ChecksumAlgorithm: "SHA256",
-      }),
-    );
-    const r = await api.get(`/upload/missing/${id}`);
-    expect(r.status).toBe(200);
-    expect(r.body.missing).toEqual([{ offset: 5 * MiB, size: 6 * MiB, firstPart: 2, lastPart: 10000 }]);
-    expect(r.body.partsDone).toBe(1);
-    expect(r.body.bytesDone).toBe(5 * MiB);
-    // Sending the right bytes again repairs it.
-    await sendParts(api, id, data, [parts[1]!]);
-    expect((await api.post(`/assemble/${id}`)).body.status).toBe("complete");
+    const [first, crashed] = planParts(data, [5 * MiB, 6 * MiB]);
+    await sendParts(api, id, data, [first!]);
+    // Part 2 as [5 MiB, 11 MiB) reached storage, but the sender crashed before recording it.
+    await sendParts(api, id, data, [crashed!], false);
+    // The resumed sender cuts the gap [5 MiB, 16 MiB) otherwise: part 2 is [5 MiB, 10 MiB), part 3 the rest.
+    const resplit = planParts(data, [5 * MiB, 5 * MiB, 6 * MiB]).slice(1);
+    const [etag2] = await sendParts(api, id, data, [resplit[0]!]);
+    const entries = await storedEntries(id, 2);
+    if (reupload === "replaces") expect(entries).toEqual([{ size: 5 * MiB, etag: unquote(etag2!) }]);
+    else
+      expect(entries.sort((a, b) => (a.size ?? 0) - (b.size ?? 0))).toEqual([
+        { size: 5 * MiB, etag: unquote(etag2!) },
+        { size: 6 * MiB, etag: md5Hex(data.subarray(5 * MiB, 11 * MiB)) },
+      ]);
+    const m = await api.get(`/upload/missing/${id}`);
+    expect(m.body.parts.map((p: { partNumber: number; size: number }) => [p.partNumber, p.size])).toEqual([
+      [1, 5 * MiB],
+      [2, 5 * MiB],
+    ]);
+    expect(m.body.missing).toEqual([{ offset: 10 * MiB, size: 6 * MiB, firstPart: 3, lastPart: 10000 }]);
+    await sendParts(api, id, data, [resplit[1]!]);
+    const done = await api.post(`/assemble/${id}`);
+    expect(done.body.status).toBe("complete");
+    expect(await storedSha256(id)).toBe(sha256(data));
   });
 });
 
 describe("assemble checks storage, not its own records", () => {
-  it("refuses (409 CHECKSUM_MISMATCH) when storage holds other bytes for a recorded part, and asks for it again", async () => {
-    const data = randomFile(11 * MiB);
-    const parts = planParts(data, [5 * MiB, 6 * MiB]);
-    const { transferId: id } = await initTransfer(api, data);
-    await sendParts(api, id, data, parts);
-    const { UploadPartCommand } = await import("@aws-sdk/client-s3");
-    await s3.send(
-      new UploadPartCommand({
-        Bucket: stack.bucket,
-        ...(await keyOf(id)),
-        PartNumber: 1,
-        Body: randomFile(5 * MiB),
-        ChecksumAlgorithm: "SHA256",
-      }),
-    );
-    const r = await api.post(`/assemble/${id}`);
-    expect(r.status).toBe(409);
-    expect(r.body.error.code).toBe("CHECKSUM_MISMATCH");
-    expect(r.body.error.details).toEqual({ parts: [1] });
-    const m = await api.get(`/upload/missing/${id}`);
-    expect(m.body.status).toBe("uploading");
-    expect(m.body.missing).toEqual([{ offset: 0, size: 5 * MiB, firstPart: 1, lastPart: 1 }]);
-    await sendParts(api, id, data, [parts[0]!]);
-    expect((await api.post(`/assemble/${id}`)).body.status).toBe("complete");
-  });
+  it(
+    reupload === "replaces"
+      ? "refuses (409 CHECKSUM_MISMATCH) when storage holds other bytes for a recorded part, and asks for it again"
+      : "completes with the recorded bytes when storage also holds other bytes for a recorded part",
+    async () => {
+      const data = randomFile(11 * MiB);
+      const parts = planParts(data, [5 * MiB, 6 * MiB]);
+      const { transferId: id } = await initTransfer(api, data);
+      await sendParts(api, id, data, parts);
+      const other = randomFile(5 * MiB);
+      await uploadBehindBack(id, 1, other);
+      expect(await storedEntries(id, 1)).toHaveLength(reupload === "replaces" ? 1 : 2);
+      const r = await api.post(`/assemble/${id}`);
+      if (reupload === "replaces") {
+        expect(r.status).toBe(409);
+        expect(r.body.error.code).toBe("CHECKSUM_MISMATCH");
+        expect(r.body.error.details).toEqual({ parts: [1] });
+        const m = await api.get(`/upload/missing/${id}`);
+        expect(m.body.status).toBe("uploading");
+        expect(m.body.missing).toEqual([{ offset: 0, size: 5 * MiB, firstPart: 1, lastPart: 1 }]);
+        await sendParts(api, id, data, [parts[0]!]);
+        expect((await api.post(`/assemble/${id}`)).body.status).toBe("complete");
+      } else {
+        // CompleteMultipartUpload named the recorded ETag: storage assembled the recorded bytes.
+        expect(r.status).toBe(200);
+        expect(r.body.status).toBe("complete");
+      }
+      expect(await storedSha256(id)).toBe(sha256(data));
+    },
+  );
 
   it("finishes the record when storage completed the upload but the coordinator died before saying so", async () => {
     const data = randomFile(7 * MiB);

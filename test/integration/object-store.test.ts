@@ -15,13 +15,20 @@ import { objectStoreContract } from "../helpers/object-store-contract.js";
 
 const stack = inject("stack");
 
+const own = loadConfig(stack.env).storage.profile;
+
+/** The adapter under a profile; what the server does with a re-uploaded part is its own profile's. */
 function storeFor(env: Record<string, string>) {
   const config = loadConfig({ ...stack.env, ...env });
   const adapters = buildAdapters(config);
-  return { store: adapters.store, profile: config.storage.profile, destroy: () => adapters.destroy() };
+  return {
+    store: adapters.store,
+    profile: config.storage.profile,
+    partReupload: own.partReupload,
+    destroy: () => adapters.destroy(),
+  };
 }
 
-const own = loadConfig(stack.env).storage.profile;
 objectStoreContract(`${own.name} profile (the server's own)`, () => storeFor({}));
 objectStoreContract("generic profile (Content-MD5)", () => storeFor({ SFTS_STORAGE_PROFILE: "generic" }));
 
