@@ -15,6 +15,7 @@ const STORAGE_FACING_INTEGRATION = [
   "batch-multipart",
   "content-pending",
   "missing-and-state",
+  "reading",
 ].map((name) => `test/integration/${name}.test.ts`);
 // send (with its resumes), the fault suite (kills, resumes, corruption, storage restarts, receives, the
 // audit) and MD5 mode; receive.test.ts and the rest run on SeaweedFS with SFTS_TEST_STORAGE=seaweedfs
