@@ -43,7 +43,7 @@ const BUILD: GoBuildSpec = {
   /** Its go.mod says `go 1.26.6`: an older Go of 1.21 or later fetches that toolchain (GOTOOLCHAIN=auto). */
   goNeeded: "Go ≥ 1.26.6 (or Go ≥ 1.21 with GOTOOLCHAIN=auto)",
   expected: "~3–8 min",
-  command: "go build",
+  command: "go mod download` and `go build",
   async build({ run, note, outDir, env }) {
     // No workspace or vendor folder of the caller may take part: the module builds as it was published.
     const goEnv = { ...env, GOWORK: "off" };

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -309,6 +309,16 @@ describe("SeaweedFS", () => {
     expect(err.hint).toMatch(/Go ≥ 1\.26\.6/);
   });
 
+  it("a build that cannot fetch the module is a StackError with the build log's tail, and leaves no binary", async () => {
+    const cacheDir = freshDir("cache");
+    const env = { ...process.env, GOPROXY: "off", GOMODCACHE: freshDir("modcache"), GOFLAGS: "-modcacherw" };
+    const err = await rejection(ensureSeaweedfs(cacheDir, () => {}, { env }));
+    expect(err.message).toBe("Building SeaweedFS 4.53 with `go mod download` and `go build` failed (exit 1)");
+    expect(err.details).toContain("GOPROXY=off");
+    expect(err.hint).toContain(join(cacheDir, "seaweedfs-v0.0.0-20261109003541-7506e5f91cd6-build.log"));
+    expect(existsSync(join(cacheDir, "seaweedfs-v0.0.0-20261109003541-7506e5f91cd6"))).toBe(false);
+  });
+
   it("an unknown server name is refused with the flag's name", () => {
     expect(() => parseLocalStorage("minio", "--storage")).toThrow(
       '--storage must be one of versitygw, seaweedfs, not "minio"',
@@ -363,6 +373,8 @@ describe("SeaweedFS", () => {
     expect(isRunning(first.pid)).toBe(false);
     expect(readRegistry(stateDir)).toEqual([]);
     for (const p of [s3Port, ...internal]) await assertPortFree("127.0.0.1", p, "a port SeaweedFS used");
+    // Nor does it leave its gRPC sockets in /tmp (named after our ports).
+    expect(existsSync(`/tmp/seaweedfs-admin-grpc-${first.ports["admin.port.grpc"]}.sock`)).toBe(false);
 
     // Over the same data it takes the same internal ports (the master's state is named after its port).
     const second = await start(dataDir, stateDir, s3Port);
