@@ -19,7 +19,7 @@ const STORAGE_FACING_INTEGRATION = [
 ].map((name) => `test/integration/${name}.test.ts`);
 // The fault suite (sends and receives through kills and resumes, corruption, storage, table and API
 // restarts, the audit of every stored byte) and MD5 mode (send, refused damage, resume, receive).
-// send.test.ts, receive.test.ts and the rest pass on SeaweedFS too (SFTS_TEST_STORAGE=seaweedfs); they
+// send.test.ts and receive.test.ts pass on SeaweedFS too (SFTS_TEST_STORAGE=seaweedfs runs every file); they
 // are left out here to keep `npm test` under about 30 minutes on two cores (send.test.ts adds ~3.5 min).
 const STORAGE_FACING_E2E = ["faults", "storage-md5"].map((name) => `test/e2e/${name}.test.ts`);
 
