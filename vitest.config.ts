@@ -15,13 +15,16 @@ const STORAGE_FACING_INTEGRATION = [
   "batch-multipart",
   "content-pending",
   "missing-and-state",
+  "lean-protocol",
   "reading",
 ].map((name) => `test/integration/${name}.test.ts`);
-// The fault suite (sends and receives through kills and resumes, corruption, storage, table and API
-// restarts, the audit of every stored byte) and MD5 mode (send, refused damage, resume, receive).
-// send.test.ts and receive.test.ts pass on SeaweedFS too (SFTS_TEST_STORAGE=seaweedfs runs every file); they
-// are left out here to keep `npm test` under about 30 minutes on two cores (send.test.ts adds ~3.5 min).
-const STORAGE_FACING_E2E = ["faults", "storage-md5"].map((name) => `test/e2e/${name}.test.ts`);
+// Sending (with its resumes after a kill, with and without the journal), receiving, the fault suite
+// (kills, drops, corruption, storage, table and API restarts, the audit of every stored byte), MD5 mode
+// (send, refused damage, resume, receive) and doctor. The other e2e files run on SeaweedFS with
+// SFTS_TEST_STORAGE=seaweedfs (every file then runs there).
+const STORAGE_FACING_E2E = ["send", "receive", "faults", "storage-md5", "doctor"].map(
+  (name) => `test/e2e/${name}.test.ts`,
+);
 
 const integration = {
   environment: "node",
