@@ -1,3 +1,12 @@
+/**
+ * The ranged GETs' slots, sized by the link model (link-model.ts): as many GETs run at once as the
+ * controller's limit says, one controller for a whole receive (all the files of a batch together).
+ * A slot is held only while a GET runs, not through its retry backoff, so a failed range waiting to be
+ * tried again leaves its slot to the others (under random loss, more streams keep the link full).
+ * Every GET reports to the controller: started, bytes as they flow, succeeded, or failed with its kind;
+ * the link watch (retry.ts's policy.link) tells it of outages through outage()/back(). Its decisions go
+ * out as "link" events, at most twice a second (`linkEvents` in ../link-events.ts).
+ */
 import { type LinkController, type LossKind, lossKind } from "../link-model.js";
 import type { LinkListener } from "../link-watch.js";
 
