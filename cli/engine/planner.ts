@@ -12,12 +12,13 @@
  * uniformParts): the part size is fixed for the upload (the init answer's partSize), part n covers
  * [(n-1)×size, n×size) (the last may be shorter), and nothing changes it: `suggest`, `spread`, successes
  * and failures are ignored (the link model then adapts only how many parts are in flight), and missing
- * ranges are refilled with the positional parts that cover them (`fill`). `uniformPartSize` is the size a
- * sender asks for: its hint within the store's limits and at least the floor that fits maxParts, which is
- * what the coordinator records for it. Pure: no I/O.
+ * ranges are refilled with the positional parts that cover them (`fill`). The size a sender asks for is
+ * `partSizeFor` (functions/contract/part-rules.ts), the function the coordinator records it with. Pure:
+ * no I/O.
  */
 
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../../functions/contract/limits.js";
+import { type PartLimits, S3_PART_LIMITS, uniformPart } from "../../functions/contract/part-rules.js";
 import type { MissingRange } from "../../functions/contract/schemas.js";
 
 export interface PlannedPart {
@@ -41,36 +42,6 @@ export interface PlannerOptions {
   spread?: number;
   /** The uniform rule: every part but the last has this size, part n starts at (n-1) × it. */
   uniform?: number | undefined;
-}
-
-/** The store's part limits (storage rules); S3's when not given. */
-export interface PartLimits {
-  minPartSize: number;
-  maxPartSize: number;
-  maxParts: number;
-}
-
-export const S3_PART_LIMITS: PartLimits = {
-  minPartSize: MIN_PART_SIZE,
-  maxPartSize: MAX_PART_SIZE,
-  maxParts: MAX_PARTS,
-};
-
-/**
- * The fixed part size of an upload under the uniform rule: `hint` within [minPartSize, maxPartSize], and
- * at least the floor that fits the file into maxParts parts (fileSize ÷ maxParts, rounded up to a MiB).
- * The coordinator clamps a hint the same way, so a hint already within it is the size it records.
- */
-export function uniformPartSize(fileSize: number, hint: number, limits: PartLimits = S3_PART_LIMITS): number {
-  const floor = Math.max(limits.minPartSize, Math.ceil(fileSize / limits.maxParts / MiB) * MiB);
-  const wanted = clamp(Math.floor(hint), limits.minPartSize, limits.maxPartSize);
-  return Math.min(limits.maxPartSize, Math.max(wanted, floor));
-}
-
-/** Part n under the uniform rule: [(n-1)×size, n×size), cut at the end of the file. */
-export function uniformPart(n: number, size: number, fileSize: number): PlannedPart {
-  const offset = (n - 1) * size;
-  return { partNumber: n, offset, size: Math.min(size, fileSize - offset) };
 }
 
 /**

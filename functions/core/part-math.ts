@@ -3,7 +3,8 @@
  * parts can be assembled. Parts are concatenated in part-number order, so part numbers must rise with offsets.
  * The limits are the storage profile's (functions/core/storage-profiles.ts); S3's when none are given.
  */
-import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../contract/limits.js";
+import { MAX_PARTS, MiB } from "../contract/limits.js";
+import { type PartLimits, S3_PART_LIMITS } from "../contract/part-rules.js";
 import { AppError } from "./errors.js";
 
 export interface PartRange {
@@ -19,44 +20,14 @@ export interface Gap {
   lastPart: number;
 }
 
-/** The part limits a store sets (a profile's limits carry these and more). */
-export interface PartLimits {
-  minPartSize: number;
-  maxPartSize: number;
-  maxParts: number;
-}
-
-export const S3_PART_LIMITS: PartLimits = {
-  minPartSize: MIN_PART_SIZE,
-  maxPartSize: MAX_PART_SIZE,
-  maxParts: MAX_PARTS,
-};
-
 /** Part records one transaction carries beside the transfer's META update (DynamoDB allows 100 items). */
 export const RECORD_TRANSACTION_PARTS = 99;
-
-/** A part size the client can start from: the hint (or 8 MiB), raised so the file fits in 10,000 parts. */
-export const DEFAULT_PART_SIZE = 8 * MiB;
 
 /** "5 MiB", "5 GiB", or bytes when not a whole MiB. */
 export function sizeLabel(n: number): string {
   if (n % (1024 * MiB) === 0) return `${n / (1024 * MiB)} GiB`;
   if (n % MiB === 0) return `${n / MiB} MiB`;
   return `${n} bytes`;
-}
-
-export function minPartSizeFor(fileSize: number, limits: PartLimits = S3_PART_LIMITS): number {
-  const needed = Math.ceil(fileSize / limits.maxParts / MiB) * MiB;
-  return Math.min(limits.maxPartSize, Math.max(limits.minPartSize, needed));
-}
-
-export function recommendPartSize(
-  fileSize: number,
-  hint?: number,
-  limits: PartLimits = S3_PART_LIMITS,
-): number {
-  const base = hint ?? DEFAULT_PART_SIZE;
-  return Math.min(limits.maxPartSize, Math.max(base, minPartSizeFor(fileSize, limits)));
 }
 
 const fail = (message: string, details?: unknown): never => {

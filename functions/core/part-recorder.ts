@@ -17,18 +17,12 @@
  * the dashboard go through the StatsBuffer, never one write per part.
  */
 import type { TransferEvent } from "../contract/monitor.js";
+import { type PartLimits, S3_PART_LIMITS } from "../contract/part-rules.js";
 import type { PartDoneResponse, RecordedPart, RecordPartsResponse } from "../contract/schemas.js";
 import { minuteOf } from "./activity.js";
 import { base64ToHex } from "./checksums.js";
 import { AppError } from "./errors.js";
-import {
-  checkNeighbours,
-  checkPart,
-  type PartLimits,
-  type PartRange,
-  RECORD_TRANSACTION_PARTS,
-  S3_PART_LIMITS,
-} from "./part-math.js";
+import { checkNeighbours, checkPart, type PartRange, RECORD_TRANSACTION_PARTS } from "./part-math.js";
 import type {
   ClientMetrics,
   Clock,

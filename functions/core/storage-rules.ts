@@ -8,9 +8,11 @@
  * The partSize of a new upload is fixed once (uploadPartSize) and kept on its TransferRecord, so a resume
  * under another hint, or after a restart, cuts the file the same way.
  */
+
+import { partSizeFor, uniformPart } from "../contract/part-rules.js";
 import { hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
-import { type Gap, missingRanges, type PartRange, recommendPartSize } from "./part-math.js";
+import { type Gap, missingRanges, type PartRange } from "./part-math.js";
 import type { Digests } from "./ports.js";
 import type { StorageProfile } from "./storage-profiles.js";
 
@@ -44,13 +46,7 @@ export const digestsOf = (spec: { sha256: string; md5?: string | undefined }): D
  */
 export function uploadPartSize(profile: StorageProfile, fileSize: number, hint?: number): number | undefined {
   if (!profile.uniformParts) return undefined;
-  return recommendPartSize(fileSize, hint, profile.limits);
-}
-
-/** Part n's place in an upload cut by `partSize`. */
-export function uniformRange(fileSize: number, partSize: number, n: number): PartRange {
-  const offset = (n - 1) * partSize;
-  return { partNumber: n, offset, size: Math.min(partSize, fileSize - offset) };
+  return partSizeFor(fileSize, hint, profile.limits);
 }
 
 /** Throws INVALID_PART unless each part sits where the upload's part size puts it. */
@@ -62,7 +58,7 @@ export function checkUniform(
   if (partSize === undefined) return;
   const count = Math.ceil(t.size / partSize);
   for (const p of parts) {
-    const want = uniformRange(t.size, partSize, p.partNumber);
+    const want = uniformPart(p.partNumber, partSize, t.size);
     if (p.partNumber > count)
       throw new AppError(
         "INVALID_PART",

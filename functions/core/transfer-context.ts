@@ -5,6 +5,7 @@
  * move the counters of the status really left. Built once by TransferService (transfer-service.ts).
  */
 import type { TransferEvent } from "../contract/monitor.js";
+import { uniformPart } from "../contract/part-rules.js";
 import type {
   FileSummary,
   Limits,
@@ -29,7 +30,7 @@ import type {
   TransferRepo,
 } from "./ports.js";
 import type { StorageProfile } from "./storage-profiles.js";
-import { digestsOf, uniformMissing, uniformRange } from "./storage-rules.js";
+import { digestsOf, uniformMissing } from "./storage-rules.js";
 
 export interface ServiceConfig {
   presignExpiresSeconds: number;
@@ -230,7 +231,7 @@ export async function storageView(ctx: TransferContext, t: TransferRecord): Prom
     ctx.profile.limits,
   ).filter((u) => {
     if (t.partSize === undefined) return true;
-    const want = uniformRange(t.size, t.partSize, u.partNumber);
+    const want = uniformPart(u.partNumber, t.partSize, t.size);
     return u.offset === want.offset && u.size === want.size;
   });
   return { parts, unrecorded, changed: lost.length > 0 };

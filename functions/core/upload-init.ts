@@ -13,11 +13,13 @@
  * not fit it are not presigned (the client plans again from the answer's partSize and missing ranges).
  * Every record made here says what storage checks its bytes against (storageCheck).
  */
+
+import { partSizeFor } from "../contract/part-rules.js";
 import type { InitResponse, PartSpec, Priority } from "../contract/schemas.js";
 import { EMPTY_SHA256_HEX, hexToBase64 } from "./checksums.js";
 import { AppError } from "./errors.js";
 import { newTransferId } from "./ids.js";
-import { checkNeighbours, recommendPartSize } from "./part-math.js";
+import { checkNeighbours } from "./part-math.js";
 import { CONTENT_PENDING, type TransferRecord } from "./ports.js";
 import { checkUniform, requireMd5, uploadPartSize } from "./storage-rules.js";
 import {
@@ -195,7 +197,7 @@ export function initAnswer(
     transferId: t.id,
     status: t.status,
     deduplicated: false,
-    partSize: t.partSize ?? recommendPartSize(t.size, partSizeHint, ctx.profile.limits),
+    partSize: t.partSize ?? partSizeFor(t.size, partSizeHint, ctx.profile.limits),
     limits: ctx.limits(),
     file: toSummary(t),
     resumed: false,

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  DEFAULT_PART_SIZE,
   GiB,
   MAX_OBJECT_SIZE,
   MAX_PART_SIZE,
@@ -9,19 +10,17 @@ import {
   MiB,
   TiB,
 } from "../../functions/contract/limits.js";
+import { minPartSizeFor, partSizeFor } from "../../functions/contract/part-rules.js";
 import { AppError } from "../../functions/core/errors.js";
 import {
   assemblyReady,
   checkAssembly,
   checkNeighbours,
   checkPart,
-  DEFAULT_PART_SIZE,
   describeGaps,
   type Gap,
-  minPartSizeFor,
   missingRanges,
   type PartRange,
-  recommendPartSize,
 } from "../../functions/core/part-math.js";
 
 /** Runs fn and returns the AppError it throws; fails the test if it throws nothing or something else. */
@@ -106,34 +105,34 @@ describe("minPartSizeFor", () => {
   });
 });
 
-describe("recommendPartSize", () => {
+describe("partSizeFor", () => {
   it("is 8 MiB for a small file without a hint", () => {
-    expect(recommendPartSize(100 * MiB)).toBe(8 * MiB);
-    expect(recommendPartSize(0)).toBe(8 * MiB);
+    expect(partSizeFor(100 * MiB)).toBe(8 * MiB);
+    expect(partSizeFor(0)).toBe(8 * MiB);
   });
 
   it("without a hint, rises to the floor for a 5 TiB file", () => {
-    expect(recommendPartSize(MAX_OBJECT_SIZE)).toBe(525 * MiB);
+    expect(partSizeFor(MAX_OBJECT_SIZE)).toBe(525 * MiB);
   });
 
   it("honours a hint above the floor", () => {
-    expect(recommendPartSize(100 * MiB, 16 * MiB)).toBe(16 * MiB);
-    expect(recommendPartSize(MAX_OBJECT_SIZE, 1 * GiB)).toBe(1 * GiB);
+    expect(partSizeFor(100 * MiB, 16 * MiB)).toBe(16 * MiB);
+    expect(partSizeFor(MAX_OBJECT_SIZE, 1 * GiB)).toBe(1 * GiB);
   });
 
   it("raises a hint below the 5 MiB floor", () => {
-    expect(recommendPartSize(100 * MiB, 1)).toBe(MIN_PART_SIZE);
-    expect(recommendPartSize(100 * MiB, MIN_PART_SIZE - 1)).toBe(MIN_PART_SIZE);
+    expect(partSizeFor(100 * MiB, 1)).toBe(MIN_PART_SIZE);
+    expect(partSizeFor(100 * MiB, MIN_PART_SIZE - 1)).toBe(MIN_PART_SIZE);
   });
 
   it("raises a hint below the file's own floor", () => {
-    expect(recommendPartSize(1 * TiB, 8 * MiB)).toBe(minPartSizeFor(1 * TiB));
+    expect(partSizeFor(1 * TiB, 8 * MiB)).toBe(minPartSizeFor(1 * TiB));
     expect(minPartSizeFor(1 * TiB)).toBe(105 * MiB);
   });
 
   it("caps a hint above 5 GiB", () => {
-    expect(recommendPartSize(100 * MiB, MAX_PART_SIZE + 1)).toBe(MAX_PART_SIZE);
-    expect(recommendPartSize(100 * MiB, 10 * GiB)).toBe(MAX_PART_SIZE);
+    expect(partSizeFor(100 * MiB, MAX_PART_SIZE + 1)).toBe(MAX_PART_SIZE);
+    expect(partSizeFor(100 * MiB, 10 * GiB)).toBe(MAX_PART_SIZE);
   });
 
   it("is always within [floor, 5 GiB] and lets 10,000 parts cover the file", () => {
@@ -142,7 +141,7 @@ describe("recommendPartSize", () => {
         fc.bigInt({ min: 0n, max: BigInt(MAX_OBJECT_SIZE) }).map(Number),
         fc.option(fc.bigInt({ min: 1n, max: BigInt(2 * MAX_PART_SIZE) }).map(Number), { nil: undefined }),
         (size, hint) => {
-          const p = recommendPartSize(size, hint);
+          const p = partSizeFor(size, hint);
           expect(p).toBeLessThanOrEqual(MAX_PART_SIZE);
           expect(p).toBeGreaterThanOrEqual(minPartSizeFor(size));
           expect(p * MAX_PARTS).toBeGreaterThanOrEqual(size);

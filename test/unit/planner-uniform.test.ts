@@ -9,17 +9,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  PartPlanner,
-  type PlannedPart,
-  uniformGap,
-  uniformPart,
-  uniformPartSize,
-} from "../../cli/engine/planner.js";
+import { PartPlanner, type PlannedPart, uniformGap } from "../../cli/engine/planner.js";
 import type { SendHost } from "../../cli/engine/send/file-transfer.js";
 import { PartRunner } from "../../cli/engine/send/part-runner.js";
 import { S3_RULES } from "../../cli/engine/send/storage-rules.js";
 import { GiB, MAX_PARTS, MiB, TiB } from "../../functions/contract/limits.js";
+import { partSizeFor, uniformPart } from "../../functions/contract/part-rules.js";
 import type { MissingRange } from "../../functions/contract/schemas.js";
 import type { StorageRules } from "../../functions/contract/storage.js";
 
@@ -145,7 +140,7 @@ describe("uniform part size", () => {
   it("is the hint within the store's limits, at least the floor that fits 10,000 parts", () => {
     fc.assert(
       fc.property(fileSize, hint, (size, h) => {
-        const ps = uniformPartSize(size, h, RULES);
+        const ps = partSizeFor(size, h, RULES);
         expect(ps).toBeGreaterThanOrEqual(RULES.minPartSize);
         expect(ps).toBeLessThanOrEqual(RULES.maxPartSize);
         expect(Math.ceil(size / ps)).toBeLessThanOrEqual(RULES.maxParts);
@@ -163,7 +158,7 @@ describe("planner under the uniform rule", () => {
   it("cuts every file the same way whatever the link model suggests, and successes and failures change nothing", () => {
     fc.assert(
       fc.property(fileSize, hint, suggestions, feedback, (size, h, sug, fb) => {
-        const ps = uniformPartSize(size, h, RULES);
+        const ps = partSizeFor(size, h, RULES);
         const planner = new PartPlanner({
           fileSize: size,
           initial: h,
@@ -205,7 +200,7 @@ describe("planner under the uniform rule", () => {
   it("refills any missing range with the positional parts that cover it", () => {
     fc.assert(
       fc.property(fileSize, hint, fc.nat(), fc.nat(), (size, h, a, b) => {
-        const ps = uniformPartSize(size, h, RULES);
+        const ps = partSizeFor(size, h, RULES);
         const lo = a % size;
         const len = (b % (size - lo)) + 1;
         const parts = uniformGap({ offset: lo, size: len }, size, ps);
@@ -236,7 +231,7 @@ describe("part runner under the uniform rule", () => {
       fc.property(fileSize, hint, suggestions, (size, h, sug) => {
         const r = runner(size, h, cycle(sug));
         r.planFirstParts(8, 32 * MiB);
-        const ps = uniformPartSize(size, h, RULES);
+        const ps = partSizeFor(size, h, RULES);
         expect(r.planner?.uniform).toBe(ps);
         for (const p of r.firstParts) expect(p).toMatchObject(uniformPart(p.partNumber, ps, size));
         // The coordinator fixes the size from the hint: the same one, so the first parts stay.
@@ -265,7 +260,7 @@ describe("part runner under the uniform rule", () => {
         fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 4 }),
         (size, h0, h1, sug, picks, runs) => {
           // The earlier run fixed the upload's size from its hint; this one may hint another.
-          const ps = uniformPartSize(size, h0, RULES);
+          const ps = partSizeFor(size, h0, RULES);
           const count = Math.ceil(size / ps);
           const stored = storedSet(count, picks, runs);
           const r = runner(size, h1, cycle(sug));
@@ -285,11 +280,11 @@ describe("part runner under the uniform rule", () => {
   it("first parts cut at another size than the upload's are dropped, and the rest follows the upload's", () => {
     fc.assert(
       fc.property(fileSize, hint, hint, (size, h0, h1) => {
-        const recorded = uniformPartSize(size, h0, RULES);
+        const recorded = partSizeFor(size, h0, RULES);
         const r = runner(size, h1, () => 5 * MiB);
         r.planFirstParts(8, 32 * MiB);
         r.fixSize(recorded);
-        if (uniformPartSize(size, h1, RULES) !== recorded) expect(r.firstParts).toEqual([]);
+        if (partSizeFor(size, h1, RULES) !== recorded) expect(r.firstParts).toEqual([]);
         r.planGaps([{ offset: 0, size, firstPart: 1, lastPart: MAX_PARTS }]);
         expectUniform(
           drain(r, () => {}),

@@ -11,7 +11,6 @@
  */
 import { createHash } from "node:crypto";
 import { CliError, EXIT } from "../../cli/engine/errors.js";
-import { uniformPartSize } from "../../cli/engine/planner.js";
 import type { ContentHash, FileStat, LocalFiles, OpenFile } from "../../cli/engine/send/local-files.js";
 import type { Manifest, ManifestFile } from "../../cli/engine/send/manifest.js";
 import { manifestDigest } from "../../cli/engine/send/manifest.js";
@@ -25,6 +24,7 @@ import type {
   ListBatchFilesResponse,
 } from "../../functions/contract/batches.js";
 import { MAX_PARTS, MAX_SINGLE_PUT_SIZE } from "../../functions/contract/limits.js";
+import { partSizeFor } from "../../functions/contract/part-rules.js";
 import type {
   ContentResponse,
   FileSummary,
@@ -364,7 +364,7 @@ export class FakeServer implements Transport {
   ): FakeTransfer {
     const uniform = this.rules?.uniformParts && upload === "multipart";
     const t: FakeTransfer = {
-      ...(uniform && { partSize: uniformPartSize(size, hint ?? this.partSize, this.rules) }),
+      ...(uniform && { partSize: partSizeFor(size, hint ?? this.partSize, this.rules) }),
       id: id("tr"),
       batchId,
       path,

@@ -9,12 +9,12 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CliError, EXIT } from "../../cli/engine/errors.js";
 import type { NewEvent } from "../../cli/engine/events.js";
-import { uniformPartSize } from "../../cli/engine/planner.js";
 import { type EngineOptions, sendBatch } from "../../cli/engine/send/batch-sender.js";
 import type { Manifest } from "../../cli/engine/send/manifest.js";
 import { S3_RULES } from "../../cli/engine/send/storage-rules.js";
 import type { PutRequest, Transport } from "../../cli/engine/send/transport.js";
 import { MiB } from "../../functions/contract/limits.js";
+import { partSizeFor } from "../../functions/contract/part-rules.js";
 import type { StorageRules } from "../../functions/contract/storage.js";
 import { FakeFiles, FakeServer, fakeManifest, md5, sha } from "./send-fakes.js";
 
@@ -84,7 +84,7 @@ describe("send under md5 storage with uniform parts (the generic profile)", () =
     expect(server.specs.length).toBeGreaterThan(0);
     expect(md5sMatch(server, big)).toBe(true);
     const t = server.transferByPath("big.bin");
-    const ps = uniformPartSize(big.length, engine.partSize, GENERIC);
+    const ps = partSizeFor(big.length, engine.partSize, GENERIC);
     expect(t?.partSize).toBe(ps);
     const parts = [...(t?.recorded.values() ?? [])].sort((a, b) => a.partNumber - b.partNumber);
     expect(parts.map((p) => [p.offset, p.size])).toEqual(
@@ -133,7 +133,7 @@ describe("send under md5 storage with uniform parts (the generic profile)", () =
     const r1 = await send(failing, files, m, { concurrency: 1, transfers: 1 }).done;
     expect(r1.files[0]?.status).toBe("failed");
     const t = server.transferByPath("big.bin");
-    const ps = uniformPartSize(big.length, 5 * MiB, GENERIC);
+    const ps = partSizeFor(big.length, 5 * MiB, GENERIC);
     expect(t?.partSize).toBe(ps);
     const before = new Map(t?.stored);
     expect(before.size).toBeGreaterThan(0);

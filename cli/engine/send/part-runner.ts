@@ -19,6 +19,7 @@ import {
   MAX_PRESIGN_BATCH,
   MAX_RECORD_BATCH,
 } from "../../../functions/contract/limits.js";
+import { partSizeFor } from "../../../functions/contract/part-rules.js";
 import type {
   MissingRange,
   PartRecordSpec,
@@ -29,7 +30,7 @@ import type {
 import { CliError, EXIT } from "../errors.js";
 import { changedError, sha256Hex } from "../file-io.js";
 import { lossKind } from "../link-model.js";
-import { PartPlanner, type PlannedPart, uniformPartSize } from "../planner.js";
+import { PartPlanner, type PlannedPart } from "../planner.js";
 import { withRetries } from "../retry.js";
 import { Coalescer } from "./coalescer.js";
 import type { SendHost } from "./file-transfer.js";
@@ -99,7 +100,7 @@ export class PartRunner {
   planFirstParts(initParts: number, maxBytes = Number.POSITIVE_INFINITY): void {
     const { file, ctx, rules } = this.host;
     const planner = this.newPlanner(
-      rules.uniformParts ? uniformPartSize(file.size, ctx.opts.partSize, rules) : undefined,
+      rules.uniformParts ? partSizeFor(file.size, ctx.opts.partSize, rules) : undefined,
     );
     this.firstParts = [];
     const count = Math.min(MAX_INIT_PARTS, initParts);
