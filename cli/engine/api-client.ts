@@ -177,6 +177,15 @@ export class ApiClient {
       throw err;
     }
   }
+  /** POST /api/storage/probe (admin keys): the coordinator probes storage now; undefined on an older one. */
+  async probeStorage(): Promise<StorageInfo | undefined> {
+    try {
+      return await this.call("POST", "/api/storage/probe", StorageInfo);
+    } catch (err) {
+      if (err instanceof CliError && err.code === "ROUTE_NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
   init(body: InitRequest) {
     return this.call("POST", "/upload/init", InitResponse, body);
   }

@@ -88,8 +88,12 @@ export function httpProbes(o: ProbeOptions): DoctorProbes {
       }
     },
 
-    async storage() {
+    async storage(opts = {}) {
       try {
+        if (opts.fresh) {
+          const probed = await api.probeStorage();
+          if (probed) return probed;
+        }
         return (await api.storage()) ?? null;
       } catch (err) {
         if (isCliError(err)) throw new ProbeFailure(err.message, err.code);

@@ -7,7 +7,8 @@
  * The checks, in order (a check that needs what an earlier one could not get is `skip`, never a guess):
  *   server         GET /health answers: version, its S3 and DynamoDB checks          fail → exit 4
  *   token          GET /api/keys/me accepts the token                                 fail → exit 5
- *   storage        GET /api/storage: profile, what storage verifies per part, the
+ *   storage        GET /api/storage (an admin key: POST /api/storage/probe, a probe run
+ *                  now): profile, what storage verifies per part, the
  *                  probe's result, uniform parts; fail when transfers are refused
  *                  (an older coordinator without the route: warn; without a token,
  *                  health's storage summary stands in)                               fail → exit 6
@@ -64,8 +65,11 @@ export interface DoctorProbes {
   health(): Promise<HealthAnswer>;
   /** GET /api/keys/me; throws ProbeFailure (code UNAUTHORIZED for a refused token). */
   whoAmI(): Promise<ApiKeyInfo>;
-  /** GET /api/storage; null when the coordinator has no such route (older than storage profiles). */
-  storage(): Promise<StorageInfo | null>;
+  /**
+   * GET /api/storage, or with `fresh` (an admin key) POST /api/storage/probe, which probes storage now; null
+   * when the coordinator has no such route (older than storage profiles).
+   */
+  storage(opts?: { fresh?: boolean }): Promise<StorageInfo | null>;
   /** Any HTTP request to storage's endpoint; throws ProbeFailure when no answer came. */
   reach(endpoint: string): Promise<StorageAnswer>;
 }
@@ -116,6 +120,7 @@ export async function runDoctor(
   }
 
   let tokenOk = false;
+  let admin = false;
   if (!opts.hasToken)
     checks.push(
       check(
@@ -130,6 +135,7 @@ export async function runDoctor(
     try {
       const key = await probes.whoAmI();
       tokenOk = true;
+      admin = key.role === "admin";
       checks.push(check("token", "ok", `Key "${key.name}" (${key.keyId}, ${key.role})`));
     } catch (e) {
       const refused = e instanceof ProbeFailure && e.code === "UNAUTHORIZED";
@@ -148,7 +154,8 @@ export async function runDoctor(
   let info: StorageInfo | null | undefined;
   if (tokenOk)
     try {
-      info = await probes.storage();
+      // An admin's doctor has the coordinator probe storage now; any other key reads the kept result.
+      info = await probes.storage({ fresh: admin });
     } catch (e) {
       checks.push(check("storage", "fail", `GET /api/storage failed: ${reason(e)}`));
     }

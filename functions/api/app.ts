@@ -12,7 +12,7 @@ import { MAX_JSON_BODY_BYTES } from "../contract/limits.js";
 import type { ErrorBody } from "../contract/schemas.js";
 import type { BatchService } from "../core/batch-service.js";
 import { AppError } from "../core/errors.js";
-import type { KeyService } from "../core/key-service.js";
+import { type KeyService, roleOf } from "../core/key-service.js";
 import type { MonitorService } from "../core/monitor-service.js";
 import { type RateLimit, RateLimiter } from "../core/rate-limiter.js";
 import type { ShareService } from "../core/share-service.js";
@@ -267,7 +267,12 @@ export function createApp({
   if (batches) registerBatchRoutes(app, { batches, shares });
   if (keys) registerKeyRoutes(app, { keys, authenticate: (token) => service.authenticate(token) });
   if (monitor) registerMonitorRoutes(app, monitor);
-  if (storage) registerStorageRoutes(app, storage);
+  if (storage)
+    registerStorageRoutes(app, storage, async (c) => {
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      if (roleOf(await service.authenticate(token)) !== "admin")
+        throw new AppError("FORBIDDEN", "Only an admin API key may run the storage probe.");
+    });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

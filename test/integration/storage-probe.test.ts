@@ -142,6 +142,30 @@ it("GET /api/storage is described in the OpenAPI document, behind a token", asyn
   expect((await c.app.request("/api/storage")).status).toBe(401);
 });
 
+it("POST /api/storage/probe probes again now for an admin key (sfts doctor), and refuses any other key", async () => {
+  const c = coordinator(unique());
+  const first = await call(c, "GET", "/api/storage");
+  expect(first.body.probe.state).toBe("verified");
+  await new Promise((r) => setTimeout(r, 5));
+  const again = await call(c, "POST", "/api/storage/probe");
+  expect(again.status).toBe(200);
+  expect(again.body.probe.state).toBe("verified");
+  expect(Date.parse(again.body.probe.checkedAt)).toBeGreaterThan(Date.parse(first.body.probe.checkedAt));
+  // The new result is the one kept: GET answers it.
+  expect((await call(c, "GET", "/api/storage")).body.probe.checkedAt).toBe(again.body.probe.checkedAt);
+
+  const created = await call(c, "POST", "/api/keys", { name: "a sender", role: "user" });
+  expect(created.status).toBe(200);
+  const asUser = await c.app.request("/api/storage/probe", {
+    method: "POST",
+    headers: { authorization: `Bearer ${created.body.token}` },
+  });
+  expect(asUser.status).toBe(403);
+  expect(((await asUser.json()) as any).error.code).toBe("FORBIDDEN");
+  expect((await c.app.request("/api/storage/probe", { method: "POST" })).status).toBe(401);
+  expect((await call(c, "GET", "/api/storage")).body.probe.checkedAt).toBe(again.body.probe.checkedAt);
+});
+
 describe("a store that accepts damaged bytes (SFTS_TEST_STORAGE_IGNORES_CHECKSUM=1)", () => {
   it("is found unverified: transfer routes answer 503 STORAGE_UNVERIFIED saying why, reads stay up, health is degraded", async () => {
     const c = coordinator({ ...unique(), SFTS_TEST_STORAGE_IGNORES_CHECKSUM: "1" });

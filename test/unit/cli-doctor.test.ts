@@ -101,6 +101,17 @@ const named = (r: DoctorReport, name: string) => r.checks.find((c) => c.name ===
 const doctor = (p: DoctorProbes, hasToken = true) => runDoctor(SERVER, p, { hasToken });
 
 describe("sfts doctor: the engine", () => {
+  it("has the coordinator probe storage now for an admin key, and reads the kept result for any other", async () => {
+    const asked: (boolean | undefined)[] = [];
+    const record = async (opts?: { fresh?: boolean }) => {
+      asked.push(opts?.fresh);
+      return storage();
+    };
+    await doctor(probes({ storage: record }));
+    await doctor(probes({ storage: record, whoAmI: async () => ({ ...key, role: "user" as const }) }));
+    expect(asked).toEqual([true, false]);
+  });
+
   it("passes every check on a healthy coordinator, names the profile and what storage verifies, exit 0", async () => {
     const r = await doctor(probes());
     expect(r.checks.map((c) => c.name)).toEqual(["server", "token", "storage", "storage-reach", "clock"]);
