@@ -96,17 +96,21 @@ describe("sfts doctor", () => {
   });
 
   it("warns, and passes, against an older coordinator without GET /api/storage", async () => {
-    // The proxy answers /api/storage as a coordinator from before storage profiles does.
+    // The proxy answers /api/storage (and the admin's /api/storage/probe) as a coordinator from before
+    // storage profiles does.
     const older = await startFaultProxy({ target: stack.apiUrl });
-    older.addRule({
-      match: { method: "GET", path: /^\/api\/storage/ },
-      fault: {
-        kind: "status",
-        status: 404,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ error: { code: "ROUTE_NOT_FOUND", message: "No route GET /api/storage." } }),
-      },
-    });
+    for (const method of ["GET", "POST"])
+      older.addRule({
+        match: { method, path: /^\/api\/storage/ },
+        fault: {
+          kind: "status",
+          status: 404,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            error: { code: "ROUTE_NOT_FOUND", message: `No route ${method} /api/storage.` },
+          }),
+        },
+      });
     try {
       const r = await runCli(["doctor"], await cliEnv({ apiUrl: older.url, token: stack.token })).done;
       noStackTrace(r.stderr);
