@@ -13,16 +13,22 @@ import { ensureVersitygw, startVersitygw, VERSITYGW_VERSION } from "./versitygw.
 export const LOCAL_STORAGES = ["versitygw", "seaweedfs"] as const;
 export type LocalStorage = (typeof LOCAL_STORAGES)[number];
 
+/** What every local S3 server is started with (each server's options add their own). */
 export interface S3StartOptions {
+  /** From the server's `ensure`. */
   binary: string;
   host: string;
+  /** The S3 port. */
   port: number;
+  /** The server's data folder; created if missing. */
   dataDir: string;
   accessKey: string;
   secretKey: string;
   region: string;
   logFile: string;
+  /** For the pid registry (`reapOrphans`). */
   stateDir: string;
+  /** Hint shown when the port is taken, e.g. which flag or variable sets it. */
   portHint?: string;
 }
 

@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { ensureGoBinary, type GoBuildSpec, goBinaryPath } from "./go-build.js";
 import { type ManagedProcess, spawnManaged } from "./managed-process.js";
 import { assertPortFree, getFreePort, hostPort, waitForHttp, waitForPort } from "./ports.js";
+import type { S3StartOptions } from "./s3-servers.js";
 
 /** What `weed version` says of the pinned module version below. */
 export const SEAWEEDFS_VERSION = "4.53";
@@ -125,21 +126,10 @@ const INTERNAL_PORT_FLAGS = [
 ] as const;
 type InternalPorts = Record<(typeof INTERNAL_PORT_FLAGS)[number], number>;
 
-export interface SeaweedfsOptions {
-  /** From `ensureSeaweedfs`. */
-  binary: string;
-  host: string;
-  /** The S3 port. */
-  port: number;
+/** SeaweedFS takes any region in a signature; it has no region flag. */
+export interface SeaweedfsOptions extends Omit<S3StartOptions, "region"> {
   /** mini's -dir (volumes, filer metadata, master state), the identities file and ports.json; created if missing. */
   dataDir: string;
-  accessKey: string;
-  secretKey: string;
-  logFile: string;
-  /** For the pid registry (`reapOrphans`). */
-  stateDir: string;
-  /** Hint shown when the port is taken, e.g. which flag or variable sets it. */
-  portHint?: string;
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ensureGoBinary, type GoBuildSpec, goBinaryPath } from "./go-build.js";
 import { type ManagedProcess, spawnManaged } from "./managed-process.js";
 import { assertPortFree, hostPort, waitForHttp } from "./ports.js";
+import type { S3StartOptions } from "./s3-servers.js";
 
 export const VERSITYGW_VERSION = "v1.7.0";
 const VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw";
@@ -52,23 +53,11 @@ export function ensureVersitygw(
   return ensureGoBinary(cacheDir, BUILD, log, options);
 }
 
-export interface VersitygwOptions {
-  /** From `ensureVersitygw`. */
-  binary: string;
-  host: string;
-  port: number;
+export interface VersitygwOptions extends S3StartOptions {
   /** Holds `buckets/` (the objects) and `meta/` (the sidecar metadata); created if missing. */
   dataDir: string;
-  accessKey: string;
-  secretKey: string;
-  region: string;
-  logFile: string;
-  /** For the pid registry (`reapOrphans`). */
-  stateDir: string;
   /** Default Access-Control-Allow-Origin when a bucket has no CORS configuration of its own. */
   corsAllowOrigin?: string;
-  /** Hint shown when the port is taken, e.g. which flag or variable sets it. */
-  portHint?: string;
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
