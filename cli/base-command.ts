@@ -6,6 +6,7 @@ import { Command, Flags } from "@oclif/core";
 import { type ApiClient, apiClientFor } from "./engine/api-client.js";
 import { type ClientConfig, resolveClientConfig } from "./engine/config.js";
 import { CliError, EXIT } from "./engine/errors.js";
+import { headProbe } from "./engine/head-probe.js";
 import { LinkWatch } from "./engine/link-watch.js";
 
 export abstract class BaseCommand extends Command {
@@ -47,7 +48,7 @@ export abstract class BaseCommand extends Command {
         EXIT.AUTH,
       );
     // One link watch per command: retries after a lost link go again when it returns (retry.ts).
-    return { ...c, retry: { ...c.retry, link: new LinkWatch() } };
+    return { ...c, retry: { ...c.retry, link: new LinkWatch({ probe: headProbe }) } };
   }
 
   protected api(c: ClientConfig, signal?: AbortSignal): ApiClient {

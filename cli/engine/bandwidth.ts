@@ -4,7 +4,7 @@
  * grants go in start-tag order. A high-priority file thus gets its larger share of the bandwidth rather
  * than only going first, and a flow that was idle banks no credit.
  */
-export const PRIORITY_WEIGHT = { high: 4, normal: 2, low: 1 } as const;
+export { PRIORITY_WEIGHT } from "./priority.js";
 
 interface Waiter {
   bytes: number;
@@ -23,7 +23,7 @@ export class Bandwidth {
   private readonly weights = new Map<string, number>();
   private virtualTime = 0;
   private seq = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   /** `rate` in bytes per second; null means unlimited (acquire resolves at once). */
   constructor(

@@ -38,7 +38,7 @@ export const isCliError = (e: unknown): e is CliError => e instanceof CliError;
 
 /** Local file-system failures, in words. */
 export function fileError(err: unknown, path: string): CliError {
-  const code = (err as NodeJS.ErrnoException)?.code ?? "";
+  const code = (err as { code?: string } | undefined)?.code ?? "";
   switch (code) {
     case "ENOENT":
       return new CliError("FILE_NOT_FOUND", `No such file: ${path}`, EXIT.FILE);

@@ -22,18 +22,15 @@
  * Probing stops when the endpoint is back, or when it has been dark for `outageLimitMs` (10 min; the
  * retry policy then gives up with a clear message, see retry.ts).
  *
- * The probe (default `headProbe`): HEAD / on a fresh connection to the endpoint that failed, any HTTP
+ * The probe (the CLI's is `headProbe` in head-probe.ts; the dashboard's a fetch): HEAD / on a fresh connection to the endpoint that failed, any HTTP
  * answer meaning "the link is up". Cheaper ones prove less: a bare TCP connect succeeds on a proxy or
  * middlebox that accepts connections but moves nothing, while a HEAD crosses the same path the parts
  * take (same host, port, proxies, TLS) and costs one small round trip.
  *
- * Pure apart from the probe: time and timers come from the injected clock; the listener (the link
+ * Pure apart from the probe (no Node import: the dashboard's uploader runs it too): time and timers come from the injected clock; the listener (the link
  * controller, link-model.ts, or anything with outage()/back()) hears "any endpoint dark" → outage() once,
  * "none dark any more" → back() once.
  */
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-
 export type LinkState = "up" | "suspect" | "outage";
 
 export interface LinkListener {
@@ -51,7 +48,7 @@ export interface Clock {
 }
 
 export interface LinkWatchOptions {
-  probe?: Probe;
+  probe: Probe;
   /** Between probes while dark (default 250 ms). */
   intervalMs?: number;
   /** A probe with no answer by then failed (default 2 s). */
@@ -66,7 +63,7 @@ const realClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
-    t.unref?.(); // a watch never keeps a finished command alive
+    (t as { unref?: () => void }).unref?.(); // a watch never keeps a finished command alive
     return t;
   },
   clearTimeout: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
@@ -98,8 +95,8 @@ export class LinkWatch {
   /** Probes sent, all endpoints (for tests and reports). */
   probes = 0;
 
-  constructor(o: LinkWatchOptions = {}) {
-    this.probe = o.probe ?? headProbe;
+  constructor(o: LinkWatchOptions) {
+    this.probe = o.probe;
     this.intervalMs = o.intervalMs ?? 250;
     this.probeTimeoutMs = o.probeTimeoutMs ?? 2000;
     this.outageLimitMs = o.outageLimitMs ?? 10 * 60_000;
@@ -235,28 +232,3 @@ export class LinkWatch {
     if (--this.darkCount === 0) for (const l of this.listeners) l.back();
   }
 }
-
-/** HEAD / on a fresh connection (no keep-alive socket that may be dead): any HTTP answer is "up". */
-export const headProbe: Probe = (endpoint, timeoutMs) =>
-  new Promise<boolean>((resolve) => {
-    let url: URL;
-    try {
-      url = new URL("/", endpoint);
-    } catch {
-      return resolve(false);
-    }
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      req.destroy();
-      resolve(ok);
-    };
-    const req = send(url, { method: "HEAD", agent: false }, (res) => {
-      res.resume();
-      done(true);
-    });
-    const timer = setTimeout(() => done(false), timeoutMs);
-    timer.unref?.();
-    req.on("error", () => done(false));
-    req.end();
-  });

@@ -8,7 +8,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { classifyHttp, classifyNetwork, NetworkError, toCliError } from "../../cli/engine/classify.js";
 import { CliError, EXIT } from "../../cli/engine/errors.js";
-import { headProbe, LinkWatch } from "../../cli/engine/link-watch.js";
+import { headProbe } from "../../cli/engine/head-probe.js";
+import { LinkWatch } from "../../cli/engine/link-watch.js";
 import { type RetryPolicy, withRetries } from "../../cli/engine/retry.js";
 
 const STORAGE = "http://storage.test:9000";

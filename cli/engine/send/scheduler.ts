@@ -11,8 +11,8 @@
  * gets a larger share, not only the first turn. Pure apart from timers: no I/O.
  */
 import type { Priority } from "../../../functions/contract/schemas.js";
-import { PRIORITY_WEIGHT } from "../bandwidth.js";
 import { LinkController, type LinkControllerOptions } from "../link-model.js";
+import { PRIORITY_WEIGHT } from "../priority.js";
 
 export type Slot = "hash" | "part" | "put" | "ahead";
 type Key = Slot | "memory";
