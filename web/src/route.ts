@@ -1,4 +1,4 @@
-/** Hash routes (#/transfers/tr_…, #/batches/bt_…), so the built site needs no server rewrites on any static host. */
+/** Hash routes (#/transfers/tr_…, #/batches/bt_…, #/upload), so the built site needs no server rewrites on any static host. */
 import { useEffect, useState } from "preact/hooks";
 import type { BatchStatus } from "../../functions/contract/batches.js";
 import type { Priority, TransferStatus } from "../../functions/contract/schemas.js";
@@ -9,7 +9,8 @@ export type Route =
   | { view: "transfer"; id: string }
   | { view: "batches"; status?: BatchStatus }
   | { view: "batch"; id: string }
-  | { view: "errors" };
+  | { view: "errors" }
+  | { view: "upload" };
 
 const STATUSES = new Set<string>(["uploading", "assembling", "complete", "aborted", "failed"]);
 const PRIORITIES = new Set<string>(["high", "normal", "low"]);
@@ -35,6 +36,7 @@ export function parseHash(hash: string): Route {
     return { view: "batches", ...(BATCH_STATUSES.has(status) && { status: status as BatchStatus }) };
   }
   if (parts[0] === "errors") return { view: "errors" };
+  if (parts[0] === "upload") return { view: "upload" };
   return { view: "overview" };
 }
 
@@ -48,6 +50,7 @@ export const href = {
   batches: (status?: BatchStatus) => `#/batches${status ? `?status=${status}` : ""}`,
   batch: (id: string) => `#/batches/${encodeURIComponent(id)}`,
   errors: "#/errors",
+  upload: "#/upload",
 };
 
 export function useRoute(): Route {

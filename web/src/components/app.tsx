@@ -1,7 +1,9 @@
 /**
  * The page: top bar (sections, connection, theme, token), a banner when storage refuses transfers or does
- * not verify parts, the current view, and the token prompt.
+ * not verify parts, the current view, and the token prompt. The Upload view is loaded on first visit (its
+ * own chunk: the uploader's engine stays out of the other views' bundle).
  */
+import type { FunctionComponent } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { formatTime } from "../format.js";
 import type { Connection, PollState } from "../poller.js";
@@ -41,6 +43,7 @@ export function App() {
       transfers: "Transfers",
       batches: "Batches",
       errors: "Errors",
+      upload: "Upload",
     } as const;
     document.title = `SFTS — ${names[section]}`;
   }, [section]);
@@ -62,6 +65,7 @@ export function App() {
             <Tab to={href.transfers()} current={section === "transfers"} label="Transfers" />
             <Tab to={href.batches()} current={section === "batches"} label="Batches" />
             <Tab to={href.errors} current={section === "errors"} label="Errors" />
+            <Tab to={href.upload} current={section === "upload"} label="Upload" />
           </nav>
           <div class="topbar-actions">
             <ConnectionPill poll={poll} />
@@ -139,7 +143,41 @@ function View({ route }: { route: Route }) {
       return <BatchDetail key={route.id} id={route.id} />;
     case "errors":
       return <ErrorsView />;
+    case "upload":
+      return <LazyUploadView />;
   }
+}
+
+/** Loaded once, on the first visit to #/upload; kept for the page's life (uploads go on in other views). */
+let uploadView: Promise<FunctionComponent> | undefined;
+const loadUploadView = () => {
+  uploadView ??= import("./upload-view.js").then((m) => m.UploadView);
+  return uploadView;
+};
+
+function LazyUploadView() {
+  const [view, setView] = useState<{ Component: FunctionComponent } | { error: string } | undefined>();
+  useEffect(() => {
+    let live = true;
+    loadUploadView().then(
+      (Component) => live && setView({ Component }),
+      (e: unknown) => {
+        uploadView = undefined; // a later visit tries again (e.g. the chunk could not load offline)
+        if (live) setView({ error: e instanceof Error ? e.message : String(e) });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (!view) return <p class="empty muted">Loading the uploader…</p>;
+  if ("error" in view)
+    return (
+      <p class="note note-error" role="alert">
+        The uploader could not be loaded ({view.error}). Reload the page to try again.
+      </p>
+    );
+  return <view.Component />;
 }
 
 /** Page-wide: storage refuses transfers, or serves them without verifying parts (storage-health.ts). */
