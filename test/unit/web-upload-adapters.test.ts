@@ -3,7 +3,7 @@
  * (put-outcome.ts, the XHR adapter's pure half), the walk of a drop over fake FileSystemEntry objects
  * and the selection of a pick (file-source.ts), the batch digest a selection gives against the CLI's
  * walk of the same files, and the coordinator adapter over a fake fetch (routes, bodies, retries,
- * classification). The XHR, worker and IndexedDB paths run in Chromium (test/e2e/upload.test.ts).
+ * classification), and the part digests (WebCrypto and hash-wasm run in Node too). The XHR, worker and IndexedDB paths run in Chromium (test/e2e/upload.test.ts).
  */
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -22,6 +22,7 @@ import {
   selectionFromDrop,
   selectionFromInput,
 } from "../../web/src/upload/file-source.js";
+import { browserDigests } from "../../web/src/upload/part-digest.js";
 import { putLabel, putResult, settableHeader } from "../../web/src/upload/put-outcome.js";
 import type { Selection } from "../../web/src/upload/types.js";
 
@@ -609,5 +610,32 @@ describe("the coordinator over fetch", () => {
       `POST /upload/${TR}/fail`,
     ]);
     expect(seen[2]?.body).toEqual({ reason: "x".repeat(500), abort: false });
+  });
+});
+
+describe("the part digests", () => {
+  const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251);
+
+  it("are the SHA-256 in lower-case hex and the MD5 in base64, as storage checks them", async () => {
+    const d = browserDigests();
+    for (const b of [new Uint8Array(0), bytes(1, 1), bytes(70_000, 2)]) {
+      expect(await d.sha256(b)).toBe(createHash("sha256").update(b).digest("hex"));
+      expect(await d.md5(b)).toBe(createHash("md5").update(b).digest("base64"));
+    }
+  });
+
+  it("keeps concurrent MD5s apart (one stateful hasher, one digest at a time)", async () => {
+    const d = browserDigests();
+    const parts = [bytes(100_000, 3), bytes(5, 4), bytes(300_000, 5), bytes(0, 6)];
+    const got = await Promise.all(parts.map((p) => d.md5(p)));
+    expect(got).toEqual(parts.map((p) => createHash("md5").update(p).digest("base64")));
+  });
+
+  it("hashes a view of a larger buffer by its own bytes only", async () => {
+    const whole = bytes(1000, 7);
+    const view = whole.subarray(100, 300);
+    const d = browserDigests();
+    expect(await d.sha256(view)).toBe(createHash("sha256").update(view).digest("hex"));
+    expect(await d.md5(view)).toBe(createHash("md5").update(view).digest("base64"));
   });
 });
