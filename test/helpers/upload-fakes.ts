@@ -480,6 +480,11 @@ export class FakeCoordinator implements Coordinator {
   }
 
   private view(t: FakeTransfer) {
+    // Records storage does not back any more are forgotten (the coordinator's storageView).
+    for (const [n, r] of t.records) {
+      const held = this.storageFake.objects.get(`${t.id}/${n}`);
+      if (held?.etag !== r.etag) t.records.delete(n);
+    }
     const recorded = [...t.records.values()].sort((a, b) => a.partNumber - b.partNumber);
     const missing = missingRanges(t.size, recorded, this.rules);
     let unrecorded = unrecordedParts(t.size, recorded, this.storedParts(t), this.rules);

@@ -514,10 +514,14 @@ export class UploadEngine implements UploadEngineApi {
       if (signal.aborted) return;
       const failed = outcomes.filter((o) => o === "failed").length;
       if (failed > 0) {
+        // Every file failed the same way (a refused token, say): that sentence is the batch's.
+        const causes = new Set(b.files.map((f) => f.cause).filter((x) => x !== undefined));
         b.error =
-          failed === b.files.length
-            ? `${failed === 1 ? "The file" : `All ${failed} files`} failed`
-            : `${failed} of ${b.files.length} files failed; the others are stored`;
+          failed < b.files.length
+            ? `${failed} of ${b.files.length} files failed; the others are stored`
+            : causes.size === 1
+              ? [...causes][0]
+              : `All ${failed} files failed`;
         this.setPhase(b, "failed");
         await this.remember(b);
         return;

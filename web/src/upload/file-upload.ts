@@ -44,6 +44,9 @@ const URL_RENEWALS = 3;
 /** Storage not holding a PUT's object, or parts missing at assembly: sent again at most this often. */
 const REPEATS = 1;
 
+/** Assembly refused because storage does not hold what the records say: what is missing goes again. */
+const LOST_CODES: ReadonlySet<string> = new Set(["PARTS_MISSING", "CHECKSUM_MISMATCH", "PART_NOT_STORED"]);
+
 /** What a file's run needs from its batch's run. */
 export interface FileContext {
   readonly coordinator: Coordinator;
@@ -94,6 +97,8 @@ export class FileUpload {
   sha256: string | undefined;
   private md5: string | undefined;
   error: string | undefined;
+  /** The failure's own sentence (`error` names the file too). */
+  cause: string | undefined;
   summary: FileSummary | undefined;
   /** The failure that stopped the last run without failing the file (the link, the server). */
   linkError: CliError | undefined;
@@ -431,8 +436,10 @@ export class FileUpload {
       try {
         summary = await this.parts.assemble(ctx);
       } catch (err) {
-        if (err instanceof CliError && err.code === "PARTS_MISSING" && repeats < REPEATS) {
-          // Storage lost something after it was recorded: ask again what is missing and send it.
+        const lost = err instanceof CliError && LOST_CODES.has(err.code);
+        if (lost && repeats < REPEATS) {
+          // Storage lost something (recorded or about to be) or holds other bytes: ask again what is
+          // missing, and send it.
           const m = await ctx.coordinator.missing(this.transferId as string);
           this.doneBytes = m.bytesDone;
           await this.parts.plan(ctx, m);
@@ -453,7 +460,8 @@ export class FileUpload {
       this.linkError = err as CliError;
       return "stopped";
     }
-    this.error = isChanged(err) ? message(err) : `${this.picked.path}: ${message(err)}`;
+    this.cause = message(err);
+    this.error = isChanged(err) ? this.cause : `${this.picked.path}: ${this.cause}`;
     this.enter("failed", ctx);
     if (this.transferId && !(err instanceof CliError && err.exitCode === EXIT.AUTH))
       await ctx.coordinator
