@@ -13,6 +13,9 @@ const nameOf = (file: Blob): string => {
   return typeof name === "string" && name ? name : "the file";
 };
 
+/** DOMException names that mean "changed or vanished since picked", which the sentence says already. */
+const QUIET = new Set(["NotFoundError", "NotReadableError"]);
+
 export function unreadableFile(name: string, detail?: string): CliError {
   return new CliError(
     "FILE_UNREADABLE",
@@ -47,7 +50,9 @@ export function workerHasher(): ContentHasher {
           }
           end();
           if (m.type === "done") resolve(m.sha256);
-          else if (m.type === "unreadable") reject(unreadableFile(nameOf(file), m.message));
+          // The browser's own words for a vanished or changed file add nothing to the sentence.
+          else if (m.type === "unreadable")
+            reject(unreadableFile(nameOf(file), QUIET.has(m.name) ? undefined : m.message));
           else
             reject(
               new CliError("HASH_FAILED", `Could not hash ${nameOf(file)}: ${m.message}`, EXIT.UNEXPECTED),
@@ -68,7 +73,7 @@ export function workerHasher(): ContentHasher {
           end();
           reject(unreadableFile(nameOf(file)));
         };
-        worker.postMessage({ file } satisfies HashRequest);
+        worker.postMessage({ file, size: file.size } satisfies HashRequest);
       }),
   };
 }

@@ -4,13 +4,15 @@
  */
 export interface HashRequest {
   file: Blob;
+  /** The size the page knows (read when the file was picked): a File that reads shorter changed. */
+  size: number;
 }
 
 export type HashReply =
   | { type: "progress"; bytes: number }
   | { type: "done"; sha256: string }
   /** Reading a slice failed (the file changed, moved or vanished since it was picked). */
-  | { type: "unreadable"; message: string }
+  | { type: "unreadable"; name: string; message: string }
   /** Anything else (the hasher did not load). */
   | { type: "failed"; message: string };
 

@@ -83,9 +83,9 @@ export function xhrStorage(o: { stallMs?: number } = {}): StoragePut {
           finish({
             kind: "answer",
             status: xhr.status,
-            etag: xhr.getResponseHeader("ETag"),
+            etag: exposedHeader(xhr, "etag"),
             body: xhr.responseText,
-            retryAfter: xhr.getResponseHeader("Retry-After"),
+            retryAfter: exposedHeader(xhr, "retry-after"),
           });
         xhr.onerror = () => finish({ kind: "network", reached: moved || answered.has(origin) });
         xhr.ontimeout = () =>
@@ -95,4 +95,17 @@ export function xhrStorage(o: { stallMs?: number } = {}): StoragePut {
         xhr.send(req.body as Uint8Array<ArrayBuffer>);
       }),
   };
+}
+
+/**
+ * A response header storage's CORS rules may not expose (Retry-After; ETag on a misconfigured bucket): read
+ * from the exposed list, because getResponseHeader of an unexposed header logs "Refused to get unsafe
+ * header" on the console (a missing ETag is then put-outcome.ts's NO_ETAG, in words).
+ */
+function exposedHeader(xhr: XMLHttpRequest, name: string): string | null {
+  for (const line of xhr.getAllResponseHeaders().split("\r\n")) {
+    const i = line.indexOf(":");
+    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name) return line.slice(i + 1).trim();
+  }
+  return null;
 }
