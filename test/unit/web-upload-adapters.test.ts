@@ -594,6 +594,39 @@ describe("the coordinator over fetch", () => {
     );
   });
 
+  it("gives up on a call not answered within its timeout (TIMEOUT, a NetworkError on the API's origin)", async () => {
+    const hang = (req: Seen & { signal?: AbortSignal }) =>
+      new Promise<Response>((_ok, fail) =>
+        req.signal?.addEventListener("abort", () => fail(req.signal?.reason)),
+      );
+    const calls: AbortSignal[] = [];
+    const fetchFn = ((_input: string, init?: RequestInit) => {
+      if (init?.signal) calls.push(init.signal);
+      return hang({
+        method: "GET",
+        url: "",
+        headers: {},
+        body: undefined,
+        ...(init?.signal && { signal: init.signal }),
+      });
+    }) as unknown as typeof fetch;
+    const errors: unknown[] = [];
+    const c = httpCoordinator({
+      base: BASE,
+      getToken: () => null,
+      retry: { ...FAST, maxRetries: 1 },
+      timeoutMs: 20,
+      fetch: fetchFn,
+      onRetry: (_op, info) => errors.push(info.error),
+    });
+    const err = (await c.missing(TR).catch((e: unknown) => e)) as CliError;
+    expect(calls).toHaveLength(2);
+    expect(errors[0]).toBeInstanceOf(NetworkError);
+    expect((errors[0] as NetworkError).code).toBe("SERVER_UNREACHABLE");
+    expect((errors[0] as NetworkError).endpoint).toBe(BASE);
+    expect(err.message).toMatch(/no answer within 0.02s/);
+  });
+
   it("cancels a batch that is gone or complete as done, and fails quietly", async () => {
     const { seen, fetchFn } = fakeApi([
       apiError(404, "NOT_FOUND", "no such batch"),
