@@ -563,3 +563,44 @@ describe("the browser upload engine when things are lost", () => {
     expect(b.uploadedBytes).toBe(0);
   });
 });
+
+describe("the browser upload engine's runs", () => {
+  it("a pause does not wait for a coordinator call that hangs; the resumed run finishes without it", async () => {
+    const { storage, coordinator, make } = setup({ engine: { concurrency: 1 } });
+    storage.delayMs = 2;
+    const presign = coordinator.presign.bind(coordinator);
+    let calls = 0;
+    let hang = true;
+    let hung = 0;
+    coordinator.presign = (...args) => {
+      if (hang && ++calls === 3) {
+        hung++;
+        return new Promise(() => {}); // the link went dark under this call: it never answers
+      }
+      return presign(...args);
+    };
+    const e = make();
+    const data = bytesOf(600 * KiB, 50);
+    const key = e.add(selection("h.bin", [picked("h.bin", data)]), "normal");
+    await until(() => hung > 0, "a presign call hanging");
+    await sleep(20);
+    e.pause(key);
+    expect(batchOf(e, key).phase).toBe("paused");
+    hang = false;
+    e.resume(key);
+    const b = await phase(e, key, ["complete", "failed"], 3_000);
+    expect(b.phase).toBe("complete");
+    const tid = b.files[0]?.transferId as string;
+    expect(Buffer.from(coordinator.storedFile(tid) as Uint8Array).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("a batch of empty folders only is created and complete", async () => {
+    const { coordinator, make } = setup();
+    const e = make();
+    const key = e.add(selection("empty", [], ["empty", "empty/inner"]), "normal");
+    const b = await phase(e, key, ["complete", "failed"]);
+    expect(b.phase).toBe("complete");
+    const req = coordinator.calls.find((c) => c.method === "createBatch")?.args[0] as { dirs: string[] };
+    expect(req.dirs).toEqual(["empty", "empty/inner"]);
+  });
+});

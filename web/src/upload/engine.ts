@@ -29,6 +29,7 @@ import { MAX_BATCH_CALL_FILES, MIN_PART_SIZE, MiB } from "../../../functions/con
 import { manifestText } from "../../../functions/contract/manifest.js";
 import type { Priority } from "../../../functions/contract/schemas.js";
 import type { StorageInfo } from "../../../functions/contract/storage.js";
+import { abortable } from "./abortable.js";
 import { Batcher } from "./batcher.js";
 import { type FileContext, FileUpload, isLinkError } from "./file-upload.js";
 import { SpeedMeter } from "./meter.js";
@@ -486,8 +487,8 @@ export class UploadEngine implements UploadEngineApi {
         lookahead: Math.max(2, this.concurrency * 2),
         signal,
         now: this.now,
-        entry: (e) => entries.submit(e),
-        complete: (id) => completions.submit(id),
+        entry: (e) => abortable(entries.submit(e), signal),
+        complete: (id) => abortable(completions.submit(id), signal),
         uploaded: (n) => {
           b.uploadedBytes += n;
           b.meter.add(n);

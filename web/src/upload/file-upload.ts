@@ -27,6 +27,7 @@ import { DEFAULT_PART_SIZE } from "../../../functions/contract/limits.js";
 import { partSizeFor } from "../../../functions/contract/part-rules.js";
 import type { FileSummary, InitResponse, Priority } from "../../../functions/contract/schemas.js";
 import type { StorageRules } from "../../../functions/contract/storage.js";
+import { abortable } from "./abortable.js";
 import { changedError, checkUnchanged, isChanged, readSlice } from "./file-read.js";
 import { PartSender, URL_MARGIN_MS } from "./parts.js";
 import type {
@@ -440,7 +441,7 @@ export class FileUpload {
         if (lost && repeats < REPEATS) {
           // Storage lost something (recorded or about to be) or holds other bytes: ask again what is
           // missing, and send it.
-          const m = await ctx.coordinator.missing(this.transferId as string);
+          const m = await abortable(ctx.coordinator.missing(this.transferId as string), ctx.signal);
           this.doneBytes = m.bytesDone;
           await this.parts.plan(ctx, m);
           continue;

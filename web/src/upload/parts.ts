@@ -27,6 +27,7 @@ import type {
   PresignedPart,
   UnrecordedPart,
 } from "../../../functions/contract/schemas.js";
+import { abortable } from "./abortable.js";
 import { Batcher } from "./batcher.js";
 import { readSlice } from "./file-read.js";
 import type { FileContext, FileUpload } from "./file-upload.js";
@@ -59,6 +60,8 @@ export class PartSender {
   private planner: PartPlanner | undefined;
   private recordTimer: ReturnType<typeof setTimeout> | undefined;
   private recording: Promise<void> | undefined;
+  /** The plan the record call on its way belongs to (one of an earlier run is not waited for). */
+  private recordingGen = 0;
 
   constructor(private readonly f: FileUpload) {}
 
@@ -245,8 +248,8 @@ export class PartSender {
       const link = sched.link;
       const { etag } = await withRetries(
         async () => {
-          if (!url) url = await presigner.submit(spec);
-          else if (Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS) url = await presigner.submit(spec);
+          if (!url || Date.parse(url.expiresAt) - Date.now() < URL_MARGIN_MS)
+            url = await abortable(presigner.submit(spec), signal);
           const current = url;
           // A slot per attempt: a part waiting out its backoff holds none.
           const slot = await sched.acquire({ slot: "part", priority: ctx.priority, signal });
@@ -315,6 +318,7 @@ export class PartSender {
     if (this.recording || this.unsent.length === 0 || !this.f.transferId) return;
     const gen = this.generation;
     const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
+    this.recordingGen = gen;
     this.recording = ctx.coordinator
       .presign(this.f.transferId, [], batch)
       .then(
@@ -332,13 +336,13 @@ export class PartSender {
   /** Every part is stored: the records beyond one call's worth go first, the rest with the assemble call. */
   async assemble(ctx: FileContext): Promise<FileSummary> {
     this.stopTimer();
-    await this.recording;
-    const id = this.f.transferId as string;
     const gen = this.generation;
+    if (this.recordingGen === gen) await abortable(this.recording ?? Promise.resolve(), ctx.signal);
+    const id = this.f.transferId as string;
     while (this.unsent.length > MAX_RECORD_BATCH) {
       const batch = this.unsent.splice(0, MAX_RECORD_BATCH);
       try {
-        await ctx.coordinator.presign(id, [], batch);
+        await abortable(ctx.coordinator.presign(id, [], batch), ctx.signal);
       } catch (err) {
         if (gen === this.generation) this.unsent.unshift(...batch);
         throw err;
@@ -346,7 +350,7 @@ export class PartSender {
     }
     const last = this.unsent.splice(0);
     try {
-      return await ctx.coordinator.assemble(id, last);
+      return await abortable(ctx.coordinator.assemble(id, last), ctx.signal);
     } catch (err) {
       if (gen === this.generation) this.unsent.unshift(...last);
       throw err;
