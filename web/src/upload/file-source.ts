@@ -54,9 +54,14 @@ export interface ItemListLike {
 /** The batch name when nothing named one (nothing readable was given). */
 const NO_NAME = "upload";
 
+/** DOMException names whose (long) browser message says no more than the reason's own words. */
+const SAID = new Set(["NotFoundError", "NotReadableError", "SecurityError", "AbortError", "EncodingError"]);
+
+/** The browser's words for a failure, in parentheses, unless the reason already says it. */
 const detail = (err: unknown): string => {
-  if (err instanceof Error && err.message) return ` (${err.message})`;
   const name = (err as { name?: unknown } | null)?.name;
+  if (typeof name === "string" && SAID.has(name)) return "";
+  if (err instanceof Error && err.message) return ` (${err.message})`;
   return typeof name === "string" && name ? ` (${name})` : "";
 };
 
