@@ -84,7 +84,7 @@ export function apiArgs(): sst.aws.ApiGatewayV2Args {
       allowOrigins: ["*"],
       allowMethods: ["GET", "POST", "DELETE"],
       allowHeaders: ["authorization", "content-type", "x-request-id"],
-      exposeHeaders: ["x-request-id"],
+      exposeHeaders: ["x-request-id", "retry-after"],
       maxAge: "1 day",
     },
     accessLog: { retention: "1 month" },

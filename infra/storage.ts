@@ -55,7 +55,7 @@ export function corsRules(
       allowedOrigins: origins,
       allowedMethods: ["GET", "PUT", "HEAD"],
       allowedHeaders: ["*"],
-      exposeHeaders: ["ETag", "x-amz-checksum-sha256", "x-amz-request-id"],
+      exposeHeaders: ["ETag", "x-amz-checksum-sha256", "x-amz-request-id", "Retry-After"],
       maxAgeSeconds: 3600,
     },
   ];

@@ -39,7 +39,7 @@ export async function ensureBucket(
             AllowedOrigins: [...allowedOrigins],
             AllowedMethods: ["GET", "PUT", "HEAD"],
             AllowedHeaders: ["*"],
-            ExposeHeaders: ["ETag", "x-amz-checksum-sha256", "x-amz-request-id"],
+            ExposeHeaders: ["ETag", "x-amz-checksum-sha256", "x-amz-request-id", "Retry-After"],
             MaxAgeSeconds: 3600,
           },
         ],
