@@ -160,6 +160,33 @@ describe("the browser upload engine", () => {
     expect(resume.items.size).toBe(0);
   });
 
+  it("remembers each file's transfer as soon as it is known; the same pick on a fresh page names it", async () => {
+    const { storage, coordinator, resume, make } = setup();
+    storage.delayMs = 40;
+    const data = bytesOf(2048 * KiB, 8);
+    const first = make();
+    const key = first.add(selection("k.bin", [picked("k.bin", data)]), "normal");
+    // A reload may come at any moment: the store has the transfer while the upload runs.
+    await until(
+      () => [...resume.items.values()][0]?.files[0]?.transferId !== undefined,
+      "the transfer remembered",
+    );
+    const tid = batchOf(first, key).files[0]?.transferId;
+    expect([...resume.items.values()][0]?.files[0]?.transferId).toBe(tid);
+    first.pause(key);
+    await phase(first, key, ["paused"]);
+    storage.delayMs = 0;
+    const second = make();
+    const key2 = second.add(selection("k.bin", [picked("k.bin", data)]), "normal");
+    const b = await phase(second, key2, ["complete", "failed"]);
+    expect(b.phase).toBe("complete");
+    const entries = coordinator.calls
+      .filter((c) => c.method === "addFiles")
+      .flatMap((c) => c.args[1] as { resumeId?: string }[]);
+    expect(entries.map((en) => en.resumeId)).toEqual([undefined, tid]);
+    expect(b.files[0]?.transferId).toBe(tid);
+  });
+
   it("sends a part again when storage refuses its damaged bytes, and the file is intact", async () => {
     const { storage, coordinator, make } = setup();
     const data = bytesOf(300 * KiB, 9);
@@ -424,6 +451,11 @@ describe("the browser upload engine", () => {
     expect(e.snapshot().refused).toBe(b.error);
     expect(coordinator.count("createBatch")).toBe(0);
     expect(storage.log).toHaveLength(0);
+    // Fixed meanwhile: the next batch asks again and goes.
+    coordinator.serving = true;
+    const next = e.add(selection("t", [picked("t", bytesOf(10, 31))]), "normal");
+    expect((await phase(e, next, ["failed", "complete"])).phase).toBe("complete");
+    expect(e.snapshot().refused).toBeUndefined();
   });
 
   it("lists what another page left unfinished and discards it on the server", async () => {

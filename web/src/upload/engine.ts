@@ -54,6 +54,8 @@ const NOTIFY_EVERY_MS = 100;
 /** Entries and completions wait this long for others to join their call (at most MAX_WAIT_MS). */
 const QUIET_MS = 20;
 const MAX_WAIT_MS = 250;
+/** Transfer ids learnt from entry answers reach the resume store this soon (a reload may come any time). */
+const REMEMBER_WITHIN_MS = 200;
 /** A batch stopped by a failing link tries again this soon even if no word of the link comes. */
 const OFFLINE_RETRY_MS = 30_000;
 
@@ -75,6 +77,7 @@ class BatchRun {
   /** Run again once the run in progress has unwound (a resume came before it had). */
   again = false;
   wake: ReturnType<typeof setTimeout> | undefined;
+  rememberTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly key: string,
@@ -190,6 +193,8 @@ export class UploadEngine implements UploadEngineApi {
     const b = this.batches.get(key);
     if (!b || b.phase === "complete" || b.phase === "cancelled") return;
     this.stop(b, "cancelled");
+    if (b.rememberTimer) clearTimeout(b.rememberTimer);
+    b.rememberTimer = undefined;
     await b.running;
     for (const f of b.files) f.cancel();
     if (b.batchId) await this.options.coordinator.cancelBatch(b.batchId).catch(() => {});
@@ -387,6 +392,15 @@ export class UploadEngine implements UploadEngineApi {
     return this.storageInfo;
   }
 
+  /** Transfer ids learnt: remembered soon, in one write for the files answered together. */
+  private rememberSoon(b: BatchRun): void {
+    if (b.rememberTimer) return;
+    b.rememberTimer = setTimeout(() => {
+      b.rememberTimer = undefined;
+      if (b.phase !== "cancelled" && b.phase !== "complete") void this.remember(b);
+    }, REMEMBER_WITHIN_MS);
+  }
+
   private async remember(b: BatchRun): Promise<void> {
     if (!b.digest || !b.batchId) return;
     const files = b.selection.files;
@@ -420,6 +434,8 @@ export class UploadEngine implements UploadEngineApi {
       const info = await this.rules();
       if (signal.aborted) return;
       if (!info.serving) {
+        // Asked again for the next batch: storage may be fixed meanwhile (the page need not reload).
+        this.storageInfo = undefined;
         this.refused = info.probe.message;
         b.error = info.probe.message;
         this.setPhase(b, "failed");
@@ -436,6 +452,15 @@ export class UploadEngine implements UploadEngineApi {
       });
       b.batchId = created.batchId;
       b.maxSinglePutSize = created.maxSinglePutSize;
+      if (signal.aborted) return;
+      // Picked again after a reload: each file's entry names the transfer this browser remembers, so
+      // the coordinator goes on with that very upload (as the CLI's journal, or its batch listing, does).
+      const known = (await resume.list().catch(() => [])).find((u) => u.digest === b.digest);
+      for (const f of b.files) {
+        if (f.transferId !== undefined) continue;
+        const was = known?.files.find((x) => x.path === f.path && x.size === f.picked.size);
+        if (was?.transferId !== undefined) f.transferId = was.transferId;
+      }
       if (signal.aborted) return;
       await this.remember(b);
       if (signal.aborted) return;
@@ -495,6 +520,7 @@ export class UploadEngine implements UploadEngineApi {
           this.notify();
         },
         changed: () => this.notify(),
+        identified: () => this.rememberSoon(b),
       };
       let outcomes: string[];
       try {
@@ -527,6 +553,8 @@ export class UploadEngine implements UploadEngineApi {
         await this.remember(b);
         return;
       }
+      if (b.rememberTimer) clearTimeout(b.rememberTimer);
+      b.rememberTimer = undefined;
       this.setPhase(b, "complete");
       await resume.remove(b.digest).catch(() => {});
     } catch (err) {

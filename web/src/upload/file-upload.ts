@@ -73,6 +73,8 @@ export interface FileContext {
   uploaded(bytes: number): void;
   /** Something the view shows changed; `phase`: a phase change (shown at once). */
   changed(phase?: boolean): void;
+  /** The file's transfer is known (the resume store keeps it: a reload resumes that very upload). */
+  identified(): void;
 }
 
 export type FileOutcome = "complete" | "failed" | "stopped";
@@ -279,7 +281,10 @@ export class FileUpload {
   }
 
   private async follow(a: BatchFileAnswer, ctx: FileContext): Promise<void> {
-    this.transferId = a.transferId;
+    if (this.transferId !== a.transferId) {
+      this.transferId = a.transferId;
+      ctx.identified();
+    }
     switch (a.action) {
       case "done":
         this.checkSha(a.file.sha256);
