@@ -30,12 +30,11 @@ import { manifestText } from "../../../functions/contract/manifest.js";
 import type { Priority } from "../../../functions/contract/schemas.js";
 import type { StorageInfo } from "../../../functions/contract/storage.js";
 import { abortable } from "./abortable.js";
+import { BatchRun } from "./batch-run.js";
 import { Batcher } from "./batcher.js";
-import { type FileContext, FileUpload, isLinkError } from "./file-upload.js";
-import { SpeedMeter } from "./meter.js";
+import { type FileContext, isLinkError } from "./file-upload.js";
 import type {
   BatchPhase,
-  BatchView,
   EngineSnapshot,
   Selection,
   UnfinishedUpload,
@@ -60,47 +59,6 @@ const REMEMBER_WITHIN_MS = 200;
 const OFFLINE_RETRY_MS = 30_000;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-class BatchRun {
-  phase: BatchPhase = "preparing";
-  batchId: string | undefined;
-  digest: string | undefined;
-  maxSinglePutSize: number | undefined;
-  error: string | undefined;
-  uploadedBytes = 0;
-  retries = 0;
-  readonly files: FileUpload[];
-  readonly meter: SpeedMeter;
-  readonly startedAt = new Date().toISOString();
-  ctl: AbortController | undefined;
-  running: Promise<void> | undefined;
-  /** Run again once the run in progress has unwound (a resume came before it had). */
-  again = false;
-  wake: ReturnType<typeof setTimeout> | undefined;
-  rememberTimer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(
-    readonly key: string,
-    readonly selection: Selection,
-    readonly priority: Priority,
-    now: () => number,
-  ) {
-    this.files = selection.files.map((f) => new FileUpload(f));
-    for (const f of this.files)
-      f.onRetry = () => {
-        this.retries++;
-      };
-    this.meter = new SpeedMeter(now);
-  }
-
-  get totalBytes(): number {
-    return this.selection.files.reduce((n, f) => n + f.size, 0);
-  }
-
-  get ended(): boolean {
-    return this.phase === "complete" || this.phase === "cancelled" || this.phase === "failed";
-  }
-}
 
 export class UploadEngine implements UploadEngineApi {
   private readonly batches = new Map<string, BatchRun>();
@@ -249,7 +207,7 @@ export class UploadEngine implements UploadEngineApi {
   }
 
   snapshot(): EngineSnapshot {
-    const batches = [...this.batches.values()].map((b) => this.view(b));
+    const batches = [...this.batches.values()].map((b) => b.view(this.dark));
     const counted = batches.filter((b) => b.phase !== "cancelled");
     const totalBytes = counted.reduce((n, b) => n + b.totalBytes, 0);
     const sentBytes = counted.reduce((n, b) => n + b.sentBytes, 0);
@@ -268,32 +226,6 @@ export class UploadEngine implements UploadEngineApi {
         etaSeconds: speedBps > 0 ? Math.max(0, totalBytes - sentBytes) / speedBps : null,
       },
       link: { concurrency: this.scheduler.link.limit, partSize },
-    };
-  }
-
-  private view(b: BatchRun): BatchView {
-    const files = b.files.map((f) => f.view());
-    const totalBytes = b.totalBytes;
-    const doneBytes = files.reduce((n, f) => n + f.doneBytes, 0);
-    const sentBytes = files.reduce((n, f) => n + f.sentBytes, 0);
-    const speedBps = b.phase === "running" ? b.meter.bps() : 0;
-    const phase: BatchPhase = b.phase === "running" && this.dark ? "offline" : b.phase;
-    return {
-      key: b.key,
-      ...(b.batchId !== undefined && { batchId: b.batchId }),
-      name: b.selection.name,
-      priority: b.priority,
-      phase,
-      files,
-      totalBytes,
-      doneBytes,
-      sentBytes,
-      uploadedBytes: b.uploadedBytes,
-      speedBps,
-      etaSeconds: speedBps > 0 ? Math.max(0, totalBytes - sentBytes) / speedBps : null,
-      retries: b.retries,
-      ...(b.error !== undefined && { error: b.error }),
-      problems: b.selection.problems,
     };
   }
 
