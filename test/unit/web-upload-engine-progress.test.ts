@@ -5,7 +5,7 @@
  * shown as offline while the retries wait for it, the batch finishing by itself when it is back.
  */
 import { setMaxListeners } from "node:events";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LinkWatch } from "../../cli/engine/link-watch.js";
 import { UploadEngine } from "../../web/src/upload/engine.js";
 import { SpeedMeter, WINDOW_MS } from "../../web/src/upload/meter.js";
@@ -146,6 +146,24 @@ describe("what the engine shows", () => {
       "running",
       "complete",
     ]);
+  });
+
+  it("a subscriber that throws does not stop the uploads", async () => {
+    const { engine } = setup();
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    let calls = 0;
+    engine.subscribe(() => {
+      calls++;
+      throw new Error("the view broke");
+    });
+    const key = engine.add(
+      { name: "t", files: [picked("t", bytesOf(300 * KiB, 4))], dirs: [], problems: [] },
+      "normal",
+    );
+    const b = await phase(engine, key, ["complete", "failed"]);
+    quiet.mockRestore();
+    expect(b.phase).toBe("complete");
+    expect(calls).toBeGreaterThan(0);
   });
 
   it("a dark link shows the batch offline while its retries wait, and it finishes when the link is back", async () => {

@@ -247,7 +247,14 @@ export class UploadEngine implements UploadEngineApi {
     this.lastNotify = Date.now();
     if (this.listeners.size === 0) return;
     const s = this.snapshot();
-    for (const l of this.listeners) l(s);
+    for (const l of this.listeners) {
+      try {
+        l(s);
+      } catch (err) {
+        // A view's failure is the view's: the uploads go on (this runs inside their flow).
+        console.error("upload engine: a subscriber failed", err);
+      }
+    }
   }
 
   // ---- runs
