@@ -32,8 +32,12 @@ import { Batcher } from "./batcher.js";
 import { readSlice } from "./file-read.js";
 import type { FileContext, FileUpload } from "./file-upload.js";
 
-/** Records no presign call took go alone this soon (the dashboard's progress, and a reload, want them). */
-const RECORD_WITHIN_MS = 1_000;
+/**
+ * Records no presign call took go alone this soon (the CLI's figure): the dashboard's progress wants
+ * them, and a reload may come at any moment (a part stored but not recorded is read back and hashed
+ * after it, or, when a part before it was cut in flight, sent again).
+ */
+const RECORD_WITHIN_MS = 250;
 /** A URL with less life than this left is renewed before its PUT starts (it may wait for a slot first). */
 export const URL_MARGIN_MS = 60_000;
 
