@@ -16,11 +16,10 @@
  * finishing  single: its completion (coalesced); multipart: assemble with the last records; storage
  *            not holding a PUT's object, or parts missing at assembly, sends them again (bounded).
  */
-import { isUrlExpired, NetworkError } from "../../../cli/engine/classify.js";
+import { NetworkError } from "../../../cli/engine/classify.js";
 import { CliError, EXIT } from "../../../cli/engine/errors.js";
 import { lossKind } from "../../../cli/engine/link-model.js";
 import type { RetryPolicy } from "../../../cli/engine/retry.js";
-import { withRetries } from "../../../cli/engine/retry.js";
 import type { Lease, Scheduler } from "../../../cli/engine/send/scheduler.js";
 import type { BatchFileAnswer, BatchFileEntry, CompletedFile } from "../../../functions/contract/batches.js";
 import { DEFAULT_PART_SIZE } from "../../../functions/contract/limits.js";
@@ -29,7 +28,8 @@ import type { FileSummary, InitResponse, Priority } from "../../../functions/con
 import type { StorageRules } from "../../../functions/contract/storage.js";
 import { abortable } from "./abortable.js";
 import { changedError, checkUnchanged, isChanged, readSlice } from "./file-read.js";
-import { PartSender, URL_MARGIN_MS } from "./parts.js";
+import { PartSender } from "./parts.js";
+import { sendSingle } from "./single-put.js";
 import type {
   ContentHasher,
   Coordinator,
@@ -40,9 +40,7 @@ import type {
   StoragePut,
 } from "./types.js";
 
-/** A spent single-PUT URL is renewed (a fresh entry answer) at most this often per run. */
-const URL_RENEWALS = 3;
-/** Storage not holding a PUT's object, or parts missing at assembly: sent again at most this often. */
+/** Parts missing at assembly: what is missing is sent again at most this often. */
 const REPEATS = 1;
 
 /** Assembly refused because storage does not hold what the records say: what is missing goes again. */
@@ -166,7 +164,7 @@ export class FileUpload {
     ctx.changed();
   }
 
-  private enter(phase: FilePhase, ctx: FileContext): void {
+  enter(phase: FilePhase, ctx: FileContext): void {
     if (this.phase === phase) return;
     this.phase = phase;
     ctx.changed(true);
@@ -241,7 +239,7 @@ export class FileUpload {
   }
 
   /** The whole body of a small file, held within the memory budget until its PUT ends. */
-  private async readBody(ctx: FileContext): Promise<Uint8Array> {
+  async readBody(ctx: FileContext): Promise<Uint8Array> {
     if (this.body) return this.body;
     this.bodyLease ??= await ctx.scheduler.acquire({
       bytes: this.picked.size,
@@ -256,7 +254,7 @@ export class FileUpload {
     return body;
   }
 
-  private releaseBody(): void {
+  releaseBody(): void {
     this.body = undefined;
     this.bodyLease?.release();
     this.bodyLease = undefined;
@@ -264,7 +262,7 @@ export class FileUpload {
 
   // ---- the entry and its answer
 
-  private entry(ctx: FileContext): BatchFileEntry {
+  entry(ctx: FileContext): BatchFileEntry {
     const single = this.isSingle(ctx);
     return {
       path: this.picked.path,
@@ -280,7 +278,7 @@ export class FileUpload {
     };
   }
 
-  private async follow(a: BatchFileAnswer, ctx: FileContext): Promise<void> {
+  async follow(a: BatchFileAnswer, ctx: FileContext): Promise<void> {
     if (this.transferId !== a.transferId) {
       this.transferId = a.transferId;
       ctx.identified();
@@ -290,7 +288,7 @@ export class FileUpload {
         this.checkSha(a.file.sha256);
         return this.complete(a.file, ctx);
       case "put":
-        return this.sendSingle(a, ctx);
+        return sendSingle(this, a, ctx);
       case "multipart":
         return this.sendParts(a.init, ctx);
     }
@@ -305,121 +303,12 @@ export class FileUpload {
       );
   }
 
-  private complete(summary: FileSummary | undefined, ctx: FileContext): void {
+  complete(summary: FileSummary | undefined, ctx: FileContext): void {
     this.skippedBytes = Math.max(this.skippedBytes, this.picked.size - this.storedThisSession);
     this.doneBytes = this.picked.size;
     this.summary = summary;
     this.releaseBody();
     this.enter("complete", ctx);
-  }
-
-  // ---- single PUT
-
-  private async sendSingle(first: Extract<BatchFileAnswer, { action: "put" }>, ctx: FileContext) {
-    let a = first;
-    let renewals = 0;
-    let repeats = 0;
-    const renew = async (why: CliError | undefined) => {
-      if (renewals++ >= URL_RENEWALS)
-        throw why ?? new CliError("URL_EXPIRED", "The presigned URL kept expiring", EXIT.NETWORK);
-      const next = await ctx.entry(this.entry(ctx));
-      if (next.action === "done") return next;
-      if (next.action !== "put")
-        throw new CliError(
-          "BAD_ANSWER",
-          `The server answered ${next.action} for a single PUT`,
-          EXIT.UNEXPECTED,
-        );
-      a = next;
-      return undefined;
-    };
-    for (;;) {
-      if (!a.stored) {
-        this.enter("sending", ctx);
-        let expired: CliError | undefined;
-        if (Date.parse(a.put.expiresAt) - Date.now() >= URL_MARGIN_MS || renewals >= URL_RENEWALS)
-          expired = await this.putWhole(a, ctx);
-        else expired = new CliError("URL_EXPIRED", "The presigned URL was about to expire", EXIT.NETWORK);
-        if (expired) {
-          const done = await renew(expired);
-          if (done) return this.follow(done, ctx);
-          continue;
-        }
-      }
-      this.enter("finishing", ctx);
-      const r = await ctx.complete(a.transferId);
-      if (r.status === "complete") return this.complete(undefined, ctx);
-      if (repeats++ < REPEATS) {
-        // Storage holds no such object (a PUT that never landed): send it again.
-        this.doneBytes = 0;
-        a = { ...a, stored: false };
-        continue;
-      }
-      throw new CliError(
-        r.error?.code ?? "NOT_COMPLETE",
-        r.error?.message ?? `The server left ${this.picked.path} ${r.status}`,
-        EXIT.REJECTED,
-      );
-    }
-  }
-
-  /** One PUT of the whole body, retried by policy; a spent URL is returned (the caller renews it). */
-  private async putWhole(
-    a: Extract<BatchFileAnswer, { action: "put" }>,
-    ctx: FileContext,
-  ): Promise<CliError | undefined> {
-    const body = await this.readBody(ctx);
-    let expired: CliError | undefined;
-    try {
-      await withRetries(
-        async () => {
-          const slot = await ctx.scheduler.acquire({
-            slot: "part",
-            priority: ctx.priority,
-            signal: ctx.signal,
-          });
-          let sent = 0;
-          this.inFlight.set(0, 0);
-          try {
-            return await ctx.storage.put({
-              url: a.put.url,
-              headers: a.put.headers,
-              body,
-              signal: ctx.signal,
-              onProgress: (total) => {
-                const delta = total - sent;
-                if (delta <= 0) return;
-                sent = total;
-                ctx.uploaded(delta);
-                this.inFlight.set(0, Math.min(total, body.byteLength));
-                ctx.changed();
-              },
-            });
-          } catch (err) {
-            if (isUrlExpired(err)) {
-              expired = err as CliError;
-              // Not worth a retry on the same URL: a fresh one is asked for.
-              throw new CliError(expired.code, expired.message, expired.exitCode, false);
-            }
-            throw err;
-          } finally {
-            this.inFlight.delete(0);
-            slot.release();
-          }
-        },
-        { policy: ctx.retry, signal: ctx.signal, onRetry: () => this.retried(ctx) },
-      );
-    } catch (err) {
-      if (expired && !ctx.signal.aborted) {
-        this.retried(ctx);
-        return expired;
-      }
-      throw err;
-    }
-    this.stored(this.picked.size);
-    this.doneBytes = this.picked.size;
-    this.releaseBody();
-    return undefined;
   }
 
   // ---- multipart
