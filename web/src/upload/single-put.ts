@@ -20,6 +20,7 @@ const REPEATS = 1;
 
 type PutAnswer = Extract<BatchFileAnswer, { action: "put" }>;
 
+/** Sends a small file whose entry was answered put: its PUT (renewing a spent URL), then its completion. */
 export async function sendSingle(f: FileUpload, first: PutAnswer, ctx: FileContext): Promise<void> {
   let a = first;
   let renewals = 0;
