@@ -193,7 +193,7 @@ export function BatchCard({
       {b.files.length > 0 && (
         <ul class="upload-files" aria-label={`Files of ${b.name}`}>
           {files.map((f) => (
-            <FileRow key={f.path} f={f} />
+            <FileRow key={f.path} f={f} batchPhase={b.phase} />
           ))}
         </ul>
       )}
@@ -215,8 +215,16 @@ function Fact({ name, testId, children }: { name: string; testId?: string; child
   );
 }
 
-function FileRow({ f }: { f: FileView }) {
-  const [label, tone] = FILE_PHASE[f.phase];
+/** A file not ended in a paused or offline batch keeps its phase, but is not moving: said so. */
+const STOPPED: Partial<Record<BatchPhase, [label: string, tone: string]>> = {
+  paused: ["Paused", "tone-warn"],
+  offline: ["Waiting for the link", "tone-warn"],
+};
+const ENDED = new Set<FilePhase>(["complete", "failed", "cancelled"]);
+
+function FileRow({ f, batchPhase }: { f: FileView; batchPhase: BatchPhase }) {
+  const stopped = ENDED.has(f.phase) ? undefined : STOPPED[batchPhase];
+  const [label, tone] = stopped ?? FILE_PHASE[f.phase];
   const ratio =
     f.size === 0
       ? f.phase === "complete"
@@ -226,7 +234,7 @@ function FileRow({ f }: { f: FileView }) {
         ? f.hashedBytes / f.size
         : f.sentBytes / f.size;
   const words =
-    f.phase === "hashing"
+    f.phase === "hashing" && !stopped
       ? `Hashing ${formatPercent(f.size ? f.hashedBytes / f.size : 0, 0)}`
       : f.skippedBytes > 0 && f.phase !== "queued"
         ? `${label}, ${formatBytes(f.skippedBytes)} already stored`

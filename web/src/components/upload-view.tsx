@@ -83,9 +83,13 @@ export function UploadView() {
       <div class="view-head">
         <h1>Upload</h1>
         <p class="muted small" data-testid="upload-totals">
-          {active.length > 0
-            ? `${active.length} batch${active.length === 1 ? "" : "es"} sending · ${formatBytes(snap.totals.sentBytes)} of ${formatBytes(snap.totals.totalBytes)}${snap.totals.speedBps > 0 ? ` · ${formatRate(snap.totals.speedBps)}` : ""}`
-            : "Each drop or pick is sent as one batch, verified part by part, as `sfts send` does."}
+          {active.length > 0 ? (
+            `${active.length} batch${active.length === 1 ? "" : "es"} sending · ${formatBytes(snap.totals.sentBytes)} of ${formatBytes(snap.totals.totalBytes)}${snap.totals.speedBps > 0 ? ` · ${formatRate(snap.totals.speedBps)}` : ""}`
+          ) : (
+            <>
+              Each drop or pick is sent as one batch, verified part by part, as <code>sfts send</code> does.
+            </>
+          )}
         </p>
       </div>
       {snap.refused && (
