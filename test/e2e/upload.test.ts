@@ -467,6 +467,65 @@ describe("the upload view", () => {
     }
   });
 
+  it("a drop of files becomes one batch named after the first; the zone lights up while dragged over; the controls are reachable by keyboard", async () => {
+    const done = timed("drop");
+    const { context, page, problems } = await uploadPage();
+    try {
+      // By keyboard from the Upload tab: both pickers and the priority, in that order.
+      await page.getByRole("link", { name: "Upload", exact: true }).focus();
+      const reached: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        await page.keyboard.press("Tab");
+        reached.push(
+          await page.evaluate(() => (globalThis as any).document.activeElement?.dataset?.testid ?? ""),
+        );
+      }
+      // (After the header's theme and token buttons.)
+      const first = reached.indexOf("pick-files");
+      expect(first).toBeGreaterThan(-1);
+      expect(reached.slice(first, first + 3)).toEqual(["pick-files", "pick-folder", "upload-priority"]);
+      // The focused picker's button shows the focus ring.
+      await page.getByTestId("pick-files").focus();
+      const ring = await page.evaluate(
+        () =>
+          (globalThis as any).getComputedStyle(
+            (globalThis as any).document.querySelector(".pick:focus-within"),
+          ).outlineStyle,
+      );
+      expect(ring).toBe("solid");
+
+      const zone = page.getByTestId("dropzone");
+      const data = await page.evaluateHandle(() => {
+        const w = globalThis as any;
+        const dt = new w.DataTransfer();
+        dt.items.add(new w.File(["first file's bytes\n"], "notes-a.txt", { type: "text/plain" }));
+        dt.items.add(new w.File([new Uint8Array(300_000).fill(7)], "scan-b.pdf"));
+        dt.items.add("a dragged link, not a file", "text/plain");
+        return dt;
+      });
+      await zone.dispatchEvent("dragenter", { dataTransfer: data });
+      await zone.dispatchEvent("dragover", { dataTransfer: data });
+      expect(await zone.getAttribute("class")).toContain("is-dragging");
+      await zone.dispatchEvent("drop", { dataTransfer: data });
+      await eventually(() => card(page).getAttribute("data-phase")).toBe("complete");
+      expect(await zone.getAttribute("class")).not.toContain("is-dragging");
+      expect(await card(page).locator("h3").textContent()).toBe("notes-a.txt");
+      expect(
+        await page
+          .getByTestId("upload-file")
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-path"))),
+      ).toEqual(["notes-a.txt", "scan-b.pdf"]);
+      const id = await transferIdOf(page, "notes-a.txt");
+      expect((await api.get(`/api/files/${id}`)).body).toMatchObject({ status: "complete", size: 19 });
+      expect(await page.getByTestId("upload-problem").count()).toBe(0);
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+      done();
+    }
+  });
+
   it("sends 1 GiB with the page's memory bounded (JS heap sampled over CDP every 250 ms)", {
     timeout: 240_000,
   }, async () => {
