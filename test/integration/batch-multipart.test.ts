@@ -134,6 +134,42 @@ describe("a multipart file of a batch", () => {
     expect((await mustOk(api.get(`/api/batches/${run1.batchId}`))).status).toBe("complete");
   });
 
+  it("resumes by content without a resumeId (another machine): the same transfer, only the rest sent", async () => {
+    const big = file("d/big.bin", 12 * MiB);
+    const parts = planParts(big.data, [6 * MiB, 6 * MiB]);
+    const run1 = await mustOk(
+      api.post("/batch", { ...createRequest([big]), files: [entry(big, { upload: "multipart", parts })] }),
+    );
+    const first = run1.files[0];
+    const [rec1] = await putParts(big.data, parts.slice(0, 1), first.init.presigned);
+    await mustOk(api.post(`/upload/${first.transferId}/parts/done`, { parts: [rec1] }));
+    // Part 2's PUT is cut half way (the page was closed): storage holds nothing of it.
+    const p2 = first.init.presigned.find((s: Presigned) => s.partNumber === 2) as Presigned;
+    const cut = new AbortController();
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(big.data.subarray(parts[1].offset, parts[1].offset + MiB));
+        setTimeout(() => cut.abort(), 200);
+      },
+    });
+    await fetch(p2.url, {
+      method: "PUT",
+      headers: p2.headers,
+      body,
+      duplex: "half",
+      signal: cut.signal,
+    } as RequestInit).catch(() => {});
+    const run2 = await mustOk(
+      api.post("/batch", { ...createRequest([big]), files: [entry(big, { upload: "multipart", parts })] }),
+    );
+    expect(run2).toMatchObject({ resumed: true, batchId: run1.batchId });
+    const again = run2.files[0];
+    expect(again).toMatchObject({ action: "multipart", transferId: first.transferId });
+    expect(again.init.resumed).toBe(true);
+    expect(again.init.parts.map((p: { partNumber: number }) => p.partNumber)).toEqual([1]);
+    expect(again.init.presigned.map((p: Presigned) => p.partNumber)).toEqual([2]);
+  });
+
   it("a file in the part size goes as one PUT by default; a bigger one as multipart", async () => {
     const f8 = file("exactly-8MiB.bin", 8 * MiB);
     const f9 = file("over.bin", 8 * MiB + 1);
