@@ -5,8 +5,9 @@
  * stored intact and listed complete; a reload mid-upload listed as unfinished and resumed by picking the
  * file again, sending only what storage lacks; 10 s offline, then finishing by itself; a damaged part
  * refused by storage (BadDigest) and sent again; a nested folder received back identical by `sfts
- * receive`; 1 GiB with the page's JS heap sampled over CDP; the upload's added bundle size; screenshots
- * (desktop and phone, light and dark) and the measured figures in test-results/screenshots/.
+ * receive`; a drop of files; a file that vanishes mid-upload, said in words; 1 GiB with the page's memory
+ * sampled over CDP; the uploader's added bundle size; screenshots (desktop and phone, light and dark) and
+ * the measured figures in test-results/screenshots/.
  */
 import { execFileSync } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
@@ -521,6 +522,46 @@ describe("the upload view", () => {
       expect(problems.pageErrors).toEqual([]);
       expect(problems.consoleErrors).toEqual([]);
     } finally {
+      await context.close();
+      done();
+    }
+  });
+
+  it("a file that vanishes mid-upload fails in words; the rest of the queue is untouched", async () => {
+    const done = timed("vanished");
+    const kept = join(dir, "vanish", "kept.txt");
+    const gone = join(dir, "vanish", "gone-80.bin");
+    await randomFile(kept, 5_000);
+    await randomFile(gone, 80 * MiB);
+    const { context, page, problems, puts } = await uploadPage();
+    try {
+      await page.getByTestId("pick-files").setInputFiles(kept);
+      await eventually(() => card(page).getAttribute("data-phase")).toBe("complete");
+      proxy.setRate(16 * MiB);
+      const pickedAt = Date.now();
+      await page.getByTestId("pick-files").setInputFiles(gone);
+      const goneCard = page.locator('[data-testid="upload-batch"]', { hasText: "gone-80.bin" });
+      await eventually(() => puts.puts.filter((p) => p.at >= pickedAt).length, {
+        timeout: 60_000,
+      }).toBeGreaterThan(0);
+      await goneCard.getByTestId("upload-pause").click();
+      await eventually(() => goneCard.getAttribute("data-phase")).toBe("paused");
+      await rm(gone);
+      proxy.setRate(null);
+      await goneCard.getByTestId("upload-resume").click();
+      await eventually(() => goneCard.getAttribute("data-phase")).toBe("failed");
+      const said = (await goneCard.getByTestId("upload-problem").allTextContents()).join(" ");
+      expect(said).toContain("gone-80.bin");
+      expect(said).toMatch(/vanished|changed|cannot be read|could not read/);
+      expect(await goneCard.getByTestId("upload-file").getAttribute("data-phase")).toBe("failed");
+      // The other batch is as it was.
+      const keptCard = page.locator('[data-testid="upload-batch"]', { hasText: "kept.txt" });
+      expect(await keptCard.getAttribute("data-phase")).toBe("complete");
+      metrics.vanished = { message: said };
+      expect(problems.pageErrors).toEqual([]);
+      expect(unexpectedErrors(problems, /Failed to load resource|net::ERR_/)).toEqual([]);
+    } finally {
+      proxy.setRate(null);
       await context.close();
       done();
     }
