@@ -146,9 +146,10 @@ describe("a multipart file of a batch", () => {
     // Part 2's PUT is cut half way (the page was closed): storage holds nothing of it.
     const p2 = first.init.presigned.find((s: Presigned) => s.partNumber === 2) as Presigned;
     const cut = new AbortController();
+    const second = parts[1] as { offset: number };
     const body = new ReadableStream({
       start(c) {
-        c.enqueue(big.data.subarray(parts[1].offset, parts[1].offset + MiB));
+        c.enqueue(big.data.subarray(second.offset, second.offset + MiB));
         setTimeout(() => cut.abort(), 200);
       },
     });
