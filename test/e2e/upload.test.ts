@@ -312,6 +312,62 @@ describe("the upload view", () => {
     }
   });
 
+  it("on another machine (a fresh browser profile, nothing remembered), picking the same file goes on with the upload the closed browser left", async () => {
+    const done = timed("otherMachine");
+    const size = 80 * MiB;
+    const path = join(dir, "other", "elsewhere-80.bin");
+    const sum = await randomFile(path, size);
+    const first = await uploadPage();
+    proxy.setRate(24 * MiB);
+    const startedAt = Date.now();
+    let batchId = "";
+    try {
+      await first.page.getByTestId("pick-files").setInputFiles(path);
+      await eventually(() => storageBytes(startedAt), {
+        timeout: 60_000,
+        interval: 50,
+      }).toBeGreaterThanOrEqual(size / 2);
+      batchId = (await card(first.page).getAttribute("data-batch-id")) ?? "";
+      expect(batchId).toMatch(/^bt_/);
+    } finally {
+      // The browser is gone (closed, crashed): its profile, IndexedDB included, goes with it.
+      await first.context.close();
+      proxy.setRate(null);
+    }
+    const closedAt = Date.now();
+    const files = await api.get(`/api/batches/${batchId}/files`);
+    const file = files.body.items[0] as { id: string; status: string };
+    expect(file.status).toBe("uploading");
+    const held = await api.get(`/upload/missing/${file.id}`);
+    const unrecorded = (held.body.unrecorded as { size: number }[]).reduce((n, p) => n + p.size, 0);
+    const heldAtClose = held.body.bytesDone + unrecorded;
+    expect(heldAtClose).toBeGreaterThan(0);
+
+    const second = await uploadPage();
+    try {
+      expect(await second.page.getByTestId("unfinished-upload").count()).toBe(0);
+      await second.page.getByTestId("pick-files").setInputFiles(path);
+      await eventually(() => card(second.page).getAttribute("data-phase"), { timeout: 60_000 }).toBe(
+        "complete",
+      );
+      expect(await card(second.page).getAttribute("data-batch-id")).toBe(batchId);
+      expect(await transferIdOf(second.page, "elsewhere-80.bin")).toBe(file.id);
+      expect(await storedSha256(file.id)).toBe(sum);
+      const after = storageBytes(closedAt);
+      metrics.otherMachine = {
+        fileBytes: size,
+        heldAtClose,
+        putAfter: after,
+        largestPart: largestPut(startedAt),
+      };
+      expect(after).toBeLessThanOrEqual(size - heldAtClose + largestPut(startedAt));
+      expect(second.problems.pageErrors).toEqual([]);
+    } finally {
+      await second.context.close();
+      done();
+    }
+  });
+
   it("offline for 10 s mid-upload: says so, moves no bytes, and finishes by itself when the connection is back", async () => {
     const done = timed("offline");
     const size = 96 * MiB;
