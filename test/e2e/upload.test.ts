@@ -524,6 +524,58 @@ describe("the upload view", () => {
     }
   });
 
+  it("a folder cut off half way (the lid closed, the page gone) completes when the folder is picked again, every file's SHA-256 as stored", async () => {
+    const done = timed("folderResume");
+    const root = join(dir, "lid", "clinic-day");
+    const sums = new Map<string, string>();
+    for (let i = 0; i < 12; i++) {
+      const rel = `clinic-day/${["", "scans/", "scans/raw/"][i % 3]}s-${i}.dat`;
+      sums.set(rel, await randomFile(join(dir, "lid", rel), 10_000 + i * 50_000));
+    }
+    sums.set(
+      "clinic-day/scans/ct-series.bin",
+      await randomFile(join(root, "scans", "ct-series.bin"), 72 * MiB),
+    );
+    const { context, page, problems } = await uploadPage();
+    proxy.setRate(24 * MiB);
+    const startedAt = Date.now();
+    try {
+      await page.getByTestId("pick-folder").setInputFiles(root);
+      await eventually(() => storageBytes(startedAt), {
+        timeout: 60_000,
+        interval: 50,
+      }).toBeGreaterThanOrEqual(30 * MiB);
+      const batchId = (await card(page).getAttribute("data-batch-id")) ?? "";
+      expect(batchId).toMatch(/^bt_/);
+      await page.reload();
+      proxy.setRate(null);
+      const entry = page.getByTestId("unfinished-upload");
+      await eventually(() => entry.count()).toBe(1);
+      const [chooser] = await Promise.all([
+        page.waitForEvent("filechooser"),
+        entry.getByTestId("unfinished-resume").click(),
+      ]);
+      await chooser.setFiles(root);
+      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 90_000 }).toBe("complete");
+      expect(await card(page).getAttribute("data-batch-id")).toBe(batchId);
+      const listed = await api.get(`/api/batches/${batchId}/files`);
+      const stored = new Map(
+        (listed.body.items as { path: string; sha256: string; status: string }[]).map((f) => [f.path, f]),
+      );
+      expect([...stored.keys()].sort()).toEqual([...sums.keys()].sort());
+      for (const [rel, sum] of sums)
+        expect(stored.get(rel), rel).toMatchObject({ status: "complete", sha256: sum });
+      const big = stored.get("clinic-day/scans/ct-series.bin") as unknown as { id: string };
+      expect(await storedSha256(big.id)).toBe(sums.get("clinic-day/scans/ct-series.bin"));
+      expect((await api.get(`/api/batches/${batchId}`)).body.status).toBe("complete");
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      proxy.setRate(null);
+      await context.close();
+      done();
+    }
+  });
+
   it("a drop of files becomes one batch named after the first; the zone lights up while dragged over; the controls are reachable by keyboard", async () => {
     const done = timed("drop");
     const { context, page, problems } = await uploadPage();
