@@ -58,8 +58,8 @@ import { putWhole, WholeBody } from "./single-put.js";
 import { md5Base64, S3_RULES } from "./storage-rules.js";
 import type { ClientReport, Transport } from "./transport.js";
 
+export { carve } from "../planner.js";
 export { type Phase, TRANSITIONS } from "./file-phases.js";
-export { carve } from "./part-runner.js";
 export { SMALL_BODY } from "./single-put.js";
 
 /**

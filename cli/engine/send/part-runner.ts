@@ -30,7 +30,7 @@ import type {
 import { CliError, EXIT } from "../errors.js";
 import { changedError, sha256Hex } from "../file-io.js";
 import { lossKind } from "../link-model.js";
-import { PartPlanner, type PlannedPart } from "../planner.js";
+import { carve, PartPlanner, type PlannedPart } from "../planner.js";
 import { withRetries } from "../retry.js";
 import { Coalescer } from "./coalescer.js";
 import type { SendHost } from "./file-transfer.js";
@@ -478,42 +478,3 @@ export class PartRunner {
 
 const sameSpec = (a: PartSpec | undefined, b: PartSpec) =>
   a !== undefined && a.offset === b.offset && a.size === b.size && a.sha256 === b.sha256 && a.md5 === b.md5;
-
-/**
- * The missing ranges without the bytes of `part` (held by storage). Undefined when the part does not sit
- * inside one range, or when cutting it out would leave a hole no legal part can fill (under 5 MiB and not
- * at the end of the file): then it is simply sent again.
- */
-export function carve(
-  gaps: readonly MissingRange[],
-  part: { partNumber: number; offset: number; size: number },
-  fileSize: number,
-): MissingRange[] | undefined {
-  const i = gaps.findIndex(
-    (g) =>
-      part.offset >= g.offset &&
-      part.offset + part.size <= g.offset + g.size &&
-      part.partNumber >= g.firstPart &&
-      part.partNumber <= g.lastPart,
-  );
-  if (i < 0) return undefined;
-  const g = gaps[i] as MissingRange;
-  const before: MissingRange = {
-    offset: g.offset,
-    size: part.offset - g.offset,
-    firstPart: g.firstPart,
-    lastPart: part.partNumber - 1,
-  };
-  const afterOffset = part.offset + part.size;
-  const after: MissingRange = {
-    offset: afterOffset,
-    size: g.offset + g.size - afterOffset,
-    firstPart: part.partNumber + 1,
-    lastPart: g.lastPart,
-  };
-  const fillable = (r: MissingRange) =>
-    r.size === 0 ||
-    (r.lastPart >= r.firstPart && (r.offset + r.size === fileSize || r.size >= 5 * 1024 * 1024));
-  if (!fillable(before) || !fillable(after)) return undefined;
-  return [...gaps.slice(0, i), ...[before, after].filter((r) => r.size > 0), ...gaps.slice(i + 1)];
-}

@@ -16,7 +16,7 @@
 import { isUrlExpired } from "../../../cli/engine/classify.js";
 import { CliError, EXIT } from "../../../cli/engine/errors.js";
 import { lossKind } from "../../../cli/engine/link-model.js";
-import { PartPlanner, type PlannedPart } from "../../../cli/engine/planner.js";
+import { carve, PartPlanner, type PlannedPart } from "../../../cli/engine/planner.js";
 import { withRetries } from "../../../cli/engine/retry.js";
 import { MAX_PRESIGN_BATCH, MAX_RECORD_BATCH, MIN_PART_SIZE } from "../../../functions/contract/limits.js";
 import type {
@@ -373,43 +373,4 @@ function fillHole(planner: PartPlanner, gap: MissingRange): PlannedPart[] {
     if (planner.uniform !== undefined || gap.lastPart < gap.firstPart) throw err;
     return [{ partNumber: gap.firstPart, offset: gap.offset, size: gap.size }];
   }
-}
-
-/**
- * The missing ranges without the bytes of `part` (held by storage), as the CLI's carve (part-runner.ts,
- * not importable here: it reads files through Node). Undefined when the part does not sit inside one
- * range, or when cutting it out would leave a hole no legal part can fill: then it is simply sent again.
- */
-export function carve(
-  gaps: readonly MissingRange[],
-  part: { partNumber: number; offset: number; size: number },
-  fileSize: number,
-  minPartSize: number,
-): MissingRange[] | undefined {
-  const i = gaps.findIndex(
-    (g) =>
-      part.offset >= g.offset &&
-      part.offset + part.size <= g.offset + g.size &&
-      part.partNumber >= g.firstPart &&
-      part.partNumber <= g.lastPart,
-  );
-  if (i < 0) return undefined;
-  const g = gaps[i] as MissingRange;
-  const before: MissingRange = {
-    offset: g.offset,
-    size: part.offset - g.offset,
-    firstPart: g.firstPart,
-    lastPart: part.partNumber - 1,
-  };
-  const afterOffset = part.offset + part.size;
-  const after: MissingRange = {
-    offset: afterOffset,
-    size: g.offset + g.size - afterOffset,
-    firstPart: part.partNumber + 1,
-    lastPart: g.lastPart,
-  };
-  const fillable = (r: MissingRange) =>
-    r.size === 0 || (r.lastPart >= r.firstPart && (r.offset + r.size === fileSize || r.size >= minPartSize));
-  if (!fillable(before) || !fillable(after)) return undefined;
-  return [...gaps.slice(0, i), ...[before, after].filter((r) => r.size > 0), ...gaps.slice(i + 1)];
 }
