@@ -2,14 +2,13 @@
  * The browser's upload engine: each drop or pick is one batch, sent with the same calls and contract
  * as `sfts send` (cli/engine/send/batch-sender.ts), every batch of the page sharing one Scheduler (the
  * CLI's: connection slots by priority weight, the link model's concurrency and part size, the memory
- * budget). Ports only (types.ts): the adapters are wired by browser.ts, the tests use fakes.
+ * budget; page-scheduler.ts). Ports only (types.ts): the adapters are wired by browser.ts, the tests
+ * use fakes.
  *
- * A batch's run: its manifest digest (SHA-256 of manifestText) → the storage rules (GET /api/storage,
- * once per engine; storage not serving transfers refuses every batch with the probe's sentence) →
- * POST /batch (a new batch, or the one of an earlier run found by its digest) → remembered in the
- * resume store → every file's run (file-upload.ts), entries and completions coalesced into bulk calls →
- * complete (forgotten by the resume store) or failed (some files failed: the rest are done; it stays
- * remembered, so picking the files again resumes it).
+ * This class starts and stops runs and owns the phases between them. A batch's run (its digest, POST
+ * /batch, every file's run, complete or failed) is batch-flow.ts; what the resume store keeps of it,
+ * batch-memory.ts; the shared storage rules, storage-rules.ts; what the page sees, engine-snapshot.ts,
+ * sent to subscribers by notifier.ts.
  *
  * Batch phases (types.ts BatchPhase):
  *   preparing ─▶ running ─▶ complete | failed
@@ -23,16 +22,20 @@
  *   any ─▶ cancelled     cancel(): stopped, DELETE /batch/{id}, forgotten
  */
 import { CliError, EXIT } from "../../../cli/engine/errors.js";
-import { Scheduler } from "../../../cli/engine/send/scheduler.js";
-import type { BatchFileAnswer, CompletedFile } from "../../../functions/contract/batches.js";
-import { MAX_BATCH_CALL_FILES, MIN_PART_SIZE, MiB } from "../../../functions/contract/limits.js";
-import { manifestText } from "../../../functions/contract/manifest.js";
+import type { Scheduler } from "../../../cli/engine/send/scheduler.js";
 import type { Priority } from "../../../functions/contract/schemas.js";
-import type { StorageInfo } from "../../../functions/contract/storage.js";
-import { abortable } from "./abortable.js";
+import { type BatchHost, runBatch } from "./batch-flow.js";
+import { remember, rememberNoMore } from "./batch-memory.js";
 import { BatchRun } from "./batch-run.js";
-import { Batcher } from "./batcher.js";
-import { type FileContext, isLinkError } from "./file-upload.js";
+import { engineSnapshot } from "./engine-snapshot.js";
+import { Notifier } from "./notifier.js";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_PART_SIZE,
+  DEFAULT_MEMORY,
+  pageScheduler,
+} from "./page-scheduler.js";
+import { StorageRulesCache } from "./storage-rules.js";
 import type {
   BatchPhase,
   EngineSnapshot,
@@ -42,19 +45,10 @@ import type {
   UploadEngineOptions,
 } from "./types.js";
 
-/** Browsers open 6 connections per origin over HTTP/1.1. */
-export const DEFAULT_CONCURRENCY = 6;
-export const DEFAULT_MEMORY = 96 * MiB;
-export const DEFAULT_MAX_PART_SIZE = 16 * MiB;
-/** Files hashed at once (a small file read whole, or a large one's streaming pass in the worker). */
-const HASHERS = 2;
+export { DEFAULT_CONCURRENCY, DEFAULT_MAX_PART_SIZE, DEFAULT_MEMORY } from "./page-scheduler.js";
+
 /** Subscribers hear of progress at most this often (batch phase changes at once). */
 const NOTIFY_EVERY_MS = 100;
-/** Entries and completions wait this long for others to join their call (at most MAX_WAIT_MS). */
-const QUIET_MS = 20;
-const MAX_WAIT_MS = 250;
-/** Transfer ids learnt from entry answers reach the resume store this soon (a reload may come any time). */
-const REMEMBER_WITHIN_MS = 200;
 /** A batch stopped by a failing link tries again this soon even if no word of the link comes. */
 const OFFLINE_RETRY_MS = 30_000;
 
@@ -62,37 +56,28 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 export class UploadEngine implements UploadEngineApi {
   private readonly batches = new Map<string, BatchRun>();
-  private readonly listeners = new Set<(s: EngineSnapshot) => void>();
+  private readonly notifier = new Notifier<EngineSnapshot>(() => this.snapshot(), NOTIFY_EVERY_MS);
   private readonly scheduler: Scheduler;
   private readonly now: () => number;
   private readonly concurrency: number;
   private readonly maxPartSize: number;
-  private storageInfo: Promise<StorageInfo> | undefined;
-  private refused: string | undefined;
+  private readonly storageRules: StorageRulesCache;
   private online = true;
   /** The link watch calls the link dark (retries wait for it). */
   private dark = false;
   private nextKey = 1;
-  private notifyTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastNotify = 0;
+  /** What a batch's run (batch-flow.ts) needs of the engine. */
+  private readonly host: BatchHost;
 
   constructor(private readonly options: UploadEngineOptions) {
     this.now = options.now ?? (() => performance.now());
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     this.maxPartSize = options.maxPartSize ?? DEFAULT_MAX_PART_SIZE;
-    const memory = options.memory ?? DEFAULT_MEMORY;
-    this.scheduler = new Scheduler({
+    this.storageRules = new StorageRulesCache(options.coordinator);
+    this.scheduler = pageScheduler({
       concurrency: this.concurrency,
-      transfers: this.concurrency,
-      hashers: HASHERS,
-      memory,
-      initialConcurrency: this.concurrency,
-      partSize: {
-        initial: Math.min(8 * MiB, this.maxPartSize),
-        min: Math.min(MIN_PART_SIZE, this.maxPartSize),
-        max: this.maxPartSize,
-        adaptive: true,
-      },
+      maxPartSize: this.maxPartSize,
+      memory: options.memory ?? DEFAULT_MEMORY,
       now: this.now,
       onDecision: () => this.notify(),
     });
@@ -111,6 +96,17 @@ export class UploadEngine implements UploadEngineApi {
         },
       });
     }
+    this.host = {
+      options,
+      scheduler: this.scheduler,
+      concurrency: this.concurrency,
+      maxPartSize: this.maxPartSize,
+      now: this.now,
+      storageRules: this.storageRules,
+      setPhase: (b, phase) => this.setPhase(b, phase),
+      notify: () => this.notify(),
+      linkLost: (b, err) => this.linkLost(b, err),
+    };
   }
 
   /** The scheduler every batch shares (tests look at its peaks). */
@@ -151,8 +147,7 @@ export class UploadEngine implements UploadEngineApi {
     const b = this.batches.get(key);
     if (!b || b.phase === "complete" || b.phase === "cancelled") return;
     this.stop(b, "cancelled");
-    if (b.rememberTimer) clearTimeout(b.rememberTimer);
-    b.rememberTimer = undefined;
+    rememberNoMore(b);
     await b.running;
     for (const f of b.files) f.cancel();
     if (b.batchId) await this.options.coordinator.cancelBatch(b.batchId).catch(() => {});
@@ -168,10 +163,7 @@ export class UploadEngine implements UploadEngineApi {
   }
 
   subscribe(listener: (s: EngineSnapshot) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.notifier.subscribe(listener);
   }
 
   setOnline(online: boolean): void {
@@ -207,57 +199,20 @@ export class UploadEngine implements UploadEngineApi {
   }
 
   snapshot(): EngineSnapshot {
-    const batches = [...this.batches.values()].map((b) => b.view(this.dark));
-    const counted = batches.filter((b) => b.phase !== "cancelled");
-    const totalBytes = counted.reduce((n, b) => n + b.totalBytes, 0);
-    const sentBytes = counted.reduce((n, b) => n + b.sentBytes, 0);
-    const speedBps = counted.reduce((n, b) => n + b.speedBps, 0);
-    let partSize = this.scheduler.link.partSize;
-    for (const b of this.batches.values())
-      for (const f of b.files) if (f.phase === "sending" && f.partSize !== undefined) partSize = f.partSize;
-    return {
-      batches,
-      ...(this.refused !== undefined && { refused: this.refused }),
+    return engineSnapshot({
+      batches: this.batches.values(),
+      dark: this.dark,
       online: this.online,
-      totals: {
-        totalBytes,
-        sentBytes,
-        speedBps,
-        etaSeconds: speedBps > 0 ? Math.max(0, totalBytes - sentBytes) / speedBps : null,
-      },
-      link: { concurrency: this.scheduler.link.limit, partSize },
-    };
-  }
-
-  // ---- notifications
-
-  private notify(immediate = false): void {
-    if (immediate) {
-      this.emit();
-      return;
-    }
-    if (this.notifyTimer) return;
-    const wait = Math.max(0, this.lastNotify + NOTIFY_EVERY_MS - Date.now());
-    this.notifyTimer = setTimeout(() => this.emit(), wait);
-  }
-
-  private emit(): void {
-    if (this.notifyTimer) clearTimeout(this.notifyTimer);
-    this.notifyTimer = undefined;
-    this.lastNotify = Date.now();
-    if (this.listeners.size === 0) return;
-    const s = this.snapshot();
-    for (const l of this.listeners) {
-      try {
-        l(s);
-      } catch (err) {
-        // A view's failure is the view's: the uploads go on (this runs inside their flow).
-        console.error("upload engine: a subscriber failed", err);
-      }
-    }
+      refused: this.storageRules.refused,
+      link: this.scheduler.link,
+    });
   }
 
   // ---- runs
+
+  private notify(immediate = false): void {
+    this.notifier.notify(immediate);
+  }
 
   private setPhase(b: BatchRun, phase: BatchPhase): void {
     b.phase = phase;
@@ -273,7 +228,7 @@ export class UploadEngine implements UploadEngineApi {
     }
     const ctl = new AbortController();
     b.ctl = ctl;
-    b.running = this.runBatch(b, ctl.signal)
+    b.running = runBatch(this.host, b, ctl.signal)
       .catch(() => {})
       .finally(() => {
         b.running = undefined;
@@ -297,7 +252,7 @@ export class UploadEngine implements UploadEngineApi {
     b.wake = undefined;
     b.ctl?.abort(new CliError("INTERRUPTED", `The upload was ${phase}`, EXIT.INTERRUPTED));
     this.setPhase(b, phase);
-    if (phase !== "cancelled") void this.remember(b);
+    if (phase !== "cancelled") void remember(this.options.resume, b);
   }
 
   /** Batches waiting for the link: they run again (the browser is online, the link is back). */
@@ -312,198 +267,11 @@ export class UploadEngine implements UploadEngineApi {
     b.ctl?.abort(err);
     b.error = message(err);
     this.setPhase(b, "offline");
-    void this.remember(b);
+    void remember(this.options.resume, b);
     if (b.wake) clearTimeout(b.wake);
     b.wake = setTimeout(() => {
       b.wake = undefined;
       if (b.phase === "offline" && this.online) this.restart(b);
     }, OFFLINE_RETRY_MS);
-  }
-
-  private rules(): Promise<StorageInfo> {
-    if (!this.storageInfo) {
-      const asked = this.options.coordinator.storage();
-      this.storageInfo = asked;
-      asked.catch(() => {
-        if (this.storageInfo === asked) this.storageInfo = undefined;
-      });
-    }
-    return this.storageInfo;
-  }
-
-  /** Transfer ids learnt: remembered soon, in one write for the files answered together. */
-  private rememberSoon(b: BatchRun): void {
-    if (b.rememberTimer) return;
-    b.rememberTimer = setTimeout(() => {
-      b.rememberTimer = undefined;
-      if (b.phase !== "cancelled" && b.phase !== "complete") void this.remember(b);
-    }, REMEMBER_WITHIN_MS);
-  }
-
-  private async remember(b: BatchRun): Promise<void> {
-    if (!b.digest || !b.batchId) return;
-    const files = b.selection.files;
-    await this.options.resume
-      .put({
-        digest: b.digest,
-        batchId: b.batchId,
-        name: b.selection.name,
-        fileCount: files.length,
-        totalBytes: b.totalBytes,
-        kind: files.some((f) => f.path.includes("/")) ? "folder" : "files",
-        files: b.files.map((f) => ({
-          path: f.path,
-          size: f.picked.size,
-          ...(f.transferId !== undefined && { transferId: f.transferId }),
-        })),
-        startedAt: b.startedAt,
-        updatedAt: new Date().toISOString(),
-      })
-      .catch(() => {});
-  }
-
-  private async runBatch(b: BatchRun, signal: AbortSignal): Promise<void> {
-    const { coordinator, digests, resume } = this.options;
-    const sel = b.selection;
-    try {
-      if (!b.digest) {
-        const text = manifestText(sel.files, sel.dirs);
-        b.digest = await digests.sha256(new TextEncoder().encode(text));
-      }
-      const info = await this.rules();
-      if (signal.aborted) return;
-      if (!info.serving) {
-        // Asked again for the next batch: storage may be fixed meanwhile (the page need not reload).
-        this.storageInfo = undefined;
-        this.refused = info.probe.message;
-        b.error = info.probe.message;
-        this.setPhase(b, "failed");
-        return;
-      }
-      this.refused = undefined;
-      const created = await coordinator.createBatch({
-        name: sel.name,
-        digest: b.digest,
-        fileCount: sel.files.length,
-        totalBytes: b.totalBytes,
-        priority: b.priority,
-        ...(sel.dirs.length > 0 && { dirs: sel.dirs }),
-      });
-      b.batchId = created.batchId;
-      b.maxSinglePutSize = created.maxSinglePutSize;
-      if (signal.aborted) return;
-      // Picked again after a reload: each file's entry names the transfer this browser remembers, so
-      // the coordinator goes on with that very upload (as the CLI's journal, or its batch listing, does).
-      const known = (await resume.list().catch(() => [])).find((u) => u.digest === b.digest);
-      for (const f of b.files) {
-        if (f.transferId !== undefined) continue;
-        const was = known?.files.find((x) => x.path === f.path && x.size === f.picked.size);
-        if (was?.transferId !== undefined) f.transferId = was.transferId;
-      }
-      if (signal.aborted) return;
-      await this.remember(b);
-      if (signal.aborted) return;
-      b.error = undefined;
-      this.setPhase(b, "running");
-      b.meter.mark();
-      const batchId = created.batchId;
-      const entries = new Batcher<Parameters<FileContext["entry"]>[0], BatchFileAnswer>(
-        async (es) => {
-          const answers = await coordinator.addFiles(batchId, es);
-          const byPath = new Map(answers.map((a) => [a.path, a]));
-          return es.map((e) => {
-            const a = byPath.get(e.path);
-            if (!a)
-              throw new CliError("BAD_ANSWER", `The server did not answer for ${e.path}`, EXIT.UNEXPECTED);
-            return a;
-          });
-        },
-        { maxItems: MAX_BATCH_CALL_FILES, quietMs: QUIET_MS, maxWaitMs: MAX_WAIT_MS },
-      );
-      const completions = new Batcher<string, CompletedFile>(
-        async (ids) => {
-          const answers = await coordinator.completeFiles(batchId, ids);
-          const byId = new Map(answers.map((a) => [a.transferId, a]));
-          return ids.map((id) => {
-            const a = byId.get(id);
-            if (!a) throw new CliError("BAD_ANSWER", `The server did not answer for ${id}`, EXIT.UNEXPECTED);
-            return a;
-          });
-        },
-        { maxItems: MAX_BATCH_CALL_FILES, quietMs: QUIET_MS, maxWaitMs: MAX_WAIT_MS },
-      );
-      const onAbort = () => {
-        entries.close(signal.reason);
-        completions.close(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      const ctx: FileContext = {
-        coordinator,
-        storage: this.options.storage,
-        hasher: this.options.hasher,
-        digests,
-        retry: this.options.retry,
-        scheduler: this.scheduler,
-        rules: info.rules,
-        maxPartSize: this.maxPartSize,
-        maxSinglePutSize: created.maxSinglePutSize,
-        priority: b.priority,
-        lookahead: Math.max(2, this.concurrency * 2),
-        signal,
-        now: this.now,
-        entry: (e) => abortable(entries.submit(e), signal),
-        complete: (id) => abortable(completions.submit(id), signal),
-        uploaded: (n) => {
-          b.uploadedBytes += n;
-          b.meter.add(n);
-          this.notify();
-        },
-        changed: () => this.notify(),
-        identified: () => this.rememberSoon(b),
-      };
-      let outcomes: string[];
-      try {
-        outcomes = await Promise.all(
-          b.files.map((f) =>
-            f.run(ctx).then((o) => {
-              // The link (or the server) is gone: the whole run waits for it, not file by file.
-              if (f.linkError && !signal.aborted) this.linkLost(b, f.linkError);
-              return o;
-            }),
-          ),
-        );
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        entries.close(new Error("the run ended"));
-        completions.close(new Error("the run ended"));
-      }
-      if (signal.aborted) return;
-      const failed = outcomes.filter((o) => o === "failed").length;
-      if (failed > 0) {
-        // Every file failed the same way (a refused token, say): that sentence is the batch's.
-        const causes = new Set(b.files.map((f) => f.cause).filter((x) => x !== undefined));
-        b.error =
-          failed < b.files.length
-            ? `${failed} of ${b.files.length} files failed; the others are stored`
-            : causes.size === 1
-              ? [...causes][0]
-              : `All ${failed} files failed`;
-        this.setPhase(b, "failed");
-        await this.remember(b);
-        return;
-      }
-      if (b.rememberTimer) clearTimeout(b.rememberTimer);
-      b.rememberTimer = undefined;
-      this.setPhase(b, "complete");
-      await resume.remove(b.digest).catch(() => {});
-    } catch (err) {
-      if (signal.aborted) return;
-      if (isLinkError(err)) {
-        this.linkLost(b, err);
-        return;
-      }
-      b.error = message(err);
-      this.setPhase(b, "failed");
-    }
   }
 }
