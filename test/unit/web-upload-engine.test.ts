@@ -536,6 +536,35 @@ describe("the browser upload engine when things are lost", () => {
     expect(Buffer.from(coordinator.storedFile(tid) as Uint8Array).equals(Buffer.from(data))).toBe(true);
   });
 
+  it("records parts stored while a record call was on its way at once after it, not when the next part is stored", async () => {
+    const { storage, coordinator, make } = setup({ engine: { concurrency: 4 } });
+    const data = bytesOf(6 * PART, 41);
+    // Part 1's record goes alone 250 ms after it is stored and takes 600 ms; parts 2–4 are stored
+    // meanwhile (at 300 ms), and their own 250 ms go by while it is still on its way; later parts are
+    // held back, so no part is stored after them to carry their records.
+    const slowRecords: typeof coordinator = Object.create(coordinator);
+    slowRecords.presign = async (id, parts, done) => {
+      if (parts.length === 0) await sleep(600);
+      return coordinator.presign(id, parts, done);
+    };
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    storage.beforePut = async (_req, key) => {
+      const n = Number(key.split("/")[1]?.replace(/\D/g, ""));
+      if (n >= 2 && n <= 4) await sleep(300);
+      if (n >= 5) await held;
+    };
+    const e = make({ coordinator: slowRecords });
+    const key = e.add(selection("r.bin", [picked("r.bin", data)]), "normal");
+    await until(() => (batchOf(e, key)?.files[0]?.transferId ?? "") !== "", "the transfer");
+    const tid = batchOf(e, key).files[0]?.transferId as string;
+    await until(() => (coordinator.transfers.get(tid)?.records.size ?? 0) >= 4, "parts 1-4 recorded", 3_000);
+    release();
+    expect((await phase(e, key, ["complete", "failed"])).phase).toBe("complete");
+  });
+
   it("sends parts again that storage lost after they were recorded", async () => {
     const { storage, coordinator, make } = setup();
     const data = bytesOf(400 * KiB, 41);

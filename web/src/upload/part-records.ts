@@ -101,16 +101,18 @@ export class PartRecords {
     if (this.recording || this.unsent.length === 0 || !id) return;
     const taken = this.take();
     this.recordingGen = taken.gen;
-    this.recording = coordinator
-      .presign(id, [], taken.records)
-      .then(
-        () => {},
-        // Kept for the next presign or the assemble call, which surface a lasting failure.
-        () => this.giveBack(taken),
-      )
-      .finally(() => {
+    this.recording = coordinator.presign(id, [], taken.records).then(
+      () => {
         this.recording = undefined;
-      });
+        // Parts stored while this call was on its way go next, not when the next part is stored.
+        if (this.unsent.length > 0) this.soon(coordinator);
+      },
+      // Kept for the next presign or the assemble call, which surface a lasting failure.
+      () => {
+        this.recording = undefined;
+        this.giveBack(taken);
+      },
+    );
   }
 
   /** Every part is stored: the records beyond one call's worth go first, the rest with the assemble call. */
