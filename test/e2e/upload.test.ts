@@ -300,8 +300,12 @@ describe("the upload view", () => {
         largestPart,
       };
       expect(after).toBeLessThanOrEqual(missingAtReload + INFLIGHT_SLACK_PARTS * largestPart);
-      expect(after).toBeLessThanOrEqual(size - heldAtReload + largestPart);
-      expect(after).toBeLessThan(size * 0.75);
+      // At most two parts beyond what storage lacked: a held part whose place is unknown (it follows a
+      // part cut in flight) goes again, and the page being unloaded may start a PUT it then cuts.
+      expect(after).toBeLessThanOrEqual(size - heldAtReload + 2 * largestPart);
+      // How much was held depends on how many PUTs the reload cut in flight; something always was.
+      expect(heldAtReload).toBeGreaterThan(0);
+      expect(after).toBeLessThan(size);
       expect(problems.pageErrors).toEqual([]);
       // The PUTs cut by the reload are the only lines the browser may log.
       expect(unexpectedErrors(problems, /Failed to load resource|net::ERR_/)).toEqual([]);
