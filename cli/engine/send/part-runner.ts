@@ -27,7 +27,7 @@ import type {
   PresignedPart,
   UnrecordedPart,
 } from "../../../functions/contract/schemas.js";
-import { CliError, EXIT } from "../errors.js";
+import { CliError } from "../errors.js";
 import { changedError, sha256Hex } from "../file-io.js";
 import { lossKind } from "../link-model.js";
 import { carve, PartPlanner, type PlannedPart } from "../planner.js";
@@ -35,6 +35,7 @@ import { withRetries } from "../retry.js";
 import { Coalescer } from "./coalescer.js";
 import type { SendHost } from "./file-transfer.js";
 import type { OpenFile } from "./local-files.js";
+import { presignedInOrder } from "./presigned.js";
 import { md5Base64 } from "./storage-rules.js";
 
 /** Records no presign call took go in bulk this soon (the dashboard's progress, and a crash, want them). */
@@ -255,17 +256,7 @@ export class PartRunner {
             this.host.report(),
           );
           this.acknowledge(done);
-          const byNumber = new Map(r.parts.map((p) => [p.partNumber, p]));
-          return parts.map((p) => {
-            const url = byNumber.get(p.partNumber);
-            if (!url)
-              throw new CliError(
-                "BAD_ANSWER",
-                `The server presigned no URL for part ${p.partNumber}`,
-                EXIT.UNEXPECTED,
-              );
-            return url;
-          });
+          return presignedInOrder(parts, r.parts);
         } catch (err) {
           if (gen === this.generation) this.unsent.unshift(...done);
           throw err;

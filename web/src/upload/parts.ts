@@ -12,10 +12,11 @@
  */
 
 import { isUrlExpired } from "../../../cli/engine/classify.js";
-import { CliError, EXIT } from "../../../cli/engine/errors.js";
+import { CliError } from "../../../cli/engine/errors.js";
 import { lossKind } from "../../../cli/engine/link-model.js";
 import type { PlannedPart } from "../../../cli/engine/planner.js";
 import { withRetries } from "../../../cli/engine/retry.js";
+import { presignedInOrder } from "../../../cli/engine/send/presigned.js";
 import { MAX_PRESIGN_BATCH } from "../../../functions/contract/limits.js";
 import type {
   FileSummary,
@@ -73,17 +74,7 @@ export class PartSender {
         const done = this.records.take(false, gen);
         try {
           const r = await ctx.coordinator.presign(this.f.transferId as string, specs, done.records);
-          const byNumber = new Map(r.parts.map((p) => [p.partNumber, p]));
-          return specs.map((p) => {
-            const url = byNumber.get(p.partNumber);
-            if (!url)
-              throw new CliError(
-                "BAD_ANSWER",
-                `The server presigned no URL for part ${p.partNumber}`,
-                EXIT.UNEXPECTED,
-              );
-            return url;
-          });
+          return presignedInOrder(specs, r.parts);
         } catch (err) {
           this.records.giveBack(done);
           throw err;
