@@ -334,6 +334,10 @@ describe("the upload view", () => {
       }).toBeGreaterThanOrEqual(size / 2);
       batchId = (await card(first.page).getAttribute("data-batch-id")) ?? "";
       expect(batchId).toMatch(/^bt_/);
+      // Parts in flight finish together on a shared link: wait until storage holds one, recorded.
+      const recorded = async () =>
+        (await api.get(`/api/batches/${batchId}/files`)).body.items[0]?.bytesDone ?? 0;
+      await eventually(recorded, { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
     } finally {
       // The browser is gone (closed, crashed): its profile, IndexedDB included, goes with it.
       await first.context.close();
