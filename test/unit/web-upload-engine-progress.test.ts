@@ -7,59 +7,17 @@
 import { setMaxListeners } from "node:events";
 import { describe, expect, it, vi } from "vitest";
 import { LinkWatch } from "../../cli/engine/link-watch.js";
-import { UploadEngine } from "../../web/src/upload/engine.js";
 import { SpeedMeter, WINDOW_MS } from "../../web/src/upload/meter.js";
-import type {
-  BatchPhase,
-  BatchView,
-  EngineSnapshot,
-  UploadEngineOptions,
-} from "../../web/src/upload/types.js";
-import {
-  bytesOf,
-  FakeCoordinator,
-  FakeStorage,
-  MemoryResume,
-  nodeDigests,
-  nodeHasher,
-  picked,
-} from "../helpers/upload-fakes.js";
+import type { BatchView, EngineSnapshot, UploadEngineOptions } from "../../web/src/upload/types.js";
+import { batchOf, engineBench, KiB, PART, phase } from "../helpers/upload-engine.js";
+import { bytesOf, picked } from "../helpers/upload-fakes.js";
 
 // Every part waiting for a slot listens to its run's signal: many listeners are expected.
 setMaxListeners(0);
 
-const KiB = 1024;
-const PART = 64 * KiB;
-
 function setup(extra: Partial<UploadEngineOptions> = {}) {
-  const storage = new FakeStorage();
-  const coordinator = new FakeCoordinator(storage, { minPartSize: PART, maxSinglePutSize: 128 * KiB });
-  const engine = new UploadEngine({
-    coordinator,
-    storage,
-    hasher: nodeHasher(),
-    digests: nodeDigests,
-    resume: new MemoryResume(),
-    retry: { maxRetries: 5, baseMs: 1, capMs: 4 },
-    maxPartSize: PART,
-    memory: 1024 * KiB,
-    ...extra,
-  });
-  return { storage, coordinator, engine };
-}
-
-async function until(pred: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-const batchOf = (e: UploadEngine, key: string) =>
-  e.snapshot().batches.find((b) => b.key === key) as BatchView;
-async function phase(e: UploadEngine, key: string, want: BatchPhase[], ms = 5_000): Promise<BatchView> {
-  await until(() => want.includes(batchOf(e, key)?.phase), `phase ${want.join("|")}`, ms);
-  return batchOf(e, key);
+  const bench = engineBench();
+  return { ...bench, engine: bench.make(extra) };
 }
 
 describe("the speed meter", () => {

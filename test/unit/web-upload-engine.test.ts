@@ -7,88 +7,19 @@
  */
 import { setMaxListeners } from "node:events";
 import { describe, expect, it } from "vitest";
-import type { RetryPolicy } from "../../cli/engine/retry.js";
 import { manifestText } from "../../functions/contract/manifest.js";
-import { UploadEngine } from "../../web/src/upload/engine.js";
-import type {
-  BatchPhase,
-  BatchView,
-  PickedFile,
-  Selection,
-  UploadEngineOptions,
-} from "../../web/src/upload/types.js";
-import {
-  bytesOf,
-  type CoordinatorOptions,
-  FakeCoordinator,
-  FakeStorage,
-  MemoryResume,
-  nodeDigests,
-  nodeHasher,
-  picked,
-  sha256Hex,
-} from "../helpers/upload-fakes.js";
+import type { BatchPhase, PickedFile } from "../../web/src/upload/types.js";
+import { batchOf, engineBench, KiB, PART, phase, selection, until } from "../helpers/upload-engine.js";
+import { bytesOf, picked, sha256Hex } from "../helpers/upload-fakes.js";
 
 // Every part waiting for a slot listens to its run's signal: many listeners are expected.
 setMaxListeners(0);
-
-const KiB = 1024;
-const PART = 64 * KiB;
-const RETRY: RetryPolicy = { maxRetries: 5, baseMs: 1, capMs: 4 };
-
-function setup(o: { coordinator?: CoordinatorOptions; engine?: Partial<UploadEngineOptions> } = {}) {
-  const storage = new FakeStorage();
-  const coordinator = new FakeCoordinator(storage, {
-    minPartSize: PART,
-    maxSinglePutSize: 128 * KiB,
-    ...o.coordinator,
-  });
-  const resume = new MemoryResume();
-  const hasher = nodeHasher();
-  const make = (extra: Partial<UploadEngineOptions> = {}) =>
-    new UploadEngine({
-      coordinator,
-      storage,
-      hasher,
-      digests: nodeDigests,
-      resume,
-      retry: RETRY,
-      maxPartSize: PART,
-      memory: 1024 * KiB,
-      ...o.engine,
-      ...extra,
-    });
-  return { storage, coordinator, resume, hasher, make };
-}
-
-const selection = (name: string, files: PickedFile[], dirs: string[] = []): Selection => ({
-  name,
-  files,
-  dirs,
-  problems: [],
-});
-
-async function until(pred: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-const batchOf = (e: UploadEngine, key: string) =>
-  e.snapshot().batches.find((b) => b.key === key) as BatchView;
-
-async function phase(e: UploadEngine, key: string, want: BatchPhase[], ms = 5_000): Promise<BatchView> {
-  await until(() => want.includes(batchOf(e, key)?.phase), `phase ${want.join("|")}`, ms);
-  return batchOf(e, key);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the browser upload engine", () => {
   it("stores small and large files intact and forgets the batch once complete", async () => {
-    const { coordinator, resume, make } = setup();
+    const { coordinator, resume, make } = engineBench();
     const files = [
       picked("photos/a.txt", bytesOf(1_000, 1)),
       picked("photos/b.bin", bytesOf(100 * KiB, 2)),
@@ -125,7 +56,7 @@ describe("the browser upload engine", () => {
   });
 
   it("resumes another page's upload after a stop: only the missing bytes are sent", async () => {
-    const { storage, coordinator, resume, make } = setup({ engine: { concurrency: 2 } });
+    const { storage, coordinator, resume, make } = engineBench({ engine: { concurrency: 2 } });
     const data = bytesOf(1024 * KiB, 7);
     const files = [picked("big.bin", data)];
     const first = make();
@@ -161,7 +92,7 @@ describe("the browser upload engine", () => {
   });
 
   it("remembers each file's transfer as soon as it is known; the same pick on a fresh page names it", async () => {
-    const { storage, coordinator, resume, make } = setup();
+    const { storage, coordinator, resume, make } = engineBench();
     storage.delayMs = 40;
     const data = bytesOf(2048 * KiB, 8);
     const first = make();
@@ -188,7 +119,7 @@ describe("the browser upload engine", () => {
   });
 
   it("sends a part again when storage refuses its damaged bytes, and the file is intact", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     const data = bytesOf(300 * KiB, 9);
     storage.flipNext = 2;
     const e = make();
@@ -203,7 +134,7 @@ describe("the browser upload engine", () => {
   });
 
   it("renews a URL storage calls expired, and one about to expire before using it", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     const data = bytesOf(200 * KiB, 11);
     const small = bytesOf(10 * KiB, 12);
     storage.expireNext = 2;
@@ -231,7 +162,7 @@ describe("the browser upload engine", () => {
   });
 
   it("pauses (nothing moves) and resumes without hashing again", async () => {
-    const { storage, coordinator, hasher, make } = setup();
+    const { storage, coordinator, hasher, make } = engineBench();
     const data = bytesOf(1024 * KiB, 13);
     const e = make();
     let key = "";
@@ -260,7 +191,7 @@ describe("the browser upload engine", () => {
   });
 
   it("cancels: the batch is deleted on the server and forgotten", async () => {
-    const { storage, coordinator, resume, make } = setup();
+    const { storage, coordinator, resume, make } = engineBench();
     const e = make();
     let key = "";
     let puts = 0;
@@ -284,7 +215,7 @@ describe("the browser upload engine", () => {
   });
 
   it("goes offline (its run stopped) and finishes by itself once back online", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     const e = make();
     const data = bytesOf(900 * KiB, 15);
     let puts = 0;
@@ -307,7 +238,7 @@ describe("the browser upload engine", () => {
   });
 
   it("a failing coordinator link makes the batch offline until the link is back", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     const e = make();
     const data = bytesOf(400 * KiB, 16);
     const presign = coordinator.presign.bind(coordinator);
@@ -330,7 +261,7 @@ describe("the browser upload engine", () => {
   });
 
   it("gives high priority more part slots than low when both compete", async () => {
-    const { storage, make } = setup({ engine: { concurrency: 5 } });
+    const { storage, make } = engineBench({ engine: { concurrency: 5 } });
     storage.delayMs = 3;
     const e = make();
     const samples = { high: 0, low: 0 };
@@ -359,7 +290,7 @@ describe("the browser upload engine", () => {
   });
 
   it("md5 mode: every part spec and every single entry carries its MD5, checked by storage", async () => {
-    const { coordinator, storage, make } = setup({ coordinator: { partCheck: "md5" } });
+    const { coordinator, storage, make } = engineBench({ coordinator: { partCheck: "md5" } });
     const e = make();
     const files = [picked("m/small", bytesOf(5 * KiB, 19)), picked("m/big", bytesOf(333 * KiB, 20))];
     storage.flipNext = 1;
@@ -380,7 +311,7 @@ describe("the browser upload engine", () => {
   });
 
   it("the uniform rule: parts of the upload's one size, where it puts them", async () => {
-    const { coordinator, make } = setup({ coordinator: { uniformParts: true } });
+    const { coordinator, make } = engineBench({ coordinator: { uniformParts: true } });
     const e = make();
     const data = bytesOf(500 * KiB + 7, 21);
     const key = e.add(selection("u.bin", [picked("u.bin", data)]), "normal");
@@ -396,7 +327,7 @@ describe("the browser upload engine", () => {
   });
 
   it("an unreadable file fails alone with a clear sentence; the others complete and the batch is kept", async () => {
-    const { coordinator, resume, make } = setup();
+    const { coordinator, resume, make } = engineBench();
     const e = make();
     const broken = picked("f/gone.txt", bytesOf(2 * KiB, 22));
     broken.file = {
@@ -425,7 +356,7 @@ describe("the browser upload engine", () => {
 
   it("never holds more part and body bytes than the memory budget", async () => {
     const budget = 256 * KiB;
-    const { make } = setup({ engine: { memory: budget } });
+    const { make } = engineBench({ engine: { memory: budget } });
     const e = make();
     const files = [
       picked("a.bin", bytesOf(600 * KiB, 26)),
@@ -442,7 +373,7 @@ describe("the browser upload engine", () => {
   });
 
   it("storage that does not refuse damaged bytes: every batch is refused with the probe's sentence", async () => {
-    const { coordinator, storage, make } = setup({ coordinator: { serving: false } });
+    const { coordinator, storage, make } = engineBench({ coordinator: { serving: false } });
     const e = make();
     const key = e.add(selection("s", [picked("s", bytesOf(10, 30))]), "normal");
     const b = await phase(e, key, ["failed", "complete"]);
@@ -459,7 +390,7 @@ describe("the browser upload engine", () => {
   });
 
   it("lists what another page left unfinished and discards it on the server", async () => {
-    const { storage, coordinator, resume, make } = setup();
+    const { storage, coordinator, resume, make } = engineBench();
     const first = make();
     let key = "";
     let puts = 0;
@@ -485,7 +416,7 @@ describe("the browser upload engine", () => {
   });
 
   it("retries network failures of storage and counts them", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     storage.failNetwork = 3;
     const e = make();
     const data = bytesOf(256 * KiB, 32);
@@ -500,7 +431,7 @@ describe("the browser upload engine", () => {
 
 describe("the browser upload engine when things are lost", () => {
   it("adopts parts storage holds that were never recorded (read back and hashed), sending only the rest", async () => {
-    const { storage, coordinator, make } = setup({ engine: { concurrency: 2 } });
+    const { storage, coordinator, make } = engineBench({ engine: { concurrency: 2 } });
     const data = bytesOf(1024 * KiB, 40);
     // The first page's records never reach the server (it crashed between its PUTs and their records).
     const forgetful: typeof coordinator = Object.create(coordinator);
@@ -537,7 +468,7 @@ describe("the browser upload engine when things are lost", () => {
   });
 
   it("records parts stored while a record call was on its way at once after it, not when the next part is stored", async () => {
-    const { storage, coordinator, make } = setup({ engine: { concurrency: 4 } });
+    const { storage, coordinator, make } = engineBench({ engine: { concurrency: 4 } });
     const data = bytesOf(6 * PART, 41);
     // Part 1's record goes alone 250 ms after it is stored and takes 600 ms; parts 2–4 are stored
     // meanwhile (at 300 ms), and their own 250 ms go by while it is still on its way; later parts are
@@ -566,7 +497,7 @@ describe("the browser upload engine when things are lost", () => {
   });
 
   it("sends parts again that storage lost after they were recorded", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     const data = bytesOf(400 * KiB, 41);
     const assemble = coordinator.assemble.bind(coordinator);
     let lost = 0;
@@ -586,7 +517,7 @@ describe("the browser upload engine when things are lost", () => {
   });
 
   it("PUTs a small file again when storage does not hold it at completion", async () => {
-    const { storage, coordinator, make } = setup();
+    const { storage, coordinator, make } = engineBench();
     const data = bytesOf(20 * KiB, 42);
     const complete = coordinator.completeFiles.bind(coordinator);
     let first = true;
@@ -609,7 +540,7 @@ describe("the browser upload engine when things are lost", () => {
   });
 
   it("content stored already is not sent again (deduplicated: every byte skipped)", async () => {
-    const { storage, make } = setup();
+    const { storage, make } = engineBench();
     const big = bytesOf(300 * KiB, 43);
     const small = bytesOf(3 * KiB, 44);
     const e = make();
@@ -627,7 +558,7 @@ describe("the browser upload engine when things are lost", () => {
 
 describe("the browser upload engine's runs", () => {
   it("a pause does not wait for a coordinator call that hangs; the resumed run finishes without it", async () => {
-    const { storage, coordinator, make } = setup({ engine: { concurrency: 1 } });
+    const { storage, coordinator, make } = engineBench({ engine: { concurrency: 1 } });
     storage.delayMs = 2;
     const presign = coordinator.presign.bind(coordinator);
     let calls = 0;
@@ -656,7 +587,7 @@ describe("the browser upload engine's runs", () => {
   });
 
   it("a batch of empty folders only is created and complete", async () => {
-    const { coordinator, make } = setup();
+    const { coordinator, make } = engineBench();
     const e = make();
     const key = e.add(selection("empty", [], ["empty", "empty/inner"]), "normal");
     const b = await phase(e, key, ["complete", "failed"]);
