@@ -8,7 +8,6 @@
  * `sfts send DIR` (rate-limited) shows its files completing across polls. Screenshots in
  * test-results/screenshots/ (batches-*.png, batch-detail-*.png).
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,7 +18,7 @@ import { manifestText } from "../../functions/contract/batches.js";
 import { formatBytes } from "../../web/src/format.js";
 import { type Api, apiClient, sha256 } from "../helpers/api.js";
 import { launchChromium, openPage } from "../helpers/browser.js";
-import { repoRoot } from "../helpers/build.js";
+import { buildWebForProduction, repoRoot } from "../helpers/build.js";
 import { cliEnv, runCli } from "../helpers/cli.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
@@ -35,12 +34,7 @@ let dir: string;
 const metrics: Record<string, unknown> = {};
 
 beforeAll(async () => {
-  // vitest sets NODE_ENV=test, with which Vite would build an unminified page: build what users get.
-  execFileSync("npm", ["run", "build:web", "--silent"], {
-    cwd: repoRoot,
-    stdio: "inherit",
-    env: { ...process.env, NODE_ENV: "production" },
-  });
+  buildWebForProduction();
   await mkdir(SHOTS, { recursive: true });
   dir = await mkdtemp(join(tmpdir(), "sfts-dashboard-batches-"));
   [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);

@@ -6,7 +6,6 @@
  * and comes back, screenshots (desktop and phone, light and dark, in test-results/screenshots/), and the
  * transfers view with 5,000 rows.
  */
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -22,7 +21,7 @@ import { getFreePort } from "../../local/ports.js";
 import { withDashboard } from "../../local/web-static.js";
 import { type Api, apiClient, initTransfer, MiB, planParts, sha256 } from "../helpers/api.js";
 import { launchChromium, openPage } from "../helpers/browser.js";
-import { repoRoot } from "../helpers/build.js";
+import { buildWebForProduction, repoRoot } from "../helpers/build.js";
 import { cliEnv, runCli } from "../helpers/cli.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
@@ -40,12 +39,7 @@ let sent: { id: string; sha256: string; data: Buffer } | undefined;
 const metrics: Record<string, unknown> = {};
 
 beforeAll(async () => {
-  // vitest sets NODE_ENV=test, with which Vite would build an unminified page: build what users get.
-  execFileSync("npm", ["run", "build:web", "--silent"], {
-    cwd: repoRoot,
-    stdio: "inherit",
-    env: { ...process.env, NODE_ENV: "production" },
-  });
+  buildWebForProduction();
   await mkdir(SHOTS, { recursive: true });
   dir = await mkdtemp(join(tmpdir(), "sfts-dashboard-"));
   [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);

@@ -9,7 +9,6 @@
  * sampled over CDP; the uploader's added bundle size; screenshots (desktop and phone, light and dark) and
  * the measured figures in test-results/screenshots/.
  */
-import { execFileSync } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,7 +20,7 @@ import { type FaultProxy, startFaultProxy } from "../../harness/fault-proxy.js";
 import { getFreePort } from "../../local/ports.js";
 import { type Api, apiClient, MiB } from "../helpers/api.js";
 import { launchChromium, openPage, type PageProblems } from "../helpers/browser.js";
-import { repoRoot } from "../helpers/build.js";
+import { buildWebForProduction, repoRoot } from "../helpers/build.js";
 import { cliEnv, runCli } from "../helpers/cli.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
 
@@ -58,12 +57,7 @@ const metrics: Record<string, unknown> = {};
 const durations: Record<string, number> = {};
 
 beforeAll(async () => {
-  // vitest sets NODE_ENV=test, with which Vite would build an unminified page: build what users get.
-  execFileSync("npm", ["run", "build:web", "--silent"], {
-    cwd: repoRoot,
-    stdio: "inherit",
-    env: { ...process.env, NODE_ENV: "production" },
-  });
+  buildWebForProduction();
   await mkdir(SHOTS, { recursive: true });
   dir = await mkdtemp(join(tmpdir(), "sfts-upload-"));
   const proxyPort = await getFreePort();
