@@ -44,6 +44,8 @@ export function engineBench(
       retry: { maxRetries: 5, baseMs: 1, capMs: 4 },
       maxPartSize: PART,
       memory: 1024 * KiB,
+      // A call that hangs for ever (some tests make one) holds a run back this long, not 10 s.
+      recordSettleMs: 200,
       ...o.engine,
       ...extra,
     });

@@ -11,7 +11,8 @@
  *   their batch and by content), part records (checked against storage before they are written), and
  *   answers as the coordinator does: done for content stored already, put for small files, multipart
  *   with missing ranges, recorded parts and unrecorded parts (storage holds them, nobody recorded them:
- *   the server's own unrecordedParts), resumed when an unfinished upload of the content exists; assemble
+ *   the server's own unrecordedParts), resumed when an unfinished upload of the content exists; presign
+ *   refuses a part overlapping a recorded neighbour (the server's checkNeighbours); assemble
  *   checks coverage (checkAssembly) and the whole file's SHA-256 over the assembled bytes.
  * - nodeHasher / nodeDigests over node:crypto, MemoryResume (ResumeStore), and a Blob picked file.
  */
@@ -38,7 +39,12 @@ import type {
   Priority,
 } from "../../functions/contract/schemas.js";
 import type { StorageInfo, StorageRules } from "../../functions/contract/storage.js";
-import { checkAssembly, missingRanges, unrecordedParts } from "../../functions/core/part-math.js";
+import {
+  checkAssembly,
+  checkNeighbours,
+  missingRanges,
+  unrecordedParts,
+} from "../../functions/core/part-math.js";
 import type {
   ContentHasher,
   Coordinator,
@@ -558,6 +564,16 @@ export class FakeCoordinator implements Coordinator {
           `Part ${p.partNumber} is not where the uniform rule puts it.`,
           EXIT.REJECTED,
         );
+      // As the coordinator's presign: a part may not overlap a recorded one numbered around it.
+      try {
+        checkNeighbours(
+          p,
+          [...t.records.values()].filter((r) => r.partNumber !== p.partNumber),
+          this.rules,
+        );
+      } catch (err) {
+        throw new CliError("INVALID_PART", (err as Error).message, EXIT.REJECTED);
+      }
     }
     return {
       parts: parts.map((p) => ({

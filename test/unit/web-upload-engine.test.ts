@@ -237,6 +237,48 @@ describe("the browser upload engine", () => {
     expect(Buffer.from(coordinator.storedFile(tid) as Uint8Array).equals(Buffer.from(data))).toBe(true);
   });
 
+  it("a record call still waiting for the link when the run stops lands before the next run asks what is recorded", async () => {
+    const { coordinator, make } = engineBench();
+    const e = make({ recordSettleMs: 10_000 });
+    const data = bytesOf(900 * KiB, 17);
+    const order: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let holding = false;
+    const presign = coordinator.presign.bind(coordinator);
+    coordinator.presign = async (id, parts, done) => {
+      if (done.length > 0 && !holding) {
+        // The first call carrying records meets a dark link: it waits (as withRetries does), and the
+        // browser says offline meanwhile.
+        holding = true;
+        e.setOnline(false);
+        await held;
+        order.push("records landed");
+      }
+      return presign(id, parts, done);
+    };
+    const addFiles = coordinator.addFiles.bind(coordinator);
+    coordinator.addFiles = async (batchId, files) => {
+      order.push("entries");
+      return addFiles(batchId, files);
+    };
+    const key = e.add(selection("r.bin", [picked("r.bin", data)]), "normal");
+    await phase(e, key, ["offline"]);
+    e.setOnline(true);
+    await sleep(50);
+    // The next run waits for the call: its entry's answer must include what that call records.
+    expect(order).toEqual(["entries"]);
+    expect(batchOf(e, key).phase).toBe("running");
+    release();
+    const b = await phase(e, key, ["complete", "failed"]);
+    expect(b.phase, b.error).toBe("complete");
+    expect(order.slice(0, 3)).toEqual(["entries", "records landed", "entries"]);
+    const tid = b.files[0]?.transferId as string;
+    expect(Buffer.from(coordinator.storedFile(tid) as Uint8Array).equals(Buffer.from(data))).toBe(true);
+  });
+
   it("a failing coordinator link makes the batch offline until the link is back", async () => {
     const { storage, coordinator, make } = engineBench();
     const e = make();

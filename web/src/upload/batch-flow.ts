@@ -39,6 +39,9 @@ export interface BatchHost {
   linkLost(b: BatchRun, err: unknown): void;
 }
 
+/** A run waits this long at most for an earlier run's part-record calls (UploadEngineOptions). */
+const RECORD_SETTLE_MS = 10_000;
+
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Runs the batch until it ends or `signal` stops it; never rejects for a failure of its own. */
@@ -91,6 +94,7 @@ export async function runBatch(host: BatchHost, b: BatchRun, signal: AbortSignal
       maxSinglePutSize: created.maxSinglePutSize,
       priority: b.priority,
       lookahead: Math.max(2, host.concurrency * 2),
+      recordSettleMs: host.options.recordSettleMs ?? RECORD_SETTLE_MS,
       signal,
       now: host.now,
       entry: (e) => abortable(calls.entries.submit(e), signal),

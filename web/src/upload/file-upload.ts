@@ -60,6 +60,8 @@ export interface FileContext {
   readonly priority: Priority;
   /** Parts of one file read ahead of the slots (each within the memory budget). */
   readonly lookahead: number;
+  /** How long a run waits at most for an earlier run's part-record calls (UploadEngineOptions). */
+  readonly recordSettleMs: number;
   /** The run's: a pause, going offline or a cancel aborts it (PUTs in flight, hashing, waits). */
   readonly signal: AbortSignal;
   now(): number;
@@ -184,6 +186,8 @@ export class FileUpload {
     try {
       await this.hash(ctx);
       this.enter("sending", ctx);
+      // A stopped run's record calls land first: the entry's answer then says what they recorded.
+      await this.parts.settled(ctx);
       const a = await ctx.entry(this.entry(ctx));
       await this.follow(a, ctx);
       return "complete";
@@ -335,6 +339,7 @@ export class FileUpload {
         if (lost && repeats < REPEATS) {
           // Storage lost something (recorded or about to be) or holds other bytes: ask again what is
           // missing, and send it.
+          await this.parts.settled(ctx);
           const m = await abortable(ctx.coordinator.missing(this.transferId as string), ctx.signal);
           this.doneBytes = m.bytesDone;
           await this.parts.plan(ctx, m);

@@ -6,6 +6,12 @@
  *
  * Each plan (parts.ts) starts a new generation: a call of an earlier run that fails must not hand its
  * records back into the new plan's list (the init answer reconciled them already).
+ *
+ * Every call carrying records is kept until it settles (`carry`), and a run asks the coordinator what
+ * storage holds only once they have (`settled`, within a bound). A stopped run's call waits for the
+ * link like any other, so without this it could land after the next run's init answer and record a
+ * part that run then plans elsewhere (its presign refused: the part overlaps the stale record, and the
+ * file failed).
  */
 import { MAX_RECORD_BATCH } from "../../../functions/contract/limits.js";
 import type { FileSummary, PartRecordSpec } from "../../../functions/contract/schemas.js";
@@ -36,6 +42,8 @@ export class PartRecords {
   private recording: Promise<void> | undefined;
   /** The plan the record call on its way belongs to (one of an earlier run is not waited for). */
   private recordingGen = 0;
+  /** Calls carrying records that have not settled (any run's). */
+  private readonly carrying = new Set<Promise<unknown>>();
 
   /** `transferId()`: the file's upload (records go nowhere before it is known). */
   constructor(private readonly transferId: () => string | undefined) {}
@@ -49,6 +57,35 @@ export class PartRecords {
 
   get gen(): number {
     return this.generation;
+  }
+
+  /** `call` carries records: kept until it settles (answered or failed), for `settled`. */
+  carry<T>(call: Promise<T>): Promise<T> {
+    this.carrying.add(call);
+    const forget = () => this.carrying.delete(call);
+    call.then(forget, forget);
+    return call;
+  }
+
+  /**
+   * Every call carrying records has settled, so what the coordinator answers now includes them; or
+   * `withinMs` has passed (a call that hangs is not waited for longer: a plan it then contradicts is
+   * refused by the coordinator, and the file fails rather than waiting for ever).
+   */
+  async settled(withinMs: number): Promise<void> {
+    if (this.carrying.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((r) => {
+      timer = setTimeout(r, withinMs);
+    });
+    const all = (async () => {
+      while (this.carrying.size > 0) await Promise.allSettled([...this.carrying]);
+    })();
+    try {
+      await Promise.race([all, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The coordinator recorded this part: the page's own record of it is not needed any more. */
@@ -101,7 +138,7 @@ export class PartRecords {
     if (this.recording || this.unsent.length === 0 || !id) return;
     const taken = this.take();
     this.recordingGen = taken.gen;
-    this.recording = coordinator.presign(id, [], taken.records).then(
+    this.recording = this.carry(coordinator.presign(id, [], taken.records)).then(
       () => {
         this.recording = undefined;
         // Parts stored while this call was on its way go next, not when the next part is stored.
@@ -124,7 +161,7 @@ export class PartRecords {
     while (this.unsent.length > MAX_RECORD_BATCH) {
       const taken = this.take(false, gen);
       try {
-        await abortable(coordinator.presign(id, [], taken.records), signal);
+        await abortable(this.carry(coordinator.presign(id, [], taken.records)), signal);
       } catch (err) {
         this.giveBack(taken);
         throw err;
@@ -132,7 +169,7 @@ export class PartRecords {
     }
     const last = this.take(true, gen);
     try {
-      return await abortable(coordinator.assemble(id, last.records), signal);
+      return await abortable(this.carry(coordinator.assemble(id, last.records)), signal);
     } catch (err) {
       this.giveBack(last);
       throw err;

@@ -54,6 +54,14 @@ export class PartSender {
     return this.planned.hasWork;
   }
 
+  /**
+   * Every call carrying this file's records (an earlier run's too) has settled, so the coordinator's next
+   * view of the upload includes them (part-records.ts).
+   */
+  settled(ctx: FileContext): Promise<void> {
+    return abortable(this.records.settled(ctx.recordSettleMs), ctx.signal);
+  }
+
   /** Plans what to send from the coordinator's view: records reconciled, unrecorded parts adopted. */
   async plan(ctx: FileContext, view: PartsView): Promise<void> {
     this.records.newPlan();
@@ -73,7 +81,9 @@ export class PartSender {
       async (specs) => {
         const done = this.records.take(false, gen);
         try {
-          const r = await ctx.coordinator.presign(this.f.transferId as string, specs, done.records);
+          const r = await this.records.carry(
+            ctx.coordinator.presign(this.f.transferId as string, specs, done.records),
+          );
           return presignedInOrder(specs, r.parts);
         } catch (err) {
           this.records.giveBack(done);

@@ -230,6 +230,12 @@ export interface UploadEngineOptions {
   memory?: number;
   /** Largest part the planner may grow to. Default 16 MiB. */
   maxPartSize?: number;
+  /**
+   * A run waits this long at most for the part-record calls of an earlier run (one stopped while they
+   * waited for the link) to settle before it asks what is recorded, so its plan includes what they
+   * record (part-records.ts). Default 10 s.
+   */
+  recordSettleMs?: number;
   /** Injected clock, ms. */
   now?: () => number;
 }
