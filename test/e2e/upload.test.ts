@@ -172,6 +172,19 @@ async function uploadPage(
 
 const card = (page: Page) => page.getByTestId("upload-batch").first();
 
+/**
+ * Waits for the first batch to end and expects it complete; a batch that failed instead fails the
+ * test at once with what its card says (the batch's and the files' sentences).
+ */
+async function completes(page: Page, timeout = 60_000): Promise<void> {
+  await eventually(() => card(page).getAttribute("data-phase"), { timeout }).toMatch(
+    /^(complete|failed|cancelled)$/,
+  );
+  const phase = await card(page).getAttribute("data-phase");
+  const said = phase === "complete" ? "" : ((await card(page).textContent()) ?? "");
+  expect({ phase, said }).toEqual({ phase: "complete", said: "" });
+}
+
 /** The transfer id of a completed file row (its link to the detail view). */
 async function transferIdOf(page: Page, path: string): Promise<string> {
   const link = page.locator(`[data-testid="upload-file"][data-path="${path}"] a`);
@@ -203,7 +216,7 @@ describe("the upload view", () => {
       expect(await page.getByTestId("upload-priority").inputValue()).toBe("normal");
       await page.getByTestId("upload-priority").selectOption("high");
       await page.getByTestId("pick-files").setInputFiles(path);
-      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 60_000 }).toBe("complete");
+      await completes(page);
       const batchId = (await card(page).getAttribute("data-batch-id")) ?? "";
       expect(batchId).toMatch(/^bt_/);
       expect(await card(page).locator("h3 a").getAttribute("href")).toBe(`#/batches/${batchId}`);
@@ -225,7 +238,7 @@ describe("the upload view", () => {
       await eventually(() => listed.getAttribute("data-status")).toBe("complete");
       // Back on the upload view, the queue is as it was (the engine outlives the view).
       await page.getByRole("link", { name: "Upload", exact: true }).click();
-      await eventually(() => card(page).getAttribute("data-phase")).toBe("complete");
+      await completes(page);
       expect(problems.pageErrors).toEqual([]);
       expect(problems.consoleErrors).toEqual([]);
     } finally {
@@ -275,7 +288,7 @@ describe("the upload view", () => {
       ]);
       expect(chooser.isMultiple()).toBe(true);
       await chooser.setFiles(path);
-      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 60_000 }).toBe("complete");
+      await completes(page);
       expect(await card(page).getAttribute("data-batch-id")).toBe(batchId);
       expect(await transferIdOf(page, "reload-96.bin")).toBe(file.id);
       expect(await storedSha256(file.id)).toBe(sum);
@@ -400,7 +413,7 @@ describe("the upload view", () => {
         .stats()
         .log.filter((e) => e.method === "PUT" && e.at >= settledAt && e.at < backAt);
       await context.setOffline(false);
-      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 60_000 }).toBe("complete");
+      await completes(page);
       const id = await transferIdOf(page, "offline-96.bin");
       expect(await storedSha256(id)).toBe(sum);
       const firstAfter = puts.puts.filter((p) => p.at >= backAt).map((p) => p.at)[0];
@@ -455,7 +468,7 @@ describe("the upload view", () => {
     });
     try {
       await page.getByTestId("pick-files").setInputFiles(path);
-      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 60_000 }).toBe("complete");
+      await completes(page);
       expect(flipped).toBe(1);
       await eventually(() => refusals.length).toBeGreaterThanOrEqual(1);
       expect(refusals[0]?.status).toBe(400);
@@ -497,7 +510,7 @@ describe("the upload view", () => {
     const { context, page, problems } = await uploadPage();
     try {
       await page.getByTestId("pick-folder").setInputFiles(root);
-      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 90_000 }).toBe("complete");
+      await completes(page, 90_000);
       expect(await page.getByTestId("upload-file").count()).toBe(made.length);
       expect(await card(page).locator("h3").textContent()).toBe("field-trip");
       const batchId = (await card(page).getAttribute("data-batch-id")) ?? "";
@@ -559,7 +572,7 @@ describe("the upload view", () => {
         entry.getByTestId("unfinished-resume").click(),
       ]);
       await chooser.setFiles(root);
-      await eventually(() => card(page).getAttribute("data-phase"), { timeout: 90_000 }).toBe("complete");
+      await completes(page, 90_000);
       expect(await card(page).getAttribute("data-batch-id")).toBe(batchId);
       const listed = await api.get(`/api/batches/${batchId}/files`);
       const stored = new Map(
@@ -619,7 +632,7 @@ describe("the upload view", () => {
       await zone.dispatchEvent("dragover", { dataTransfer: data });
       expect(await zone.getAttribute("class")).toContain("is-dragging");
       await zone.dispatchEvent("drop", { dataTransfer: data });
-      await eventually(() => card(page).getAttribute("data-phase")).toBe("complete");
+      await completes(page);
       expect(await zone.getAttribute("class")).not.toContain("is-dragging");
       expect(await card(page).locator("h3").textContent()).toBe("notes-a.txt");
       expect(
@@ -647,7 +660,7 @@ describe("the upload view", () => {
     const { context, page, problems, puts } = await uploadPage();
     try {
       await page.getByTestId("pick-files").setInputFiles(kept);
-      await eventually(() => card(page).getAttribute("data-phase")).toBe("complete");
+      await completes(page);
       proxy.setRate(16 * MiB);
       const pickedAt = Date.now();
       await page.getByTestId("pick-files").setInputFiles(gone);
@@ -830,7 +843,7 @@ describe("the upload view", () => {
       // A folder that completes, and a big file paused part way.
       proxy.setRate(null);
       await page.getByTestId("pick-folder").setInputFiles(small);
-      await eventually(() => card(page).getAttribute("data-phase")).toBe("complete");
+      await completes(page);
       proxy.setRate(16 * MiB);
       await page.getByTestId("upload-priority").selectOption("high");
       const pickedAt = Date.now();
