@@ -13,8 +13,10 @@
  * [(n-1)×size, n×size) (the last may be shorter), and nothing changes it: `suggest`, `spread`, successes
  * and failures are ignored (the link model then adapts only how many parts are in flight), and missing
  * ranges are refilled with the positional parts that cover them (`fill`). The size a sender asks for is
- * `partSizeFor` (functions/contract/part-rules.ts), the function the coordinator records it with. Pure:
- * no I/O.
+ * `partSizeFor` (functions/contract/part-rules.ts), the function the coordinator records it with.
+ * Holes are split within the store's floor (`limits.minPartSize`). `PartQueue` is what an upload sends
+ * next over the coordinator's missing ranges, for the CLI's part runner and the dashboard's uploader
+ * alike. Pure: no I/O.
  */
 
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, MiB } from "../../functions/contract/limits.js";
@@ -135,7 +137,7 @@ export class PartPlanner {
   fill(gap: MissingRange): PlannedPart[] {
     const u = this.opts.uniform;
     if (u !== undefined) return uniformGap(gap, this.opts.fileSize, u, this.lim.maxParts);
-    return splitGap(gap, this.opts.fileSize, this.current);
+    return splitGap(gap, this.opts.fileSize, this.current, this.lim.minPartSize);
   }
 
   /** A part went through: grow after two fast ones in a row, shrink after a slow one. */
@@ -168,22 +170,24 @@ export class PartPlanner {
 
 /**
  * Splits a missing range between recorded parts (numbers firstPart..lastPart free) into parts near
- * `target` bytes, each 5 MiB–5 GiB unless it ends the file. Unused numbers are allowed.
+ * `target` bytes, each `minPartSize` (the store's floor, S3's 5 MiB)–5 GiB unless it ends the file.
+ * Unused numbers are allowed.
  */
 export function splitGap(
   gap: { offset: number; size: number; firstPart: number; lastPart: number },
   fileSize: number,
   target: number,
+  minPartSize = MIN_PART_SIZE,
 ): PlannedPart[] {
   const numbers = gap.lastPart - gap.firstPart + 1;
   const endsFile = gap.offset + gap.size === fileSize;
   if (numbers <= 0)
     throw new Error(`no part numbers are free for bytes ${gap.offset}–${gap.offset + gap.size - 1}`);
-  let count = Math.max(1, Math.round(gap.size / Math.max(target, MIN_PART_SIZE)));
+  let count = Math.max(1, Math.round(gap.size / Math.max(target, minPartSize)));
   count = Math.max(count, Math.ceil(gap.size / MAX_PART_SIZE));
-  // Every part but the file's last must be at least 5 MiB, so never more parts than 5 MiB pieces.
-  count = Math.min(count, Math.max(1, Math.floor(gap.size / MIN_PART_SIZE)), numbers);
-  if (!endsFile && gap.size < MIN_PART_SIZE)
+  // Every part but the file's last must be at least the floor, so never more parts than floor-sized pieces.
+  count = Math.min(count, Math.max(1, Math.floor(gap.size / minPartSize)), numbers);
+  if (!endsFile && gap.size < minPartSize)
     throw new Error(`a ${gap.size}-byte hole between parts cannot be filled`);
   // Near-equal sizes (base or base + 1), so no part exceeds the others, nor 5 GiB when the average does not.
   const base = Math.floor(gap.size / count);
@@ -196,6 +200,66 @@ export function splitGap(
     offset += size;
   }
   return parts;
+}
+
+/**
+ * What one upload sends next, over the coordinator's missing ranges (the CLI's part runner and the
+ * dashboard's part plan): a hole between recorded parts is filled at once (the planner's `fill`); the
+ * range that ends the file is planned part by part as it goes, each part sized by the planner of that
+ * moment (under the uniform rule from the whole part the range starts in, which may have to go again).
+ * `lead`: parts planned already for a new upload's one range (the CLI's, hashed with the file), sent
+ * first, the rest of the range after them.
+ */
+export class PartQueue {
+  private queue: PlannedPart[] = [];
+  private tail: { offset: number; next: number } | undefined;
+  private fileSize = 0;
+
+  get hasWork(): boolean {
+    return this.queue.length > 0 || this.tail !== undefined;
+  }
+
+  clear(): void {
+    this.queue = [];
+    this.tail = undefined;
+  }
+
+  /** Plans anew the upload of a `fileSize`-byte file from its missing ranges. */
+  plan(
+    planner: PartPlanner,
+    fileSize: number,
+    gaps: readonly MissingRange[],
+    lead: readonly PlannedPart[] = [],
+  ): void {
+    this.clear();
+    this.fileSize = fileSize;
+    for (const gap of gaps) {
+      if (gap.size === 0) continue;
+      // A range that ends the file has no recorded part after it: it is planned as it goes.
+      const endsFile = gap.offset + gap.size === this.fileSize;
+      const last = lead[lead.length - 1];
+      if (endsFile && gap.offset === 0 && gap.firstPart === 1 && last) {
+        this.queue.push(...lead.map(({ partNumber, offset, size }) => ({ partNumber, offset, size })));
+        const end = last.offset + last.size;
+        if (end < this.fileSize) this.tail = { offset: end, next: last.partNumber + 1 };
+      } else if (endsFile && planner.uniform !== undefined) {
+        const first = Math.floor(gap.offset / planner.uniform) + 1;
+        this.tail = { offset: (first - 1) * planner.uniform, next: first };
+      } else if (endsFile) this.tail = { offset: gap.offset, next: gap.firstPart };
+      else this.queue.push(...planner.fill(gap));
+    }
+  }
+
+  /** The next part to send, if any is left. */
+  take(planner: PartPlanner): PlannedPart | undefined {
+    const queued = this.queue.shift();
+    if (queued) return queued;
+    if (!this.tail) return undefined;
+    const part = planner.next(this.tail.offset, this.tail.next);
+    const end = part.offset + part.size;
+    this.tail = end >= this.fileSize ? undefined : { offset: end, next: part.partNumber + 1 };
+    return part;
+  }
 }
 
 /**

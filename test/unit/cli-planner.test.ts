@@ -384,6 +384,21 @@ describe("splitGap", () => {
     expect(one.map((p) => p.size)).toEqual([9 * MiB]);
   });
 
+  it("keeps to the store's floor when it is not S3's 5 MiB", () => {
+    const KiB = 1024;
+    // 200 KiB over a 64 KiB floor and target: three near-equal parts, none under the floor.
+    const parts = splitGap(
+      { offset: 0, size: 200 * KiB, firstPart: 1, lastPart: 50 },
+      MiB,
+      64 * KiB,
+      64 * KiB,
+    );
+    expect(parts.map((p) => p.size)).toEqual([68_267, 68_267, 68_266]);
+    expect(() =>
+      splitGap({ offset: 0, size: 32 * KiB, firstPart: 1, lastPart: 50 }, MiB, 64 * KiB, 64 * KiB),
+    ).toThrow(/cannot be filled/);
+  });
+
   it("may end a gap that ends the file with a small part", () => {
     const parts = splitGap({ offset: 0, size: 2 * MiB, firstPart: 1, lastPart: 10 }, 2 * MiB, 8 * MiB);
     expect(parts).toEqual([{ partNumber: 1, offset: 0, size: 2 * MiB }]);

@@ -13,12 +13,7 @@
  * part size is the upload's (`fixSize`: the init answer's partSize), missing ranges are refilled with the
  * positional parts that cover them, and only positional unrecorded parts are adopted.
  */
-import {
-  MAX_INIT_PARTS,
-  MAX_PARTS,
-  MAX_PRESIGN_BATCH,
-  MAX_RECORD_BATCH,
-} from "../../../functions/contract/limits.js";
+import { MAX_INIT_PARTS, MAX_PRESIGN_BATCH, MAX_RECORD_BATCH } from "../../../functions/contract/limits.js";
 import { partSizeFor } from "../../../functions/contract/part-rules.js";
 import type {
   MissingRange,
@@ -30,7 +25,7 @@ import type {
 import { CliError } from "../errors.js";
 import { changedError, sha256Hex } from "../file-io.js";
 import { lossKind } from "../link-model.js";
-import { carve, PartPlanner, type PlannedPart } from "../planner.js";
+import { carve, PartPlanner, PartQueue, type PlannedPart } from "../planner.js";
 import { withRetries } from "../retry.js";
 import { Coalescer } from "./coalescer.js";
 import type { SendHost } from "./file-transfer.js";
@@ -56,8 +51,7 @@ export class PartRunner {
   unsent: PendingRecord[] = [];
   /** The bulk record call on its way, if any. */
   recording: Promise<void> | undefined;
-  private queue: PlannedPart[] = [];
-  private tail: { offset: number; next: number } | undefined;
+  private readonly queue = new PartQueue();
   private readonly urls = new Map<number, PresignedPart>();
   private handle: OpenFile | undefined;
   private presigner: Coalescer<PartSpec, PresignedPart> | undefined;
@@ -82,8 +76,7 @@ export class PartRunner {
     this.generation++;
     this.stopped = false;
     this.partFailure = undefined;
-    this.queue = [];
-    this.tail = undefined;
+    this.queue.clear();
     this.urls.clear();
     this.unsent = [];
     this.presigner = undefined;
@@ -91,7 +84,7 @@ export class PartRunner {
 
   /** Anything left to send. */
   get hasWork(): boolean {
-    return this.queue.length > 0 || this.tail !== undefined;
+    return this.queue.hasWork;
   }
 
   /**
@@ -161,28 +154,8 @@ export class PartRunner {
   }
 
   planGaps(gaps: readonly MissingRange[]): void {
-    const size = this.host.file.size;
-    const planner = this.planner as PartPlanner;
-    this.queue = [];
-    this.tail = undefined;
-    for (const gap of gaps) {
-      if (gap.size === 0) continue;
-      const endsFile = gap.offset + gap.size === size && gap.lastPart === MAX_PARTS;
-      if (endsFile && gap.offset === 0 && gap.firstPart === 1 && this.firstParts.length) {
-        // A new upload: the parts hashed with the file first (their URLs came with the answer), then the rest.
-        this.queue.push(
-          ...this.firstParts.map(({ partNumber, offset, size }) => ({ partNumber, offset, size })),
-        );
-        const last = this.firstParts[this.firstParts.length - 1] as PartSpec;
-        const end = last.offset + last.size;
-        if (end < size) this.tail = { offset: end, next: last.partNumber + 1 };
-      } else if (endsFile && planner.uniform !== undefined) {
-        // Positional: the range's first part may have to be sent whole again if the range starts inside it.
-        const first = Math.floor(gap.offset / planner.uniform) + 1;
-        this.tail = { offset: (first - 1) * planner.uniform, next: first };
-      } else if (endsFile) this.tail = { offset: gap.offset, next: gap.firstPart };
-      else this.queue.push(...planner.fill(gap));
-    }
+    // A new upload: the parts hashed with the file first (their URLs came with the answer), then the rest.
+    this.queue.plan(this.planner as PartPlanner, this.host.file.size, gaps, this.firstParts);
   }
 
   /**
@@ -230,13 +203,7 @@ export class PartRunner {
   }
 
   private takePart(): PlannedPart | undefined {
-    const queued = this.queue.shift();
-    if (queued) return queued;
-    if (!this.tail) return undefined;
-    const part = (this.planner as PartPlanner).next(this.tail.offset, this.tail.next);
-    const end = part.offset + part.size;
-    this.tail = end >= this.host.file.size ? undefined : { offset: end, next: part.partNumber + 1 };
-    return part;
+    return this.queue.take(this.planner as PartPlanner);
   }
 
   /** Sends what is left with `lookahead` runners; rejects with the first part's failure. */

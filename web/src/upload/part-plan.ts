@@ -11,7 +11,7 @@
  * (by Blob.slice, within the memory budget) and hashed. Adopted parts are carved out of the missing
  * ranges and wait to be recorded.
  */
-import { carve, PartPlanner, type PlannedPart } from "../../../cli/engine/planner.js";
+import { carve, PartPlanner, PartQueue, type PlannedPart } from "../../../cli/engine/planner.js";
 import { MIN_PART_SIZE } from "../../../functions/contract/limits.js";
 import type { MissingRange, PartRecordSpec, UnrecordedPart } from "../../../functions/contract/schemas.js";
 import { readSlice } from "./file-read.js";
@@ -30,8 +30,7 @@ export interface PartsView {
 const unquote = (etag: string) => etag.replace(/^"+|"+$/g, "");
 
 export class PartPlan {
-  private queue: PlannedPart[] = [];
-  private tail: { offset: number; next: number } | undefined;
+  private readonly queue = new PartQueue();
   private planner: PartPlanner | undefined;
 
   constructor(
@@ -45,7 +44,7 @@ export class PartPlan {
   }
 
   get hasWork(): boolean {
-    return this.queue.length > 0 || this.tail !== undefined;
+    return this.queue.hasWork;
   }
 
   /** Plans what to send from the coordinator's view: records reconciled, unrecorded parts adopted. */
@@ -89,7 +88,7 @@ export class PartPlan {
       this.records.add(record);
       this.f.held(u.size);
     }
-    this.planGaps(gaps);
+    this.queue.plan(this.planner, size, gaps);
   }
 
   /** Whether the file's bytes where `u` sits are the part storage holds (known from this page, or read). */
@@ -111,45 +110,8 @@ export class PartPlan {
     }
   }
 
-  private planGaps(gaps: readonly MissingRange[]): void {
-    const size = this.f.picked.size;
-    const planner = this.planner as PartPlanner;
-    this.queue = [];
-    this.tail = undefined;
-    for (const gap of gaps) {
-      if (gap.size === 0) continue;
-      // A range that ends the file has no recorded part after it: it is planned as it goes.
-      const endsFile = gap.offset + gap.size === size;
-      if (endsFile && planner.uniform !== undefined) {
-        // Positional: a range that starts inside a part is covered by that whole part.
-        const first = Math.floor(gap.offset / planner.uniform) + 1;
-        this.tail = { offset: (first - 1) * planner.uniform, next: first };
-      } else if (endsFile) this.tail = { offset: gap.offset, next: gap.firstPart };
-      else this.queue.push(...fillHole(planner, gap));
-    }
-  }
-
   /** The next part to send, if any is left. */
   take(): PlannedPart | undefined {
-    const queued = this.queue.shift();
-    if (queued) return queued;
-    if (!this.tail) return undefined;
-    const part = (this.planner as PartPlanner).next(this.tail.offset, this.tail.next);
-    const end = part.offset + part.size;
-    this.tail = end >= this.f.picked.size ? undefined : { offset: end, next: part.partNumber + 1 };
-    return part;
-  }
-}
-
-/**
- * The parts that refill a hole between recorded parts: the planner's, or, for a hole under S3's 5 MiB
- * that a store with smaller parts allows (the planner's split assumes S3's floor), one part of it all.
- */
-function fillHole(planner: PartPlanner, gap: MissingRange): PlannedPart[] {
-  try {
-    return planner.fill(gap);
-  } catch (err) {
-    if (planner.uniform !== undefined || gap.lastPart < gap.firstPart) throw err;
-    return [{ partNumber: gap.firstPart, offset: gap.offset, size: gap.size }];
+    return this.planner ? this.queue.take(this.planner) : undefined;
   }
 }
