@@ -35,6 +35,21 @@ async function putParts(data: Buffer, parts: ReturnType<typeof planParts>, presi
   return records;
 }
 
+/**
+ * A batch of one 12 MiB multipart file in two 6 MiB parts, of which the first is PUT and recorded: the
+ * run a resume goes on from.
+ */
+async function firstPartSent(big: ReturnType<typeof file>) {
+  const parts = planParts(big.data, [6 * MiB, 6 * MiB]);
+  const run1 = await mustOk(
+    api.post("/batch", { ...createRequest([big]), files: [entry(big, { upload: "multipart", parts })] }),
+  );
+  const first = run1.files[0];
+  const [rec1] = await putParts(big.data, parts.slice(0, 1), first.init.presigned);
+  await mustOk(api.post(`/upload/${first.transferId}/parts/done`, { parts: [rec1] }));
+  return { parts, run1, first };
+}
+
 describe("a multipart file of a batch", () => {
   it("gets an init answer with its first parts presigned, assembles, and counts into the batch", async () => {
     const big = file("videos/big.bin", 12 * MiB);
@@ -108,13 +123,7 @@ describe("a multipart file of a batch", () => {
 
   it("resumes with resumeId: the same transfer, the parts sent so far recorded, only the rest presigned", async () => {
     const big = file("c/big.bin", 12 * MiB);
-    const parts = planParts(big.data, [6 * MiB, 6 * MiB]);
-    const run1 = await mustOk(
-      api.post("/batch", { ...createRequest([big]), files: [entry(big, { upload: "multipart", parts })] }),
-    );
-    const first = run1.files[0];
-    const [rec1] = await putParts(big.data, parts.slice(0, 1), first.init.presigned);
-    await mustOk(api.post(`/upload/${first.transferId}/parts/done`, { parts: [rec1] }));
+    const { parts, run1, first } = await firstPartSent(big);
     const run2 = await mustOk(
       api.post("/batch", {
         ...createRequest([big]),
@@ -136,13 +145,7 @@ describe("a multipart file of a batch", () => {
 
   it("resumes by content without a resumeId (another machine): the same transfer, only the rest sent", async () => {
     const big = file("d/big.bin", 12 * MiB);
-    const parts = planParts(big.data, [6 * MiB, 6 * MiB]);
-    const run1 = await mustOk(
-      api.post("/batch", { ...createRequest([big]), files: [entry(big, { upload: "multipart", parts })] }),
-    );
-    const first = run1.files[0];
-    const [rec1] = await putParts(big.data, parts.slice(0, 1), first.init.presigned);
-    await mustOk(api.post(`/upload/${first.transferId}/parts/done`, { parts: [rec1] }));
+    const { parts, run1, first } = await firstPartSent(big);
     // Part 2's PUT is cut half way (the page was closed): storage holds nothing of it.
     const p2 = first.init.presigned.find((s: Presigned) => s.partNumber === 2) as Presigned;
     const cut = new AbortController();
